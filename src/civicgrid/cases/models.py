@@ -1,0 +1,60 @@
+"""Cases (工单/事件) and their categories."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class CategoryNature(models.TextChoices):
+    # Routing picks the handling unit differently for the two (PRODUCT.md, "Routing").
+    FACILITY = "facility", _("部件")
+    EVENT = "event", _("事件")
+
+
+class LimitUnit(models.TextChoices):
+    CLOCK_HOURS = "clock_hours", _("小时 (全天候)")
+    WORKING_HOURS = "working_hours", _("工作小时")
+    WORKING_DAYS = "working_days", _("工作日")
+
+
+class Category(models.Model):
+    """A two-level category (大类/小类) with its time limit and default handling unit."""
+
+    code = models.CharField(_("编码"), max_length=20, unique=True)
+    name = models.CharField(_("名称"), max_length=60)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("大类"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    nature = models.CharField(
+        _("性质"), max_length=10, choices=CategoryNature.choices, default=CategoryNature.EVENT
+    )
+    description = models.CharField(_("说明"), max_length=200, blank=True)
+    handle_limit = models.PositiveIntegerField(_("办理时限"), default=5)
+    handle_limit_unit = models.CharField(
+        _("时限单位"), max_length=20, choices=LimitUnit.choices, default=LimitUnit.WORKING_DAYS
+    )
+    default_lead_unit = models.ForeignKey(
+        "core.Unit", verbose_name=_("默认主办单位"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    anonymous_allowed = models.BooleanField(_("允许匿名"), default=True)
+    arrival_required = models.BooleanField(_("需到场报到"), default=False)
+    public = models.BooleanField(_("向群众开放"), default=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("事项分类")
+        verbose_name_plural = _("事项分类")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(handle_limit_unit__in=[u.value for u in LimitUnit]),
+                name="category_limit_unit_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(nature__in=[n.value for n in CategoryNature]), name="category_nature_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parent.name} / {self.name}" if self.parent_id and self.parent else self.name

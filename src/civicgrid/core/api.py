@@ -1,0 +1,102 @@
+"""Units of the caller's scope and locating a point."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from civicgrid.core import coords, geo
+from civicgrid.core.errors import InvalidInput
+from civicgrid.core.models import Unit, UnitKind
+from civicgrid.people.queries import get_unit_for, units_visible_to
+
+router = Router(tags=["units"])
+
+
+class UnitOut(Schema):
+    id: int
+    code: str | None
+    name: str
+    kind: str
+    parent: str | None
+    parent_id: int | None
+
+
+class UnitFilter(Schema):
+    kind: UnitKind | None = None
+    parent: str | None = None  # a unit code, or an id
+
+
+class UnitPage(Schema):
+    items: list[UnitOut]
+    count: int
+
+
+def unit_out(unit: Unit) -> dict:
+    return {
+        "id": unit.pk,
+        "code": unit.code,
+        "name": unit.name,
+        "kind": unit.kind,
+        "parent": unit.parent.code if unit.parent else None,
+        "parent_id": unit.parent_id,
+    }
+
+
+@router.get("/units", response=UnitPage, summary="调用者可见的单位")
+def list_units(request: HttpRequest, filters: Query[UnitFilter], page: int = 1, page_size: int = 200):
+    if page < 1 or not 1 <= page_size <= 1000:
+        raise InvalidInput("分页参数有误", details={"page": page, "page_size": page_size})
+    units = units_visible_to(request.user).select_related("parent")  # type: ignore[arg-type]
+    if filters.kind:
+        units = units.filter(kind=filters.kind)
+    if filters.parent:
+        lookup = {"pk": int(filters.parent)} if filters.parent.isdigit() else {"code": filters.parent}
+        parent = get_unit_for(request.user, **lookup)  # type: ignore[arg-type]
+        units = units.filter(parent=parent)
+    count = units.count()
+    start = (page - 1) * page_size
+    return {"items": [unit_out(u) for u in units[start : start + page_size]], "count": count}
+
+
+class LocatedUnit(Schema):
+    id: int
+    code: str | None
+    name: str
+
+
+class LocateOut(Schema):
+    lat: float
+    lng: float
+    method: Literal["grid", "nearest_community", "unlocated"]
+    distance_m: float | None
+    grid: LocatedUnit | None
+    community: LocatedUnit | None
+    subdistrict: LocatedUnit | None
+
+
+@router.get("/locate", response=LocateOut, summary="坐标定位到网格、社区、街道")
+def locate(request: HttpRequest, lat: float, lng: float, coord: Literal["wgs84", "gcj02"] = "wgs84"):
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise InvalidInput("坐标超出范围", details={"lat": lat, "lng": lng})
+    if coord == "gcj02":
+        lat, lng = coords.gcj02_to_wgs84(lat, lng)
+    found = geo.locate(lat, lng)
+    ids = [i for i in (found.grid_id, found.community_id, found.subdistrict_id) if i]
+    units = {u.pk: u for u in Unit.objects.filter(pk__in=ids)}
+
+    def brief(pk: int | None) -> dict | None:
+        unit = units.get(pk) if pk else None
+        return {"id": unit.pk, "code": unit.code, "name": unit.name} if unit else None
+
+    return {
+        "lat": lat,
+        "lng": lng,
+        "method": found.method,
+        "distance_m": found.distance_m,
+        "grid": brief(found.grid_id),
+        "community": brief(found.community_id),
+        "subdistrict": brief(found.subdistrict_id),
+    }

@@ -1,0 +1,157 @@
+"""Accounts, memberships, tokens and login throttling: every change goes through here."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from civicgrid.core import audit
+from civicgrid.core.errors import InvalidInput
+from civicgrid.core.models import Unit
+from civicgrid.people.models import ApiToken, LoginThrottle, Membership, Role, User
+
+TOKEN_PREFIX = "cg_"
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def create_user(
+    *, username: str, password: str | None, display_name: str = "", email: str = "",
+    is_staff: bool = False, is_superuser: bool = False, validate: bool = True, by: Any = None,
+) -> User:
+    """Creates an account; with validate=True the password must pass the validators."""
+    if not username.strip():
+        raise InvalidInput("用户名不能为空", details={"username": "required"})
+    if User.objects.filter(username=username).exists():
+        raise InvalidInput("用户名已存在", details={"username": "taken"})
+    user = User(username=username, display_name=display_name, email=email,
+                is_staff=is_staff, is_superuser=is_superuser)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        if validate:
+            try:
+                validate_password(password, user)
+            except ValidationError as exc:
+                raise InvalidInput("密码不符合要求", details={"password": list(exc.messages)}) from exc
+        user.set_password(password)
+    user.save()
+    audit.record(by, "user.create", user, after=audit.snapshot(user, ["username", "is_staff", "is_superuser"]))
+    return user
+
+
+@transaction.atomic
+def add_membership(user: User, unit: Unit, role: Role | str, *, by: Any = None) -> Membership:
+    if role not in Role.values:
+        raise InvalidInput("未知的角色", details={"role": role})
+    membership, created = Membership.objects.get_or_create(user=user, unit=unit, role=role)
+    if created:
+        audit.record(by, "membership.add", membership,
+                     after={"user": user.pk, "unit": unit.pk, "role": str(role)})
+    return membership
+
+
+@transaction.atomic
+def remove_membership(membership: Membership, *, by: Any = None) -> None:
+    audit.record(by, "membership.remove", membership,
+                 before={"user": membership.user_id, "unit": membership.unit_id, "role": membership.role})
+    membership.delete()
+
+
+@transaction.atomic
+def change_password(user: User, *, old_password: str, new_password: str) -> None:
+    if not user.check_password(old_password):
+        raise InvalidInput("原密码不正确", details={"old_password": "wrong"})
+    try:
+        validate_password(new_password, user)
+    except ValidationError as exc:
+        raise InvalidInput("新密码不符合要求", details={"new_password": list(exc.messages)}) from exc
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    audit.record(user, "user.change_password", user)
+
+
+@transaction.atomic
+def create_token(user: User, *, name: str = "", by: Any = None) -> tuple[ApiToken, str]:
+    """Returns the stored token row and the token itself, which is never stored nor shown again."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken.objects.create(user=user, name=name[:60], prefix=token[:8], digest=token_digest(token))
+    audit.record(by or user, "token.create", row, after={"user": user.pk, "name": row.name})
+    return row, token
+
+
+@transaction.atomic
+def revoke_token(row: ApiToken, *, by: Any = None) -> ApiToken:
+    if row.revoked_at is None:
+        row.revoked_at = timezone.now()
+        row.save(update_fields=["revoked_at"])
+        audit.record(by, "token.revoke", row, after={"revoked_at": row.revoked_at.isoformat()})
+    return row
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user a bearer token belongs to, or None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=token_digest(token), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if row is None:
+        return None
+    now = timezone.now()
+    # Touch at most once a minute so that a busy client does not turn every read into a write.
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+    return row.user
+
+
+# --- login throttling -------------------------------------------------------------------------
+
+def throttle_keys(username: str, address: str) -> list[str]:
+    return [f"user:{username.strip().lower()}"[:200], f"ip:{address}"[:200]]
+
+
+def login_locked_until(keys: list[str]):
+    """The moment the latest lock on any of the keys ends, or None when logins may go on."""
+    now = timezone.now()
+    until = (
+        LoginThrottle.objects.filter(key__in=keys, locked_until__gt=now)
+        .order_by("-locked_until").values_list("locked_until", flat=True).first()
+    )
+    return until
+
+
+def note_login_failure(keys: list[str]) -> None:
+    now = timezone.now()
+    window = timedelta(seconds=settings.LOGIN_LOCK_SECONDS)
+    for key in keys:
+        with transaction.atomic():
+            try:
+                row, _ = LoginThrottle.objects.select_for_update().get_or_create(
+                    key=key, defaults={"first_failure_at": now}
+                )
+            except IntegrityError:
+                row = LoginThrottle.objects.select_for_update().get(key=key)
+            if now - row.first_failure_at > window:
+                row.failures, row.first_failure_at, row.locked_until = 0, now, None
+            row.failures += 1
+            if row.failures >= settings.LOGIN_FAILURE_LIMIT:
+                row.locked_until = now + window
+            row.save()
+
+
+def note_login_success(keys: list[str]) -> None:
+    LoginThrottle.objects.filter(key__in=keys[:1]).delete()

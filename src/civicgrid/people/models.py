@@ -1,0 +1,87 @@
+"""Accounts, the roles of PRODUCT.md, memberships in units, API tokens and login throttling."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    RESIDENT = "resident", _("居民")
+    HOUSEHOLD_LEADER = "household_leader", _("联户长")
+    GRID_WORKER = "grid_worker", _("网格员")
+    MOBILE_REPORTER = "mobile_reporter", _("流动网格员")
+    COMMUNITY_STAFF = "community_staff", _("社区工作者")
+    DISPATCHER = "dispatcher", _("街道指挥中心")
+    DEPARTMENT_HANDLER = "department_handler", _("部门承办人")
+    PARTY_COMMITTEE = "party_committee", _("街道党工委")
+    BRANCH_SECRETARY = "branch_secretary", _("党支部书记")
+    PARTY_MEMBER = "party_member", _("党员")
+    DATA_STEWARD = "data_steward", _("数据中心管理员")
+    LEADER = "leader", _("领导")
+    ADMINISTRATOR = "administrator", _("系统管理员")
+
+
+class User(AbstractUser):
+    display_name = models.CharField(_("姓名"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+class Membership(models.Model):
+    """A user holds a role in a unit; the role reaches the unit and everything below it."""
+
+    user = models.ForeignKey(User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="memberships")
+    unit = models.ForeignKey(
+        "core.Unit", verbose_name=_("单位"), on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(_("角色"), max_length=30, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("任职")
+        verbose_name_plural = _("任职")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "unit", "role"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.unit}"
+
+
+class ApiToken(models.Model):
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
+
+    user = models.ForeignKey(User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("名称"), max_length=60, blank=True)
+    prefix = models.CharField(_("前缀"), max_length=8)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class LoginThrottle(models.Model):
+    """Failed logins per key (an account or an address), shared by every web process."""
+
+    key = models.CharField(max_length=200, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)

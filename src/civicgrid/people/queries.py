@@ -1,0 +1,69 @@
+"""Scoped reads: the one rule "a member sees its units and everything below them"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Q, QuerySet
+
+from civicgrid.core.errors import Forbidden, NotFound
+from civicgrid.core.models import Unit
+from civicgrid.people.models import Membership, Role, User
+
+
+def is_administrator(user: User) -> bool:
+    return bool(user.is_superuser) or user.memberships.filter(role=Role.ADMINISTRATOR).exists()
+
+
+def memberships_of(user: User) -> list[Membership]:
+    """The user's memberships with their units, cached on the user object for the request."""
+    cached = getattr(user, "_civicgrid_memberships", None)
+    if cached is None:
+        cached = list(user.memberships.select_related("unit").order_by("unit__path", "role"))
+        user._civicgrid_memberships = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def roles_of(user: User) -> set[str]:
+    return {m.role for m in memberships_of(user)}
+
+
+def scope_q(user: User, field: str = "", roles: Iterable[str] | None = None) -> Q:
+    """A filter on a unit field (`field` is the path to the Unit, "" for Unit itself) for the scope."""
+    prefix = f"{field}__" if field else ""
+    if user.is_superuser:
+        return Q()
+    wanted = set(roles) if roles is not None else None
+    paths = {m.unit.path for m in memberships_of(user) if wanted is None or m.role in wanted}
+    # A unit inside another member unit adds nothing to the prefix match.
+    paths = {p for p in paths if not any(p != q and p.startswith(q) for q in paths)}
+    if not paths:
+        return Q(pk__in=[])
+    query = Q()
+    for path in sorted(paths):
+        query |= Q(**{f"{prefix}path__startswith": path})
+    return query
+
+
+def units_visible_to(user: User, roles: Iterable[str] | None = None) -> QuerySet[Unit]:
+    return Unit.objects.filter(scope_q(user, roles=roles))
+
+
+def get_unit_for(user: User, *, pk: int | None = None, code: str | None = None) -> Unit:
+    """A unit the user may see, else NotFound (also when it does not exist)."""
+    lookup = {"pk": pk} if pk is not None else {"code": code}
+    unit = units_visible_to(user).filter(**lookup).first()
+    if unit is None:
+        raise NotFound("单位不存在")
+    return unit
+
+
+def require_role(user: User, roles: Iterable[str], unit: Unit | None = None) -> None:
+    """Forbidden unless the user holds one of the roles (over `unit`, when given)."""
+    if user.is_superuser:
+        return
+    wanted = set(roles)
+    for m in memberships_of(user):
+        if m.role in wanted and (unit is None or unit.path.startswith(m.unit.path)):
+            return
+    raise Forbidden()

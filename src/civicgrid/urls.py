@@ -1,0 +1,21 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from django.views.static import serve
+
+from civicgrid.api import api
+
+admin.site.site_header = "Civic Grid 网格化基层治理平台 · 配置"
+admin.site.site_title = "Civic Grid"
+admin.site.index_title = "系统配置"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="people:desk", permanent=False)),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("civicgrid.people.urls")),
+]
+if not settings.PRODUCTION:
+    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))

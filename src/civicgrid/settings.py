@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "civicgrid.core",
     "civicgrid.people",
     "civicgrid.cases",
+    "civicgrid.notify",
     "civicgrid.demo",
 ]
 

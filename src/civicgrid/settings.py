@@ -128,6 +128,8 @@ X_FRAME_OPTIONS = "DENY"
 # Working hours for time limits, as "HH:MM-HH:MM" spans; see docs/time-limits.md.
 CIVICGRID_WORKING_HOURS = env_str("CIVICGRID_WORKING_HOURS", "08:30-12:00,14:00-17:30")
 # A point outside every grid falls back to the nearest community within this distance.
+# Key for personal data at rest; keep it apart from SECRET_KEY in production (docs/configuration.md).
+CIVICGRID_DATA_KEY = env_str("CIVICGRID_DATA_KEY", "")
 CIVICGRID_LOCATE_FALLBACK_METERS = env_int("CIVICGRID_LOCATE_FALLBACK_METERS", 500)
 
 LOGGING = {

@@ -1,0 +1,5 @@
+"""Cases API (filled in by the cases work)."""
+
+from ninja import Router
+
+router = Router(tags=["cases"])

@@ -9,8 +9,9 @@ from ninja import Query, Router, Schema
 
 from civicgrid.core import coords, geo
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.models import Unit, UnitKind
-from civicgrid.people.queries import get_unit_for, units_visible_to
+from civicgrid.core.models import AuditEntry, Unit, UnitKind
+from civicgrid.people.models import Role
+from civicgrid.people.queries import get_unit_for, require_role, units_visible_to
 
 router = Router(tags=["units"])
 
@@ -26,7 +27,8 @@ class UnitOut(Schema):
 
 class UnitFilter(Schema):
     kind: UnitKind | None = None
-    parent: str | None = None  # a unit code, or an id
+    parent: str | None = None  # a unit code
+    parent_id: int | None = None
 
 
 class UnitPage(Schema):
@@ -52,9 +54,8 @@ def list_units(request: HttpRequest, filters: Query[UnitFilter], page: int = 1, 
     units = units_visible_to(request.user).select_related("parent")  # type: ignore[arg-type]
     if filters.kind:
         units = units.filter(kind=filters.kind)
-    if filters.parent:
-        lookup = {"pk": int(filters.parent)} if filters.parent.isdigit() else {"code": filters.parent}
-        parent = get_unit_for(request.user, **lookup)  # type: ignore[arg-type]
+    if filters.parent or filters.parent_id:
+        parent = get_unit_for(request.user, pk=filters.parent_id, code=filters.parent)  # type: ignore[arg-type]
         units = units.filter(parent=parent)
     count = units.count()
     start = (page - 1) * page_size
@@ -99,4 +100,44 @@ def locate(request: HttpRequest, lat: float, lng: float, coord: Literal["wgs84",
         "grid": brief(found.grid_id),
         "community": brief(found.community_id),
         "subdistrict": brief(found.subdistrict_id),
+    }
+
+
+class AuditOut(Schema):
+    at: str
+    actor: str | None
+    action: str
+    object_type: str
+    object_id: str
+    object_repr: str
+    before: dict | None
+    after: dict | None
+
+
+class AuditPage(Schema):
+    items: list[AuditOut]
+    count: int
+
+
+@router.get("/audit", response=AuditPage, tags=["audit"], summary="审计记录（系统管理员）")
+def list_audit(
+    request: HttpRequest, object_type: str = "", object_id: str = "", action: str = "",
+    page: int = 1, page_size: int = 100,
+):
+    require_role(request.user, [Role.ADMINISTRATOR])  # type: ignore[arg-type]
+    if page < 1 or not 1 <= page_size <= 500:
+        raise InvalidInput("分页参数有误", details={"page": page, "page_size": page_size})
+    rows = AuditEntry.objects.select_related("actor")
+    for field, value in (("object_type", object_type), ("object_id", object_id), ("action", action)):
+        if value:
+            rows = rows.filter(**{field: value})
+    start = (page - 1) * page_size
+    return {
+        "count": rows.count(),
+        "items": [
+            {"at": r.at.isoformat(), "actor": r.actor.get_username() if r.actor else None, "action": r.action,
+             "object_type": r.object_type, "object_id": r.object_id, "object_repr": r.object_repr,
+             "before": r.before, "after": r.after}
+            for r in rows[start : start + page_size]
+        ],
     }

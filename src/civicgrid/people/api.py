@@ -6,8 +6,9 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from civicgrid.core.errors import DomainError
+from civicgrid.core.errors import DomainError, NotFound
 from civicgrid.people import actions
+from civicgrid.people.models import ApiToken
 from civicgrid.people.queries import memberships_of
 
 router = Router(tags=["auth"])
@@ -80,3 +81,46 @@ def me(request: HttpRequest):
             for m in memberships
         ],
     }
+
+
+class TokenRowOut(Schema):
+    id: int
+    prefix: str
+    name: str
+    created_at: str
+    last_used_at: str | None
+    revoked: bool
+
+
+class TokenCreateIn(Schema):
+    name: str = ""
+
+
+def _token_row(row: ApiToken) -> dict:
+    return {
+        "id": row.pk,
+        "prefix": row.prefix,
+        "name": row.name,
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "revoked": row.revoked_at is not None,
+    }
+
+
+@router.get("/auth/tokens", response=list[TokenRowOut], summary="我的令牌（不含令牌本身）")
+def list_tokens(request: HttpRequest):
+    return [_token_row(row) for row in ApiToken.objects.filter(user=request.user).order_by("-created_at")]
+
+
+@router.post("/auth/tokens", response={201: TokenOut}, summary="再建一个令牌（只返回这一次）")
+def create_token(request: HttpRequest, body: TokenCreateIn):
+    _, token = actions.create_token(request.user, name=body.name)  # type: ignore[arg-type]
+    return 201, {"token": token}
+
+
+@router.delete("/auth/tokens/{token_id}", response=TokenRowOut, summary="吊销令牌")
+def revoke_token(request: HttpRequest, token_id: int):
+    row = ApiToken.objects.filter(user=request.user, pk=token_id).first()
+    if row is None:
+        raise NotFound("令牌不存在")
+    return _token_row(actions.revoke_token(row, by=request.user))

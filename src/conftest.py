@@ -33,3 +33,45 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The system Chromium through Playwright (never a downloaded browser)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("page tests need Debian's chromium at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser page (desk-sized); `page.base` is the live server's address."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    tab = context.new_page()
+    tab.base = live_server.url
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A phone-sized page (360×740, touch)."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
+                                  locale="zh-CN")
+    tab = context.new_page()
+    tab.base = live_server.url
+    yield tab
+    context.close()
+

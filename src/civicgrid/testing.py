@@ -7,6 +7,7 @@ see community A2 or anything of subdistrict B.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 
 from civicgrid.core.actions import create_unit
@@ -81,3 +82,12 @@ def build_world() -> World:
     person("leader", Role.LEADER, "county")
     person("nobody", None, None)
     return w
+
+
+def screenshot(tab, name: str) -> str:
+    """Saves a full-page screenshot under test-output/screenshots/ and returns its path."""
+    folder = os.path.join(os.getcwd(), "test-output", "screenshots")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.png")
+    tab.screenshot(path=path, full_page=True)
+    return path

@@ -1,0 +1,34 @@
+"""The login page and the desk in a real browser."""
+
+import pytest
+
+from civicgrid.testing import PASSWORD, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_login_then_desk_on_a_phone(phone, world):
+    phone.goto(phone.base + "/desk/")
+    assert phone.url.startswith(phone.base + "/login/")
+    assert phone.locator("h1").inner_text() == "登录"
+    screenshot(phone, "login-phone")
+    phone.fill("#id_username", "staff_a1")
+    phone.fill("#id_password", "wrong password")
+    phone.click("button.primary")
+    assert "用户名或密码错误" in phone.locator("[role=alert]").inner_text()
+    phone.fill("#id_username", "staff_a1")
+    phone.fill("#id_password", PASSWORD)
+    phone.click("button.primary")
+    phone.wait_for_url(phone.base + "/desk/")
+    card = phone.locator(".desk-unit").first
+    assert "社区工作者 · 甲一社区" in card.inner_text()
+    # The page fits a phone: nothing wider than the screen.
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(phone, "desk-phone")
+
+
+def test_language_switch_to_english(page, world):
+    page.goto(page.base + "/login/")
+    page.select_option("select[name=language]", "en")
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"

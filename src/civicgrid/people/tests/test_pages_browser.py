@@ -29,6 +29,6 @@ def test_login_then_desk_on_a_phone(phone, world):
 
 def test_language_switch_to_english(page, world):
     page.goto(page.base + "/login/")
-    page.select_option("select[name=language]", "en")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.select_option("select[name=language]", "en")
     assert page.locator("html").get_attribute("lang") == "en"

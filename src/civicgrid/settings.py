@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "civicgrid.people",
     "civicgrid.cases",
     "civicgrid.notify",
+    "civicgrid.routing",
     "civicgrid.demo",
 ]
 

@@ -71,9 +71,10 @@ def database_from_url(url: str, base_dir: Path) -> dict:
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        name = unquote(parsed.path.lstrip("/")) or "civicgrid"
         return {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parsed.path.lstrip("/")) or "civicgrid",
+            "NAME": name,
             "USER": unquote(parsed.username or ""),
             "PASSWORD": unquote(parsed.password or ""),
             "HOST": parsed.hostname or "",
@@ -81,6 +82,8 @@ def database_from_url(url: str, base_dir: Path) -> dict:
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
+            # A suffix lets several test runs share one server (parallel checkouts, CI beside a developer).
+            "TEST": {"NAME": f"test_{name}{os.environ.get('CIVICGRID_TEST_DB_SUFFIX', '')}"},
         }
     raise ConfigError(f"DATABASE_URL has an unknown scheme {parsed.scheme!r}: use sqlite:/// or postgres://")
 

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "civicgrid.core",
     "civicgrid.people",
     "civicgrid.cases",
@@ -132,6 +134,10 @@ CIVICGRID_WORKING_HOURS = env_str("CIVICGRID_WORKING_HOURS", "08:30-12:00,14:00-
 # Key for personal data at rest; keep it apart from SECRET_KEY in production (docs/configuration.md).
 CIVICGRID_DATA_KEY = env_str("CIVICGRID_DATA_KEY", "")
 CIVICGRID_LOCATE_FALLBACK_METERS = env_int("CIVICGRID_LOCATE_FALLBACK_METERS", 500)
+
+# Background work: django-tasks with its database backend; `civicgrid worker` runs the queue and the
+# periodic jobs (docs/worker.md). A Redis/RQ backend can replace it for scale-out.
+TASKS = {"default": {"BACKEND": env_str("CIVICGRID_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 LOGGING = {
     "version": 1,

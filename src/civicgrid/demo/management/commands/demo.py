@@ -1,0 +1,61 @@
+"""`civicgrid demo`: migrate, load the demo world (idempotently), print the logins and serve."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from civicgrid.core.models import Unit
+from civicgrid.demo import world
+from civicgrid.demo.load import load_world
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives the text (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+class Command(BaseCommand):
+    help = "迁移数据库，载入演示数据（亦资街道（演示）），打印演示账号并在 http://127.0.0.1:8000 启动服务。"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000, help="端口（默认 8000）")
+        parser.add_argument("--no-serve", action="store_true", help="只迁移和载入数据，不启动服务")
+
+    def handle(self, *args, **options) -> None:
+        verbosity = options["verbosity"]
+        call_command("migrate", interactive=False, verbosity=max(0, verbosity - 1))
+        report = load_world()
+        if report.changed_anything:
+            created = ", ".join(f"{kind} {n}" for kind, n in sorted(report.created.items()))
+            updated = ", ".join(f"{kind} {n}" for kind, n in sorted(report.updated.items()))
+            self.stdout.write(
+                f"演示数据已载入（{report.seconds:.1f} 秒）：新建 {created or '无'}；更新 {updated or '无'}"
+            )
+        else:
+            self.stdout.write(f"演示数据已是最新，无需改动（{report.seconds:.1f} 秒）。")
+        self._print_logins(options["port"])
+        if not options["no_serve"]:
+            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+
+    def _print_logins(self, port: int) -> None:
+        names = dict(
+            Unit.objects.filter(code__in=[a.unit_code for a in world.DEMO_ACCOUNTS]).values_list(
+                "code", "name"
+            )
+        )
+        rows = [
+            (a.username, str(a.role.label), names.get(a.unit_code, a.unit_code)) for a in world.DEMO_ACCOUNTS
+        ]
+        widths = [max(_width(row[i]) for row in [("用户名", "角色", "单位"), *rows]) for i in range(2)]
+        self.stdout.write("")
+        self.stdout.write(f"演示账号（密码均为 {world.PASSWORD}）：")
+        for username, role, unit in [("用户名", "角色", "单位"), *rows]:
+            self.stdout.write(f"  {_pad(username, widths[0])}  {_pad(role, widths[1])}  {unit}")
+        self.stdout.write(f"\n登录：http://127.0.0.1:{port}/login/")

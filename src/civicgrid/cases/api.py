@@ -1,5 +1,258 @@
-"""Cases API (filled in by the cases work)."""
+"""Cases API: file, list, read, act on and photograph cases; the category list.
 
-from ninja import Router
+Thin: parse into a schema, call a query or an action, render with schemas.case_detail.
+Decisions a client needs to know:
+- POST /cases with an `Idempotency-Key` header: a replay of the same body by the same user answers
+  201 with the same case and the header `Idempotent-Replayed: true`; the same key with a different
+  body answers 409 `idempotency_conflict`.
+- POST /cases/{number}/actions/{action}: one route per action, each with its own body schema (see the
+  OpenAPI document); an unknown action answers 404 `not_found` (after the case's own scope check).
+"""
+
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import File, Form, Query, Router, Schema
+from ninja import Status as Reply
+from ninja.files import UploadedFile
+
+from civicgrid.cases import actions, schemas
+from civicgrid.cases.models import Case, CaseAssignment, Category, Status
+from civicgrid.cases.queries import cases_visible_to, get_case_for, overdue_q, with_list_relations
+from civicgrid.cases.rules import is_staff_viewer
+from civicgrid.core.errors import InvalidInput, NotFound
+from civicgrid.core.models import Unit
+from civicgrid.people.models import User
 
 router = Router(tags=["cases"])
+
+MAX_KEY_LENGTH = 100
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _category(code: str | None) -> Category | None:
+    if not code:
+        return None
+    category = Category.objects.filter(code=code, is_active=True).first()
+    if category is None:
+        raise InvalidInput("未知的分类", details=[{"field": "category", "message": f"未知的分类编码 {code}"}])
+    return category
+
+
+def _detail(request: HttpRequest, number: str) -> dict[str, Any]:
+    user = _user(request)
+    return schemas.case_detail(get_case_for(user, number), user)
+
+
+@router.post("/cases", response={201: schemas.CaseOut}, summary="提交工单（受理）")
+def create_case(request: HttpRequest, body: schemas.CaseIn, response: HttpResponse):
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput("Idempotency-Key 过长", details=[{"field": "Idempotency-Key", "message": "≤ 100"}])
+    case = actions.create_case(
+        by=_user(request),
+        description=body.description,
+        title=body.title,
+        category=_category(body.category),
+        type=body.type,
+        urgency=body.urgency,
+        channel=body.channel,
+        lat=body.lat,
+        lng=body.lng,
+        coord=body.coord,
+        address=body.address,
+        reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone,
+        anonymous=body.anonymous,
+        idempotency_key=key,
+    )
+    if case.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return Reply(201, _detail(request, case.number))
+
+
+def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
+    cases = cases_visible_to(user)
+    if filters.status:
+        wanted = [s.strip() for s in filters.status.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in Status.values]
+        if unknown:
+            raise InvalidInput("未知的状态", details=[{"field": "status", "message": ",".join(unknown)}])
+        cases = cases.filter(status__in=wanted)
+    if filters.unit:
+        unit = Unit.objects.filter(code=filters.unit).first()
+        if unit is None:
+            raise InvalidInput("未知的单位", details=[{"field": "unit", "message": filters.unit}])
+        assigned = CaseAssignment.objects.filter(unit_path__startswith=unit.path, active=True).values(
+            "case_id"
+        )
+        cases = cases.filter(Q(territory_path__startswith=unit.path) | Q(pk__in=assigned))
+    if filters.category:
+        category = Category.objects.filter(code=filters.category).first()
+        if category is None:
+            raise InvalidInput("未知的分类", details=[{"field": "category", "message": filters.category}])
+        cases = cases.filter(Q(category=category) | Q(category__parent=category))
+    if filters.overdue is not None:
+        cases = cases.filter(overdue_q()) if filters.overdue else cases.exclude(overdue_q())
+    if filters.q:
+        q = filters.q.strip()
+        cases = cases.filter(
+            Q(number__icontains=q)
+            | Q(title__icontains=q)
+            | Q(description__icontains=q)
+            | Q(address__icontains=q)
+        )
+    tz = timezone.get_current_timezone()
+    if filters.created_from:
+        cases = cases.filter(created_at__gte=datetime.combine(filters.created_from, time.min, tz))
+    if filters.created_to:
+        cases = cases.filter(
+            created_at__lt=datetime.combine(filters.created_to + timedelta(days=1), time.min, tz)
+        )
+    return cases
+
+
+@router.get("/cases", response=schemas.CasePage, summary="可见的工单")
+def list_cases(request: HttpRequest, filters: Query[schemas.CaseFilter]):
+    user = _user(request)
+    cases = _filtered(user, filters)
+    count = cases.count()
+    start = (filters.page - 1) * filters.page_size
+    page = with_list_relations(cases.order_by("-created_at", "-id"))[start : start + filters.page_size]
+    return {"items": [schemas.case_item(c, user) for c in page], "count": count}
+
+
+@router.get("/cases/{number}", response=schemas.CaseOut, summary="工单详情与办理记录")
+def read_case(request: HttpRequest, number: str):
+    return _detail(request, number)
+
+
+def _unit(code: str, field: str) -> Unit:
+    unit = Unit.objects.filter(code=code).first()
+    if unit is None:
+        raise InvalidInput("未知的单位", details=[{"field": field, "message": f"未知的单位编码 {code}"}])
+    return unit
+
+
+def _dispatch(case: Case, user: User, body: schemas.DispatchIn) -> Any:
+    return actions.dispatch_case(
+        case,
+        by=user,
+        lead_unit=_unit(body.lead_unit, "lead_unit"),
+        assisting_units=[_unit(code, "assisting_units") for code in body.assisting_units],
+        note=body.note,
+    )
+
+
+def _merge(case: Case, user: User, body: schemas.MergeIn) -> Any:
+    return actions.merge_case(case, by=user, into=body.into, note=body.note)
+
+
+Run = Callable[[Case, User, Any], Any]
+
+# action name -> (body schema, how to run it)
+ACTIONS: dict[str, tuple[type[Schema], Run]] = {
+    "register": (schemas.NoteIn, lambda c, u, b: actions.register_case(c, by=u, note=b.note)),
+    "reject": (schemas.ReasonIn, lambda c, u, b: actions.reject_case(c, by=u, reason=b.reason)),
+    "whistle": (schemas.NoteIn, lambda c, u, b: actions.whistle_case(c, by=u, note=b.note)),
+    "dispatch": (schemas.DispatchIn, _dispatch),
+    "sign": (schemas.NoteIn, lambda c, u, b: actions.sign_case(c, by=u, note=b.note)),
+    "return": (
+        schemas.ReturnIn,
+        lambda c, u, b: actions.return_case(c, by=u, reason_code=b.reason_code, note=b.note),
+    ),
+    "request_extension": (
+        schemas.ExtensionIn,
+        lambda c, u, b: actions.request_extension(c, by=u, working_days=b.working_days, reason=b.reason),
+    ),
+    "approve_extension": (schemas.NoteIn, lambda c, u, b: actions.approve_extension(c, by=u, note=b.note)),
+    "deny_extension": (schemas.ReasonIn, lambda c, u, b: actions.deny_extension(c, by=u, reason=b.reason)),
+    "defer": (schemas.ReasonIn, lambda c, u, b: actions.defer_case(c, by=u, reason=b.reason)),
+    "arrive": (
+        schemas.ArriveIn,
+        lambda c, u, b: actions.arrive_case(c, by=u, lat=b.lat, lng=b.lng, coord=b.coord, note=b.note),
+    ),
+    "feedback": (
+        schemas.FeedbackIn,
+        lambda c, u, b: actions.feedback_case(c, by=u, result=b.result, photo_ids=b.photo_ids),
+    ),
+    "recheck": (
+        schemas.RecheckIn,
+        lambda c, u, b: actions.recheck_case(c, by=u, passed=b.passed, note=b.note),
+    ),
+    "rate": (
+        schemas.RateIn,
+        lambda c, u, b: actions.rate_case(
+            c, by=u, satisfaction=b.satisfaction, resolved=b.resolved, comment=b.comment
+        ),
+    ),
+    "reopen": (schemas.ReasonIn, lambda c, u, b: actions.reopen_case(c, by=u, reason=b.reason)),
+    "urge": (schemas.NoteIn, lambda c, u, b: actions.urge_case(c, by=u, note=b.note)),
+    "supervise": (schemas.NoteIn, lambda c, u, b: actions.supervise_case(c, by=u, note=b.note)),
+    "merge": (schemas.MergeIn, _merge),
+}
+
+
+def _add_action_route(name: str, body_schema: type[Schema], run: Run) -> None:
+    def act(request: HttpRequest, number: str, body):
+        user = _user(request)
+        case = get_case_for(user, number)
+        run(case, user, body)
+        return _detail(request, number)
+
+    act.__annotations__["body"] = body_schema
+    act.__name__ = f"case_action_{name}"
+    router.post(
+        f"/cases/{{number}}/actions/{name}",
+        response=schemas.CaseOut,
+        summary=f"工单操作：{name}",
+        operation_id=f"case_action_{name}",
+        url_name=f"case_action_{name}",
+    )(act)
+
+
+for _name, (_schema, _run) in ACTIONS.items():
+    _add_action_route(_name, _schema, _run)
+
+
+@router.post(
+    "/cases/{number}/actions/{action}",
+    response=schemas.CaseOut,
+    summary="未知操作（404）",
+    include_in_schema=False,
+)
+def unknown_action(request: HttpRequest, number: str, action: str):
+    get_case_for(_user(request), number)
+    raise NotFound("未知的操作", details={"action": action, "known": sorted(ACTIONS)})
+
+
+@router.post("/cases/{number}/photos", response={201: list[schemas.PhotoOut]}, summary="上传照片")
+def upload_photos(
+    request: HttpRequest, number: str, photos: File[list[UploadedFile]], step: Form[int | None] = None
+):
+    user = _user(request)
+    case = get_case_for(user, number)
+    files = []
+    for upload in photos:
+        if upload.size and upload.size > actions.photos.MAX_BYTES:
+            raise InvalidInput(
+                f"文件“{upload.name}”超过 10 MB", details=[{"field": "photos", "message": upload.name}]
+            )
+        files.append((upload.name or "photo", upload.read()))
+    rows = actions.add_photos(case, by=user, files=files, step_id=step)
+    return Reply(201, [schemas.photo_out(p) for p in rows])
+
+
+@router.get("/categories", response=list[schemas.CategoryOut], summary="事项分类及时限")
+def list_categories(request: HttpRequest):
+    categories = Category.objects.filter(is_active=True).select_related("parent", "default_lead_unit")
+    if not is_staff_viewer(_user(request)):
+        categories = categories.filter(public=True)
+    return [schemas.category_out(c) for c in categories.order_by("code")]

@@ -1,0 +1,60 @@
+"""Every change of a case's workflow, one typed function per step (ARCHITECTURE.md, actions.py).
+
+Each action is atomic, re-reads the case under a row lock, checks scope (NotFound), then the actor's
+role and unit (Forbidden), then the state (InvalidTransition), and writes the change with its timeline
+step in the same transaction. Split by step group; import from here.
+"""
+
+from civicgrid.cases.actions._common import WORKFLOW_FIELDS
+from civicgrid.cases.actions.closing import (
+    rate_case,
+    recheck_case,
+    reopen_case,
+    supervise_case,
+    urge_case,
+)
+from civicgrid.cases.actions.handling import (
+    approve_extension,
+    arrive_case,
+    defer_case,
+    deny_extension,
+    dispatch_case,
+    feedback_case,
+    request_extension,
+    return_case,
+    sign_case,
+)
+from civicgrid.cases.actions.intake import (
+    IdempotencyConflict,
+    create_case,
+    merge_case,
+    register_case,
+    reject_case,
+    whistle_case,
+)
+from civicgrid.cases.actions.photos import add_photos
+
+__all__ = [
+    "WORKFLOW_FIELDS",
+    "IdempotencyConflict",
+    "add_photos",
+    "approve_extension",
+    "arrive_case",
+    "create_case",
+    "defer_case",
+    "deny_extension",
+    "dispatch_case",
+    "feedback_case",
+    "merge_case",
+    "rate_case",
+    "recheck_case",
+    "register_case",
+    "reject_case",
+    "reopen_case",
+    "request_extension",
+    "return_case",
+    "sign_case",
+    "supervise_case",
+    "urge_case",
+    "whistle_case",
+]

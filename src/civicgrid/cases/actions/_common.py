@@ -1,0 +1,150 @@
+"""What every case action shares: loading under lock, the step row, the hook for side effects.
+
+The CaseStep row is the audit record of a case (ARCHITECTURE.md: "every transition is a row … the
+timeline is the audit"): it names the actor, the unit, the time, the status before and after and every
+other changed workflow field, and it is append-only. Writing a second copy into core.AuditEntry for
+every step would double the largest table of the installation for no reader, so case steps are not
+also written there. Reporter name and phone never enter a step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from civicgrid.cases.models import Case, CaseAssignment, CaseStep, ExtensionRequest, ExtensionStatus
+from civicgrid.core.errors import InvalidTransition, NotFound
+
+if TYPE_CHECKING:
+    from civicgrid.core.models import Unit
+    from civicgrid.people.models import User
+
+# The fields an action may change; a step records each one that did change, as [before, after].
+WORKFLOW_FIELDS = [
+    "status",
+    "category_id",
+    "urgency",
+    "lead_unit_id",
+    "answer_by",
+    "answered_at",
+    "registered_at",
+    "first_dispatched_at",
+    "dispatched_at",
+    "sign_by",
+    "signed_at",
+    "yellow_at",
+    "due_at",
+    "fed_back_at",
+    "recheck_by",
+    "closed_at",
+    "rate_by",
+    "warn_level",
+    "deferred",
+    "last_urged_at",
+    "rework_count",
+    "return_count",
+    "reopen_count",
+    "extension_count",
+    "urge_count",
+    "supervise_count",
+    "reject_reason",
+    "return_reason",
+    "feedback_result",
+    "satisfaction",
+    "resolved",
+    "rating_comment",
+    "rated_at",
+    "merged_into_id",
+]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def snapshot(case: Case) -> dict[str, Any]:
+    return {name: getattr(case, name) for name in WORKFLOW_FIELDS}
+
+
+def lock(case: Case | str, by: User) -> Case:
+    """Re-reads the case under a row lock (select_for_update), after checking the user may see it.
+
+    Scope comes first so that a case outside the user's scope is NotFound whatever the action; the lock
+    makes every check-then-act of the action safe against a concurrent action on the same case.
+    """
+    from civicgrid.cases.queries import cases_visible_to
+
+    number = case if isinstance(case, str) else case.number
+    pk = cases_visible_to(by).filter(number=number).values_list("pk", flat=True).first()
+    if pk is None:
+        raise NotFound("工单不存在")
+    return Case.objects.select_for_update().select_related(None).get(pk=pk)
+
+
+def require_status(case: Case, allowed: tuple[str, ...] | list[str], message: str) -> None:
+    if case.status not in allowed:
+        raise InvalidTransition(
+            message, details={"status": case.status, "status_name": case.get_status_display()}
+        )
+
+
+def write_step(
+    case: Case,
+    action: str,
+    *,
+    by: User | None,
+    unit: Unit | None,
+    before: dict[str, Any] | None,
+    at: datetime,
+    note: str = "",
+    extra: dict[str, Any] | None = None,
+) -> CaseStep:
+    """Saves the changed fields of the case and appends the step that says why; calls the hook."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("case steps must be written inside the action's transaction")
+    after = snapshot(case)
+    changed = {
+        k: [_json(before[k]), _json(v)] for k, v in after.items() if before is not None and before[k] != v
+    }
+    if before is not None and changed:
+        fields = [Case._meta.get_field(name).name for name in changed]
+        case.save(update_fields=[*fields, "updated_at"])
+    from_status = before["status"] if before is not None else ""
+    changed.pop("status", None)
+    step = CaseStep.objects.create(
+        case=case,
+        action=action,
+        actor=by if getattr(by, "pk", None) else None,
+        unit=unit,
+        at=at,
+        note=note,
+        from_status=from_status,
+        to_status=case.status,
+        changes={**changed, **(extra or {})},
+    )
+    _after_step(case, step)
+    return step
+
+
+def _after_step(case: Case, step: CaseStep) -> None:
+    """The hook for side effects of a step (notifications, webhooks), called inside its transaction.
+
+    Wire the outbox in here: write its rows in this transaction (so they commit or roll back with the
+    step) and let the worker send them after commit; no network I/O here.
+    """
+    return None
+
+
+def active_assignments(case: Case) -> list[CaseAssignment]:
+    return list(case.assignments.filter(active=True).select_related("unit").order_by("-role", "id"))
+
+
+def withdraw_pending_extension(case: Case, at: datetime) -> None:
+    """A pending extension request lapses when the case leaves the lead unit's hands."""
+    ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).update(
+        status=ExtensionStatus.WITHDRAWN, decided_at=at
+    )

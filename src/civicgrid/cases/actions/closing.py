@@ -1,0 +1,169 @@
+"""Closing the loop: recheck (核查), rate (回访评价), reopen (重办), urge (催办) and supervise (督办)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.cases import deadlines, rules
+from civicgrid.cases.actions._common import active_assignments, lock, require_status, snapshot, write_step
+from civicgrid.cases.actions.handling import assign
+from civicgrid.cases.models import (
+    OPEN_STATUSES,
+    AssignmentRole,
+    Case,
+    Satisfaction,
+    Status,
+    StepAction,
+)
+from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition
+from civicgrid.core.models import Unit
+from civicgrid.people.models import Role
+
+if TYPE_CHECKING:
+    from civicgrid.people.models import User
+
+
+def _rechecker(by: User, case: Case) -> Unit | None:
+    """Grid workers of the case's community, its community staff, or the subdistrict's dispatcher."""
+    if by.is_superuser:
+        return None
+    m = rules.membership_over(by, [Role.COMMUNITY_STAFF, Role.DISPATCHER], case.territory_path)
+    if m is None and case.community_id and case.community:
+        # A grid worker of any grid of the community checks on site, not only the worker of its grid.
+        m = next(
+            (
+                g
+                for g in rules.memberships_of(by)
+                if g.role == Role.GRID_WORKER and g.unit.path.startswith(case.community.path)
+            ),
+            None,
+        )
+    if m is None:
+        m = rules.membership_over(by, [Role.GRID_WORKER], case.territory_path)
+    if m is None:
+        raise Forbidden("只有属地网格员、社区或街道可以核查")
+    return m.unit
+
+
+@transaction.atomic
+def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") -> Case:
+    """On-site check of the feedback: passed closes the case (结案); not passed sends it back (返工)."""
+    case = lock(case, by)
+    unit = _rechecker(by, case)
+    require_status(case, [Status.FED_BACK], "只有已反馈的工单可以核查")
+    before = snapshot(case)
+    now = timezone.now()
+    case.recheck_by = None
+    if passed:
+        case.status = Status.CLOSED
+        case.closed_at = now
+        case.rate_by = deadlines.rate_by(now)
+    else:
+        if not note.strip():
+            raise InvalidInput("核查不通过时请说明原因", details={"note": "required"})
+        # Rework stays with the lead unit on the original deadline: the unit already signed for it.
+        case.status = Status.SIGNED
+        case.rework_count += 1
+        case.feedback_result = ""
+        case.fed_back_at = None
+    write_step(
+        case, StepAction.RECHECK, by=by, unit=unit, before=before, at=now, note=note, extra={"passed": passed}
+    )
+    return case
+
+
+def _reopen(case: Case, *, by: User, unit: Unit | None, now: datetime, note: str) -> None:
+    """Back to the same lead (and assisting) units with fresh deadlines (重办)."""
+    units = active_assignments(case)
+    lead = next((a.unit for a in units if a.role == AssignmentRole.LEAD), None)
+    if lead is None:
+        raise InvalidTransition("该工单没有主办单位，不能重办")
+    before = snapshot(case)
+    assign(case, lead, [a.unit for a in units if a.role == AssignmentRole.ASSIST], by=by, now=now)
+    case.reopen_count += 1
+    write_step(case, StepAction.REOPEN, by=by, unit=unit, before=before, at=now, note=note)
+
+
+@transaction.atomic
+def rate_case(case: Case | str, *, by: User, satisfaction: str, resolved: bool, comment: str = "") -> Case:
+    """The reporter (or staff after a phone callback) rates a closed case within the rating window.
+
+    Dissatisfied or unresolved reopens the case for re-handling by the same lead unit.
+    """
+    case = lock(case, by)
+    unit: Unit | None = None
+    if not (case.reporter_user_id and case.reporter_user_id == by.pk):
+        unit = rules.require_over(
+            by, [Role.COMMUNITY_STAFF, Role.DISPATCHER], case.territory_path, "只有反映人或回访人员可以评价"
+        )
+    require_status(case, [Status.CLOSED], "只有已结案的工单可以评价")
+    if satisfaction not in Satisfaction.values:
+        raise InvalidInput("满意度有误", details={"satisfaction": satisfaction})
+    now = timezone.now()
+    if case.rate_by is not None and now > case.rate_by:
+        raise InvalidTransition("已超过评价期限")
+    if case.rated_at is not None and case.closed_at is not None and case.rated_at >= case.closed_at:
+        raise InvalidTransition("本次办理已评价")
+    before = snapshot(case)
+    case.satisfaction = satisfaction
+    case.resolved = resolved
+    case.rating_comment = comment.strip()[:500]
+    case.rated_at = now
+    write_step(
+        case,
+        StepAction.RATE,
+        by=by,
+        unit=unit,
+        before=before,
+        at=now,
+        note=comment,
+        extra={"satisfaction": satisfaction, "resolved": resolved},
+    )
+    if satisfaction == Satisfaction.DISSATISFIED or not resolved:
+        _reopen(case, by=by, unit=unit, now=now, note="群众评价不满意或未解决，重新办理")
+    return case
+
+
+@transaction.atomic
+def reopen_case(case: Case | str, *, by: User, reason: str) -> Case:
+    """The dispatcher reopens a closed case for re-handling by the same lead unit."""
+    case = lock(case, by)
+    unit = rules.require_ruler(by, case, "只有指挥中心可以重办")
+    require_status(case, [Status.CLOSED], "只有已结案的工单可以重办")
+    if not reason.strip():
+        raise InvalidInput("请填写重办理由", details={"reason": "required"})
+    _reopen(case, by=by, unit=unit, now=timezone.now(), note=reason)
+    return case
+
+
+def _oversee(case: Case | str, *, by: User, note: str, action: str) -> Case:
+    case = lock(case, by)
+    unit = rules.require_over(
+        by, [Role.DISPATCHER, Role.LEADER], case.territory_path, "只有指挥中心或领导可以督办、催办"
+    )
+    require_status(case, [s for s in OPEN_STATUSES], "已办结的工单不能督办、催办")
+    before = snapshot(case)
+    now = timezone.now()
+    if action == StepAction.URGE:
+        case.urge_count += 1
+        case.last_urged_at = now
+    else:
+        case.supervise_count += 1
+    write_step(case, action, by=by, unit=unit, before=before, at=now, note=note)
+    return case
+
+
+@transaction.atomic
+def urge_case(case: Case | str, *, by: User, note: str = "") -> Case:
+    """催办: a reminder to the units on the case; no change of status."""
+    return _oversee(case, by=by, note=note, action=StepAction.URGE)
+
+
+@transaction.atomic
+def supervise_case(case: Case | str, *, by: User, note: str = "") -> Case:
+    """督办: a supervision instruction from the dispatcher or a leader; no change of status."""
+    return _oversee(case, by=by, note=note, action=StepAction.SUPERVISE)

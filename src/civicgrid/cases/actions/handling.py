@@ -1,0 +1,430 @@
+"""Handling: dispatch (派遣/分哨), sign (签收/应哨), return (退回), extension (延期), defer (缓办),
+arrive (到场报到) and feedback (反馈)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.cases import deadlines, rules
+from civicgrid.cases.actions._common import (
+    active_assignments,
+    lock,
+    require_status,
+    snapshot,
+    withdraw_pending_extension,
+    write_step,
+)
+from civicgrid.cases.models import (
+    AssignmentRole,
+    Case,
+    CaseAssignment,
+    CasePhoto,
+    ExtensionRequest,
+    ExtensionStatus,
+    ReturnReason,
+    Status,
+    StepAction,
+    WarnLevel,
+)
+from civicgrid.core import coords
+from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition
+from civicgrid.core.models import Unit, UnitKind
+from civicgrid.people.models import Role
+
+if TYPE_CHECKING:
+    from civicgrid.people.models import User
+
+MAX_EXTENSION_WORKING_DAYS = 30
+
+
+def warn_level_at(case: Case, now: datetime) -> str:
+    if case.due_at and now >= case.due_at:
+        return WarnLevel.RED
+    if case.yellow_at and now >= case.yellow_at:
+        return WarnLevel.YELLOW
+    return WarnLevel.NONE
+
+
+def assign(case: Case, lead: Unit, assisting: Sequence[Unit], *, by: User, now: datetime) -> None:
+    """Retires the case's current units and gives it to new ones with fresh deadlines (a new round).
+
+    Every dispatch, re-dispatch after a return and reopening starts the sign clock and the handling
+    clock again; first_dispatched_at keeps the first round for whole-case measures.
+    """
+    case.assignments.filter(active=True).update(active=False)
+    CaseAssignment.objects.bulk_create(
+        [
+            CaseAssignment(
+                case=case,
+                unit=lead,
+                unit_path=lead.path,
+                role=AssignmentRole.LEAD,
+                dispatched_at=now,
+                dispatched_by=by if by.pk else None,
+            )
+        ]
+        + [
+            CaseAssignment(
+                case=case,
+                unit=u,
+                unit_path=u.path,
+                role=AssignmentRole.ASSIST,
+                dispatched_at=now,
+                dispatched_by=by if by.pk else None,
+            )
+            for u in assisting
+        ]
+    )
+    case.status = Status.DISPATCHED
+    case.lead_unit = lead
+    case.dispatched_at = now
+    case.first_dispatched_at = case.first_dispatched_at or now
+    case.answered_at = case.answered_at or now
+    case.sign_by = deadlines.sign_by(now, case.urgency)
+    case.due_at = deadlines.due_at(now, case.category, case.urgency)
+    case.yellow_at = deadlines.yellow_at(now, case.due_at, case.urgency)
+    case.signed_at = case.fed_back_at = case.recheck_by = case.closed_at = case.rate_by = None
+    case.feedback_result = ""
+    case.return_reason = ""
+    case.warn_level = WarnLevel.NONE
+    case.deferred = False
+
+
+def _check_targets(lead: Unit, assisting: Sequence[Unit], within: str | None) -> None:
+    """Lead and assisting units: distinct, active, handling kinds, under `within` unless departments."""
+    seen: set[int] = set()
+    for field, unit in [("lead_unit", lead)] + [("assisting_units", u) for u in assisting]:
+        if unit.pk in seen:
+            raise InvalidInput("同一单位不能重复派遣", details={field: unit.code or unit.pk})
+        seen.add(unit.pk)
+        if unit.kind not in rules.DISPATCH_TARGET_KINDS or not unit.is_active:
+            raise InvalidInput(
+                "只能派遣到职能部门、内设机构、社区或网格", details={field: unit.code or unit.pk}
+            )
+        if within is not None and unit.kind != UnitKind.DEPARTMENT and not unit.path.startswith(within):
+            raise InvalidInput("不能派遣到本辖区以外的单位", details={field: unit.code or unit.pk})
+
+
+@transaction.atomic
+def dispatch_case(
+    case: Case | str, *, by: User, lead_unit: Unit, assisting_units: Sequence[Unit] = (), note: str = ""
+) -> Case:
+    """Gives the case to a lead unit and any assisting units (派遣/分哨).
+
+    The subdistrict's dispatcher dispatches registered, escalated and returned cases to offices,
+    communities and grids of the subdistrict or to departments. Community staff may dispatch registered
+    cases (and those returned to them) only to their own community or its grids: "the community handles it".
+    """
+    case = lock(case, by)
+    dispatcher = rules.membership_over(by, [Role.DISPATCHER], case.territory_path)
+    community = rules.membership_over(by, [Role.COMMUNITY_STAFF], case.territory_path)
+    unit: Unit | None
+    if by.is_superuser or dispatcher is not None:
+        unit = dispatcher.unit if dispatcher else None
+        require_status(case, [Status.REGISTERED, Status.ESCALATED, Status.RETURNED], "该工单当前不能派遣")
+        _check_targets(lead_unit, assisting_units, unit.path if unit else None)
+    elif community is not None:
+        unit = community.unit
+        require_status(case, [Status.REGISTERED, Status.RETURNED], "该工单当前不能由社区派遣")
+        if case.status == Status.RETURNED:
+            rules.require_ruler(by, case, "该工单由街道审定")
+        if lead_unit.kind == UnitKind.DEPARTMENT or any(
+            u.kind == UnitKind.DEPARTMENT for u in assisting_units
+        ):
+            raise InvalidInput(
+                "社区只能派给本社区或其网格，需部门办理请吹哨", details={"lead_unit": lead_unit.code}
+            )
+        _check_targets(lead_unit, assisting_units, unit.path)
+    else:
+        raise Forbidden("只有街道指挥中心或属地社区可以派遣")
+    before = snapshot(case)
+    now = timezone.now()
+    withdraw_pending_extension(case, now)
+    assign(case, lead_unit, assisting_units, by=by, now=now)
+    write_step(
+        case,
+        StepAction.DISPATCH,
+        by=by,
+        unit=unit,
+        before=before,
+        at=now,
+        note=note,
+        extra={
+            "lead_unit": lead_unit.code or lead_unit.pk,
+            "assisting_units": [u.code or u.pk for u in assisting_units],
+        },
+    )
+    return case
+
+
+def _held(case: Case, by: User) -> list[CaseAssignment]:
+    """The case's active assignments to units where the user holds a handling role (lead first)."""
+    return [
+        a
+        for a in active_assignments(case)
+        if by.is_superuser or rules.membership_over(by, rules.HANDLER_ROLES, a.unit_path)
+    ]
+
+
+def _lead_held(case: Case, by: User, message: str) -> CaseAssignment:
+    for a in _held(case, by):
+        if a.role == AssignmentRole.LEAD:
+            return a
+    raise Forbidden(message)
+
+
+@transaction.atomic
+def sign_case(case: Case | str, *, by: User, note: str = "") -> Case:
+    """A lead or assisting unit signs for the case (签收/应哨); the lead's signature makes it signed."""
+    case = lock(case, by)
+    held = _held(case, by)
+    if not held:
+        raise Forbidden("只有承办单位可以签收")
+    require_status(case, [Status.DISPATCHED, Status.SIGNED, Status.DEFERRED], "该工单当前不能签收")
+    unsigned = [a for a in held if a.signed_at is None]
+    if not unsigned:
+        raise InvalidTransition("已签收，无需重复签收")
+    assignment = unsigned[0]
+    before = snapshot(case)
+    now = timezone.now()
+    assignment.signed_at, assignment.signed_by = now, by
+    assignment.save(update_fields=["signed_at", "signed_by"])
+    if assignment.role == AssignmentRole.LEAD:
+        case.status = Status.SIGNED
+        case.signed_at = now
+    write_step(
+        case,
+        StepAction.SIGN,
+        by=by,
+        unit=assignment.unit,
+        before=before,
+        at=now,
+        note=note,
+        extra={"role": assignment.role},
+    )
+    return case
+
+
+@transaction.atomic
+def return_case(case: Case | str, *, by: User, reason_code: str, note: str = "") -> Case:
+    """The lead unit sends a misrouted case back to the dispatcher (退回), who rules by dispatching again."""
+    case = lock(case, by)
+    lead = _lead_held(case, by, "只有主办单位可以退回")
+    require_status(case, [Status.DISPATCHED, Status.SIGNED], "该工单当前不能退回")
+    if reason_code not in ReturnReason.values:
+        raise InvalidInput("退回原因有误", details={"reason_code": reason_code})
+    before = snapshot(case)
+    now = timezone.now()
+    withdraw_pending_extension(case, now)
+    case.status = Status.RETURNED
+    case.return_count += 1
+    case.return_reason = reason_code
+    # The clock stops while the dispatcher rules; the next dispatch sets new deadlines.
+    case.sign_by = case.due_at = case.yellow_at = None
+    case.warn_level = WarnLevel.NONE
+    write_step(
+        case,
+        StepAction.RETURN,
+        by=by,
+        unit=lead.unit,
+        before=before,
+        at=now,
+        note=note,
+        extra={"reason_code": reason_code},
+    )
+    return case
+
+
+@transaction.atomic
+def request_extension(case: Case | str, *, by: User, working_days: int, reason: str) -> ExtensionRequest:
+    """The lead unit asks for more working days, before the deadline, one request at a time."""
+    case = lock(case, by)
+    lead = _lead_held(case, by, "只有主办单位可以申请延期")
+    require_status(case, [Status.SIGNED], "只有已签收、办理中的工单可以申请延期")
+    if not 1 <= working_days <= MAX_EXTENSION_WORKING_DAYS:
+        raise InvalidInput(
+            f"延期天数须在 1 到 {MAX_EXTENSION_WORKING_DAYS} 个工作日之间",
+            details={"working_days": working_days},
+        )
+    if not reason.strip():
+        raise InvalidInput("请填写延期理由", details={"reason": "required"})
+    now = timezone.now()
+    if case.due_at is None or now >= case.due_at:
+        raise InvalidTransition("已超过办理期限，不能再申请延期")
+    if ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).exists():
+        raise InvalidTransition("已有待审批的延期申请")
+    request = ExtensionRequest.objects.create(
+        case=case,
+        unit=lead.unit,
+        requested_by=by,
+        requested_at=now,
+        working_days=working_days,
+        reason=reason.strip()[:500],
+        old_due_at=case.due_at,
+    )
+    write_step(
+        case,
+        StepAction.REQUEST_EXTENSION,
+        by=by,
+        unit=lead.unit,
+        before=snapshot(case),
+        at=now,
+        note=reason,
+        extra={"working_days": working_days},
+    )
+    return request
+
+
+def _pending(case: Case) -> ExtensionRequest:
+    request = ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).first()
+    if request is None:
+        raise InvalidTransition("没有待审批的延期申请")
+    return request
+
+
+@transaction.atomic
+def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
+    """The dispatcher grants the pending request: due_at moves by its working days."""
+    case = lock(case, by)
+    unit = rules.require_ruler(by, case, "只有指挥中心可以审批延期")
+    require_status(case, [Status.SIGNED, Status.DEFERRED], "该工单当前不能审批延期")
+    request = _pending(case)
+    before = snapshot(case)
+    now = timezone.now()
+    assert case.due_at is not None and case.dispatched_at is not None  # set by every dispatch
+    case.due_at = deadlines.extended(case.due_at, request.working_days)
+    case.yellow_at = deadlines.yellow_at(case.dispatched_at, case.due_at, case.urgency)
+    case.warn_level = warn_level_at(case, now)
+    case.extension_count += 1
+    request.status, request.decided_by, request.decided_at = ExtensionStatus.APPROVED, by, now
+    request.decision_note, request.new_due_at = note[:500], case.due_at
+    request.save()
+    write_step(
+        case,
+        StepAction.APPROVE_EXTENSION,
+        by=by,
+        unit=unit,
+        before=before,
+        at=now,
+        note=note,
+        extra={"working_days": request.working_days},
+    )
+    return case
+
+
+@transaction.atomic
+def deny_extension(case: Case | str, *, by: User, reason: str) -> Case:
+    case = lock(case, by)
+    unit = rules.require_ruler(by, case, "只有指挥中心可以审批延期")
+    require_status(case, [Status.SIGNED, Status.DEFERRED], "该工单当前不能审批延期")
+    request = _pending(case)
+    now = timezone.now()
+    request.status, request.decided_by, request.decided_at = ExtensionStatus.DENIED, by, now
+    request.decision_note = reason[:500]
+    request.save()
+    write_step(
+        case,
+        StepAction.DENY_EXTENSION,
+        by=by,
+        unit=unit,
+        before=snapshot(case),
+        at=now,
+        note=reason,
+        extra={"working_days": request.working_days},
+    )
+    return case
+
+
+@transaction.atomic
+def defer_case(case: Case | str, *, by: User, reason: str) -> Case:
+    """The dispatcher defers a case that cannot be solved now (缓办/挂账); it counts apart in the rates.
+
+    Only the ruling dispatcher (or the community that handles the case itself) defers: a lead unit that
+    wants it asks them, so the decision and its reason are the dispatcher's step on the timeline.
+    """
+    case = lock(case, by)
+    unit = rules.require_ruler(by, case, "只有指挥中心可以缓办")
+    require_status(case, [Status.SIGNED], "只有已签收、办理中的工单可以缓办")
+    if not reason.strip():
+        raise InvalidInput("请填写缓办理由", details={"reason": "required"})
+    before = snapshot(case)
+    now = timezone.now()
+    case.status = Status.DEFERRED
+    case.deferred = True
+    write_step(case, StepAction.DEFER, by=by, unit=unit, before=before, at=now, note=reason)
+    return case
+
+
+@transaction.atomic
+def arrive_case(
+    case: Case | str, *, by: User, lat: float, lng: float, coord: str = "wgs84", note: str = ""
+) -> Case:
+    """A lead or assisting unit checks in at the site (到场报到), after signing for the case."""
+    case = lock(case, by)
+    held = _held(case, by)
+    if not held:
+        raise Forbidden("只有承办单位可以到场报到")
+    require_status(case, [Status.DISPATCHED, Status.SIGNED, Status.DEFERRED], "该工单当前不能到场报到")
+    signed = [a for a in held if a.signed_at is not None]
+    if not signed:
+        raise InvalidTransition("请先签收再到场报到")
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise InvalidInput("坐标超出范围", details={"lat": lat, "lng": lng})
+    if coord == "gcj02":
+        lat, lng = coords.gcj02_to_wgs84(lat, lng)
+    assignment = signed[0]
+    now = timezone.now()
+    assignment.arrived_at = assignment.arrived_at or now
+    assignment.arrived_by = assignment.arrived_by or by
+    assignment.arrived_lat, assignment.arrived_lng = lat, lng
+    assignment.save(update_fields=["arrived_at", "arrived_by", "arrived_lat", "arrived_lng"])
+    write_step(
+        case,
+        StepAction.ARRIVE,
+        by=by,
+        unit=assignment.unit,
+        before=snapshot(case),
+        at=now,
+        note=note,
+        extra={"lat": round(lat, 6), "lng": round(lng, 6), "role": assignment.role},
+    )
+    return case
+
+
+@transaction.atomic
+def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequence[int] = ()) -> Case:
+    """The lead unit reports the result (反馈) with photos uploaded before; the case waits for recheck."""
+    case = lock(case, by)
+    lead = _lead_held(case, by, "只有主办单位可以反馈")
+    require_status(case, [Status.SIGNED, Status.DEFERRED], "只有已签收的工单可以反馈")
+    if case.category_id and case.category and case.category.arrival_required and lead.arrived_at is None:
+        raise InvalidTransition("该类事项须先到场报到再反馈")
+    if not result.strip():
+        raise InvalidInput("请填写办理结果", details={"result": "required"})
+    photos = list(CasePhoto.objects.filter(case=case, pk__in=set(photo_ids), step__isnull=True))
+    if len(photos) != len(set(photo_ids)):
+        raise InvalidInput("照片不存在或已使用", details={"photo_ids": list(photo_ids)})
+    before = snapshot(case)
+    now = timezone.now()
+    withdraw_pending_extension(case, now)
+    case.status = Status.FED_BACK
+    case.fed_back_at = now
+    case.feedback_result = result.strip()
+    case.recheck_by = deadlines.recheck_by(now)
+    step = write_step(
+        case,
+        StepAction.FEEDBACK,
+        by=by,
+        unit=lead.unit,
+        before=before,
+        at=now,
+        note=result,
+        extra={"photos": [p.pk for p in photos]} if photos else None,
+    )
+    CasePhoto.objects.filter(pk__in=[p.pk for p in photos]).update(step=step)
+    return case

@@ -1,0 +1,142 @@
+"""Photos of a case: verified with Pillow, re-encoded without EXIF (GPS, device), thumbnailed.
+
+Images are decoded and re-encoded before the transaction opens (CPU work must not hold the case's
+row lock); files are written inside it and removed again if it fails, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from io import BytesIO
+from typing import TYPE_CHECKING
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from civicgrid.cases import rules
+from civicgrid.cases.actions._common import lock
+from civicgrid.cases.models import FINAL_STATUSES, Case, CasePhoto, CaseStep, StepAction
+from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition
+
+if TYPE_CHECKING:
+    from civicgrid.people.models import User
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PER_CASE = 9
+# Far above any phone camera, far below what would exhaust memory when decoded (decompression bombs).
+MAX_PIXELS = 60_000_000
+THUMBNAIL_SIZE = (320, 320)
+FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
+
+
+@dataclass(frozen=True)
+class PreparedPhoto:
+    data: bytes
+    thumbnail: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+
+
+def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
+    """Checks one upload is a real JPEG/PNG/WebP and re-encodes it without metadata; InvalidInput if not."""
+    bad = InvalidInput(f"文件“{name}”不是有效的图片，只接受 JPEG、PNG、WebP 格式", details={"photos": name})
+    if len(data) > MAX_BYTES:
+        raise InvalidInput(f"文件“{name}”超过 10 MB", details={"photos": name})
+    try:
+        with Image.open(BytesIO(data)) as probe:
+            if probe.format not in FORMATS:
+                raise bad
+            if probe.width * probe.height > MAX_PIXELS:
+                raise InvalidInput(f"图片“{name}”像素过大", details={"photos": name})
+            fmt = probe.format
+            probe.verify()
+        with Image.open(BytesIO(data)) as image:
+            image.load()
+            upright = ImageOps.exif_transpose(image) or image
+            if fmt == "JPEG" and upright.mode not in ("RGB", "L"):
+                upright = upright.convert("RGB")
+            # A copy with empty info carries no EXIF, XMP or text chunks into the re-encoded file.
+            clean = upright.copy()
+            clean.info = {}
+            out = BytesIO()
+            options = {"quality": 85} if fmt in ("JPEG", "WEBP") else {"optimize": True}
+            clean.save(out, format=fmt, **options)
+            thumb = clean.convert("RGB") if clean.mode != "RGB" else clean.copy()
+            thumb.thumbnail(THUMBNAIL_SIZE)
+            thumb_out = BytesIO()
+            thumb.save(thumb_out, format="JPEG", quality=80)
+    except InvalidInput:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise bad from exc
+    content_type, extension = FORMATS[fmt]
+    return PreparedPhoto(
+        out.getvalue(), thumb_out.getvalue(), content_type, extension, clean.width, clean.height
+    )
+
+
+def _check_may_upload(case: Case, by: User) -> None:
+    if case.status in FINAL_STATUSES:
+        raise InvalidTransition("已办结的工单不能再上传照片")
+    if by.is_superuser or by.pk in (case.reporter_user_id, case.created_by_id):
+        return
+    if rules.membership_over(by, rules.INTAKE_ROLES, case.territory_path):
+        return
+    if any(
+        rules.membership_over(by, rules.HANDLER_ROLES, a.unit_path)
+        for a in case.assignments.filter(active=True)
+    ):
+        return
+    raise Forbidden("无权为该工单上传照片")
+
+
+def add_photos(
+    case: Case | str, *, by: User, files: Sequence[tuple[str, bytes]], step_id: int | None = None
+) -> list[CasePhoto]:
+    """Adds photos (name, bytes) to a case, at most MAX_PER_CASE in all; optionally to a feedback step."""
+    if not files:
+        raise InvalidInput("请选择要上传的照片", details={"photos": "required"})
+    prepared = [prepare_photo(name, data) for name, data in files]
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            case = lock(case, by)
+            _check_may_upload(case, by)
+            step = None
+            if step_id is not None:
+                step = CaseStep.objects.filter(pk=step_id, case=case, action=StepAction.FEEDBACK).first()
+                if step is None:
+                    raise InvalidInput("只能把照片附在本工单的反馈记录上", details={"step": step_id})
+            if case.photos.count() + len(prepared) > MAX_PER_CASE:
+                raise InvalidInput(f"每个工单最多 {MAX_PER_CASE} 张照片", details={"photos": "too many"})
+            rows = []
+            for photo in prepared:
+                stem = f"cases/{case.number}/{uuid.uuid4().hex}"
+                image_name = default_storage.save(f"{stem}.{photo.extension}", ContentFile(photo.data))
+                written.append(image_name)
+                thumb_name = default_storage.save(f"{stem}.thumb.jpg", ContentFile(photo.thumbnail))
+                written.append(thumb_name)
+                rows.append(
+                    CasePhoto(
+                        case=case,
+                        step=step,
+                        uploaded_by=by,
+                        image=image_name,
+                        thumbnail=thumb_name,
+                        content_type=photo.content_type,
+                        width=photo.width,
+                        height=photo.height,
+                        size=len(photo.data),
+                    )
+                )
+            return CasePhoto.objects.bulk_create(rows)
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise

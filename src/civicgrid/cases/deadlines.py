@@ -1,0 +1,73 @@
+"""The time limits of a case (PRODUCT.md, "Time limits"): sign, answer, handle, recheck, rating window.
+
+Working time comes from the installation's working calendar (core.workcal); urgent limits run around
+the clock. Each function is pure given the calendar, so tests freeze the clock and need no case.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from civicgrid.cases.models import Category, LimitUnit, Urgency
+from civicgrid.core import workcal
+
+SIGN_LIMIT_WORKING_HOURS = 1
+URGENT_SIGN_LIMIT = timedelta(minutes=30)
+ANSWER_LIMIT_WORKING_HOURS = 2
+RECHECK_LIMIT_WORKING_DAYS = 1
+RATING_WINDOW = timedelta(days=7)
+# Without a category a case gets the general limit.
+DEFAULT_HANDLE_LIMIT = (5, LimitUnit.WORKING_DAYS.value)
+# A case turns yellow when this share of its handling time is used up (the worker reads yellow_at).
+YELLOW_SHARE = 0.75
+
+
+def deadline(start: datetime, amount: int | float, unit: str) -> datetime:
+    # The installation's calendar (cached per process; overrides re-read every few seconds).
+    return workcal.calendar().deadline(start, amount, unit)
+
+
+def sign_by(start: datetime, urgency: str) -> datetime:
+    if urgency == Urgency.URGENT:
+        return start + URGENT_SIGN_LIMIT
+    return deadline(start, SIGN_LIMIT_WORKING_HOURS, LimitUnit.WORKING_HOURS)
+
+
+def answer_by(start: datetime) -> datetime:
+    return deadline(start, ANSWER_LIMIT_WORKING_HOURS, LimitUnit.WORKING_HOURS)
+
+
+def handle_limit(category: Category | None, urgency: str) -> tuple[int | float, str]:
+    """The handling limit as (amount, unit); urgent cases count the same amount round the clock."""
+    amount, unit = (category.handle_limit, category.handle_limit_unit) if category else DEFAULT_HANDLE_LIMIT
+    if urgency == Urgency.URGENT:
+        if unit == LimitUnit.WORKING_DAYS:
+            return amount * 24, LimitUnit.CLOCK_HOURS.value
+        return amount, LimitUnit.CLOCK_HOURS.value
+    return amount, str(unit)
+
+
+def due_at(start: datetime, category: Category | None, urgency: str) -> datetime:
+    amount, unit = handle_limit(category, urgency)
+    return deadline(start, amount, unit)
+
+
+def yellow_at(start: datetime, due: datetime, urgency: str) -> datetime:
+    """The moment YELLOW_SHARE of the time between start and due is used, in the clock the limit runs on."""
+    if urgency == Urgency.URGENT:
+        return start + (due - start) * YELLOW_SHARE
+    cal = workcal.calendar()
+    seconds = cal.working_seconds_between(start, due) * YELLOW_SHARE
+    return cal.add_working_time(start, timedelta(seconds=round(seconds)))
+
+
+def recheck_by(start: datetime) -> datetime:
+    return deadline(start, RECHECK_LIMIT_WORKING_DAYS, LimitUnit.WORKING_DAYS)
+
+
+def rate_by(closed_at: datetime) -> datetime:
+    return closed_at + RATING_WINDOW
+
+
+def extended(due: datetime, working_days: int) -> datetime:
+    return deadline(due, working_days, LimitUnit.WORKING_DAYS)

@@ -1,0 +1,240 @@
+"""Scoped reads of cases: `cases_visible_to(user)` and the inboxes of the desk.
+
+Scope, as PRODUCT.md states it: staff see the cases in the territory of their units and below, and the
+cases assigned to their units and below; departments only what is assigned to them; residents their
+own (and the cases their own were merged into). Every branch is one indexed prefix match or equality
+on one table (Case.territory_path, CaseAssignment.unit_path, Case.reporter_user); the branches are
+combined as a UNION of ids rather than an OR across a join, which PostgreSQL cannot serve from indexes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from civicgrid.cases import rules
+from civicgrid.cases.models import (
+    CLOCK_STATUSES,
+    AssignmentRole,
+    Case,
+    CaseAssignment,
+    ExtensionRequest,
+    ExtensionStatus,
+    Status,
+)
+from civicgrid.core.errors import NotFound
+from civicgrid.people.models import Role
+from civicgrid.people.queries import memberships_of
+
+if TYPE_CHECKING:
+    from civicgrid.people.models import User
+
+
+def _top_paths(user: User, roles: frozenset[str] | set[str]) -> list[str]:
+    """The unit paths of the user's memberships in `roles`, without those inside another one."""
+    paths = {m.unit.path for m in memberships_of(user) if m.role in roles}
+    return sorted(p for p in paths if not any(p != q and p.startswith(q) for q in paths))
+
+
+def _prefix_q(field: str, paths: list[str]) -> Q:
+    q = Q()
+    for path in paths:
+        q |= Q(**{f"{field}__startswith": path})
+    return q
+
+
+def in_territory_q(user: User, roles: frozenset[str] | set[str]) -> Q | None:
+    """Cases whose territory lies under the user's units in `roles`; None when there are none."""
+    paths = _top_paths(user, roles)
+    return _prefix_q("territory_path", paths) if paths else None
+
+
+def assigned_ids(
+    user: User, roles: frozenset[str] | set[str] = rules.ASSIGNMENT_ROLES, lead_only: bool = False
+) -> QuerySet[CaseAssignment] | None:
+    """Ids of cases actively assigned to the user's units (in `roles`) and below."""
+    paths = _top_paths(user, roles)
+    if not paths:
+        return None
+    rows = CaseAssignment.objects.filter(_prefix_q("unit_path", paths), active=True)
+    if lead_only:
+        rows = rows.filter(role=AssignmentRole.LEAD)
+    return rows.values("case_id")
+
+
+def cases_visible_to(user: User) -> QuerySet[Case]:
+    """Every case the user may read; the base of every other query here."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Case.objects.none()
+    if user.is_superuser:
+        return Case.objects.all()
+    own = Case.objects.filter(Q(reporter_user=user) | Q(created_by=user)).values("id")
+    branches: list[QuerySet] = [
+        own,
+        # A duplicate's reporter follows the case it was merged into.
+        Case.objects.filter(merged_from__reporter_user=user).values("id"),
+    ]
+    territory = in_territory_q(user, rules.TERRITORY_ROLES)
+    if territory is not None:
+        branches.append(Case.objects.filter(territory).values("id"))
+    assigned = assigned_ids(user)
+    if assigned is not None:
+        branches.append(assigned)
+    # Model orderings are dropped: compound statements allow no ORDER BY in their parts.
+    branches = [b.order_by() for b in branches]
+    ids = branches[0].union(*branches[1:])
+    return Case.objects.filter(pk__in=ids)
+
+
+def get_case_for(user: User, number: str) -> Case:
+    """The case with this number if the user may read it; NotFound both when missing and when forbidden."""
+    case = (
+        cases_visible_to(user)
+        .select_related(
+            "category",
+            "category__parent",
+            "lead_unit",
+            "territory",
+            "grid",
+            "community",
+            "subdistrict",
+            "merged_into",
+        )
+        .filter(number=number)
+        .first()
+    )
+    if case is None:
+        raise NotFound("工单不存在")
+    return case
+
+
+def with_list_relations(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """What a list row shows, fetched in a constant number of queries whatever the page size."""
+    from django.db.models import Prefetch
+
+    return cases.select_related("category", "lead_unit", "territory", "merged_into").prefetch_related(
+        Prefetch(
+            "assignments",
+            queryset=CaseAssignment.objects.filter(active=True).select_related("unit"),
+            to_attr="active_assignments",
+        )
+    )
+
+
+def overdue_q(now=None) -> Q:
+    return Q(status__in=CLOCK_STATUSES, due_at__lt=now or timezone.now())
+
+
+# --- inboxes: what waits for the user ------------------------------------------------------------
+# Each returns a queryset of cases (oldest deadline first where there is one); the desk counts and lists.
+
+
+def _visible_in(user: User, roles: frozenset[str] | set[str]) -> QuerySet[Case]:
+    if user.is_superuser:
+        return Case.objects.all()
+    territory = in_territory_q(user, roles)
+    return Case.objects.filter(territory) if territory is not None else Case.objects.none()
+
+
+def to_register(user: User) -> QuerySet[Case]:
+    """Received cases in the territory of the user's intake roles."""
+    return _visible_in(user, rules.INTAKE_ROLES).filter(status=Status.RECEIVED).order_by("created_at")
+
+
+def to_dispatch(user: User) -> QuerySet[Case]:
+    """Registered or returned cases (and, for dispatchers, escalated ones) waiting for a dispatch."""
+    cases = Case.objects.none()
+    if user.is_superuser or rules.has_role(user, [Role.DISPATCHER]):
+        cases = _visible_in(user, {Role.DISPATCHER}).filter(
+            status__in=[Status.REGISTERED, Status.ESCALATED, Status.RETURNED]
+        )
+    community = in_territory_q(user, {Role.COMMUNITY_STAFF})
+    if community is not None and not user.is_superuser:
+        cases = cases | Case.objects.filter(community, status__in=[Status.REGISTERED, Status.RETURNED])
+    return cases.order_by("created_at")
+
+
+def _assigned_cases(user: User, lead_only: bool = False) -> QuerySet[Case]:
+    if user.is_superuser:
+        return Case.objects.all()
+    ids = assigned_ids(user, rules.HANDLER_ROLES, lead_only=lead_only)
+    return Case.objects.filter(pk__in=ids) if ids is not None else Case.objects.none()
+
+
+def to_sign(user: User) -> QuerySet[Case]:
+    """Cases with an unsigned active assignment to one of the user's handling units."""
+    if user.is_superuser:
+        return Case.objects.filter(status=Status.DISPATCHED).order_by("sign_by")
+    paths = _top_paths(user, rules.HANDLER_ROLES)
+    if not paths:
+        return Case.objects.none()
+    ids = CaseAssignment.objects.filter(_prefix_q("unit_path", paths), active=True, signed_at__isnull=True)
+    return Case.objects.filter(
+        pk__in=ids.values("case_id"), status__in=[Status.DISPATCHED, Status.SIGNED, Status.DEFERRED]
+    ).order_by("sign_by", "created_at")
+
+
+def in_progress(user: User) -> QuerySet[Case]:
+    """Cases the user's units lead that are signed for and not yet fed back."""
+    return (
+        _assigned_cases(user, lead_only=True)
+        .filter(status__in=[Status.SIGNED, Status.DEFERRED])
+        .order_by("due_at")
+    )
+
+
+def due_soon(user: User, within: timedelta = timedelta(hours=24)) -> QuerySet[Case]:
+    """Cases led by the user's units, or in their territory, whose deadline falls within `within`."""
+    now = timezone.now()
+    return (
+        cases_visible_to(user)
+        .filter(status__in=CLOCK_STATUSES, due_at__gte=now, due_at__lt=now + within)
+        .order_by("due_at")
+    )
+
+
+def overdue(user: User) -> QuerySet[Case]:
+    return cases_visible_to(user).filter(overdue_q()).order_by("due_at")
+
+
+def to_recheck(user: User) -> QuerySet[Case]:
+    """Fed-back cases in the territory of grid workers, community staff and dispatchers."""
+    return _visible_in(user, rules.INTAKE_ROLES).filter(status=Status.FED_BACK).order_by("recheck_by")
+
+
+def returned(user: User) -> QuerySet[Case]:
+    """Returned cases waiting for the dispatcher's ruling."""
+    return to_dispatch(user).filter(status=Status.RETURNED)
+
+
+def extension_requests(user: User) -> QuerySet[ExtensionRequest]:
+    """Pending extension requests on cases the user rules (dispatcher of the territory)."""
+    rows = ExtensionRequest.objects.filter(status=ExtensionStatus.PENDING).select_related("case", "unit")
+    if user.is_superuser:
+        return rows.order_by("requested_at")
+    territory = in_territory_q(user, {Role.DISPATCHER, Role.COMMUNITY_STAFF})
+    if territory is None:
+        return ExtensionRequest.objects.none()
+    ids = Case.objects.filter(territory).values("id")
+    return rows.filter(case_id__in=ids).order_by("requested_at")
+
+
+INBOXES = {
+    "to_register": to_register,
+    "to_dispatch": to_dispatch,
+    "to_sign": to_sign,
+    "in_progress": in_progress,
+    "due_soon": due_soon,
+    "overdue": overdue,
+    "to_recheck": to_recheck,
+    "returned": returned,
+    "extension_requests": extension_requests,
+}
+
+
+def inbox_counts(user: User) -> dict[str, int]:
+    """How many items wait in each inbox (one COUNT per inbox)."""
+    return {name: query(user).count() for name, query in INBOXES.items()}  # type: ignore[operator]

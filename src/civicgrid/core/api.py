@@ -11,7 +11,7 @@ from civicgrid.core import coords, geo
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.models import AuditEntry, Unit, UnitKind
 from civicgrid.people.models import Role
-from civicgrid.people.queries import get_unit_for, require_role, units_visible_to
+from civicgrid.people.queries import get_unit_for, require_role, units_visible_to, user_of
 
 router = Router(tags=["units"])
 
@@ -51,11 +51,11 @@ def unit_out(unit: Unit) -> dict:
 def list_units(request: HttpRequest, filters: Query[UnitFilter], page: int = 1, page_size: int = 200):
     if page < 1 or not 1 <= page_size <= 1000:
         raise InvalidInput("分页参数有误", details={"page": page, "page_size": page_size})
-    units = units_visible_to(request.user).select_related("parent")  # type: ignore[arg-type]
+    units = units_visible_to(user_of(request)).select_related("parent")
     if filters.kind:
         units = units.filter(kind=filters.kind)
     if filters.parent or filters.parent_id:
-        parent = get_unit_for(request.user, pk=filters.parent_id, code=filters.parent)  # type: ignore[arg-type]
+        parent = get_unit_for(user_of(request), pk=filters.parent_id, code=filters.parent)
         units = units.filter(parent=parent)
     count = units.count()
     start = (page - 1) * page_size
@@ -124,7 +124,7 @@ def list_audit(
     request: HttpRequest, object_type: str = "", object_id: str = "", action: str = "",
     page: int = 1, page_size: int = 100,
 ):
-    require_role(request.user, [Role.ADMINISTRATOR])  # type: ignore[arg-type]
+    require_role(user_of(request), [Role.ADMINISTRATOR])
     if page < 1 or not 1 <= page_size <= 500:
         raise InvalidInput("分页参数有误", details={"page": page, "page_size": page_size})
     rows = AuditEntry.objects.select_related("actor")

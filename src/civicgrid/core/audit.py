@@ -14,7 +14,7 @@ def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in fields:
         field = obj._meta.get_field(name)
-        value = getattr(obj, field.attname)
+        value = getattr(obj, getattr(field, "attname", name))
         values[name] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
     return values
 

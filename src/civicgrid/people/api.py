@@ -9,7 +9,7 @@ from ninja import Router, Schema
 from civicgrid.core.errors import DomainError, NotFound
 from civicgrid.people import actions
 from civicgrid.people.models import ApiToken
-from civicgrid.people.queries import memberships_of
+from civicgrid.people.queries import memberships_of, user_of
 
 router = Router(tags=["auth"])
 
@@ -69,11 +69,11 @@ def issue_token(request: HttpRequest, body: TokenIn):
 
 @router.get("/me", response=MeOut, summary="当前用户、角色和所属单位")
 def me(request: HttpRequest):
-    user = request.user
-    memberships = memberships_of(user)  # type: ignore[arg-type]
+    user = user_of(request)
+    memberships = memberships_of(user)
     return {
         "username": user.get_username(),
-        "display_name": getattr(user, "display_name", ""),
+        "display_name": user.display_name,
         "roles": sorted({m.role for m in memberships}),
         "units": [
             {"unit_code": m.unit.code, "unit_name": m.unit.name, "unit_kind": m.unit.kind,
@@ -109,18 +109,18 @@ def _token_row(row: ApiToken) -> dict:
 
 @router.get("/auth/tokens", response=list[TokenRowOut], summary="我的令牌（不含令牌本身）")
 def list_tokens(request: HttpRequest):
-    return [_token_row(row) for row in ApiToken.objects.filter(user=request.user).order_by("-created_at")]
+    return [_token_row(row) for row in ApiToken.objects.filter(user=user_of(request)).order_by("-created_at")]
 
 
 @router.post("/auth/tokens", response={201: TokenOut}, summary="再建一个令牌（只返回这一次）")
 def create_token(request: HttpRequest, body: TokenCreateIn):
-    _, token = actions.create_token(request.user, name=body.name)  # type: ignore[arg-type]
+    _, token = actions.create_token(user_of(request), name=body.name)
     return 201, {"token": token}
 
 
 @router.delete("/auth/tokens/{token_id}", response=TokenRowOut, summary="吊销令牌")
 def revoke_token(request: HttpRequest, token_id: int):
-    row = ApiToken.objects.filter(user=request.user, pk=token_id).first()
+    row = ApiToken.objects.filter(user=user_of(request), pk=token_id).first()
     if row is None:
         raise NotFound("令牌不存在")
-    return _token_row(actions.revoke_token(row, by=request.user))
+    return _token_row(actions.revoke_token(row, by=user_of(request)))

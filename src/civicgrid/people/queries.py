@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 
 from civicgrid.core.errors import Forbidden, NotFound
 from civicgrid.core.models import Unit
 from civicgrid.people.models import Membership, Role, User
+
+
+def user_of(request: HttpRequest) -> User:
+    """The signed-in user of a request that passed authentication (typed for the checkers)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotFound("未登录")
+    return user
 
 
 def is_administrator(user: User) -> bool:

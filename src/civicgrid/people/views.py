@@ -12,11 +12,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicgrid.core.errors import InvalidInput, NotFound
-from civicgrid.core.models import Unit
+from civicgrid.core.models import Unit, UnitKind
 from civicgrid.people import actions
 from civicgrid.people.forms import LoginForm, PasswordChangeForm, TokenForm
 from civicgrid.people.models import ApiToken
-from civicgrid.people.queries import memberships_of
+from civicgrid.people.queries import memberships_of, user_of
 from civicgrid.people.roles import DUTIES
 
 
@@ -61,13 +61,13 @@ def password_view(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            actions.change_password(request.user, old_password=form.cleaned_data["old_password"],  # type: ignore[arg-type]
+            actions.change_password(user_of(request), old_password=form.cleaned_data["old_password"],
                                     new_password=form.cleaned_data["new_password"])
         except InvalidInput as exc:
             for field, problem in (exc.details or {}).items():
                 form.add_error(field, problem if isinstance(problem, list) else exc.message)
         else:
-            update_session_auth_hash(request, request.user)  # type: ignore[arg-type]
+            update_session_auth_hash(request, user_of(request))
             messages.success(request, "密码已修改。")
             return redirect("people:desk")
     return render(request, "people/password.html", {"form": form}, status=422 if form.errors else 200)
@@ -75,18 +75,17 @@ def password_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def desk_view(request: HttpRequest) -> HttpResponse:
-    memberships = memberships_of(request.user)  # type: ignore[arg-type]
+    memberships = memberships_of(user_of(request))
     cards = []
     for m in memberships:
         below = (
             Unit.objects.filter(path__startswith=m.unit.path).exclude(pk=m.unit.pk)
             .values("kind").annotate(n=Count("id")).order_by("kind")
         )
-        kind_names = dict(Unit._meta.get_field("kind").choices)  # type: ignore[arg-type]
         cards.append({
             "membership": m,
             "duties": DUTIES.get(m.role, []),
-            "below": [{"kind": kind_names.get(row["kind"], row["kind"]), "n": row["n"]} for row in below],
+            "below": [{"kind": UnitKind(row["kind"]).label, "n": row["n"]} for row in below],
         })
     return render(request, "people/desk.html", {"cards": cards})
 
@@ -97,17 +96,17 @@ def tokens_view(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     new_token = None
     if request.method == "POST" and form.is_valid():
-        _, new_token = actions.create_token(request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
-    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
+        _, new_token = actions.create_token(user_of(request), name=form.cleaned_data["name"])
+    tokens = ApiToken.objects.filter(user=user_of(request)).order_by("-created_at")
     return render(request, "people/tokens.html", {"form": form, "tokens": tokens, "new_token": new_token})
 
 
 @login_required
 @require_POST
 def revoke_token_view(request: HttpRequest, pk: int) -> HttpResponse:
-    row = ApiToken.objects.filter(user=request.user, pk=pk).first()
+    row = ApiToken.objects.filter(user=user_of(request), pk=pk).first()
     if row is None:
         raise NotFound("令牌不存在")
-    actions.revoke_token(row, by=request.user)
+    actions.revoke_token(row, by=user_of(request))
     messages.success(request, f"令牌 {row.prefix}… 已吊销。")
     return redirect("people:tokens")

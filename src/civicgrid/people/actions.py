@@ -29,15 +29,22 @@ def token_digest(token: str) -> str:
 def create_user(
     *, username: str, password: str | None, display_name: str = "", email: str = "",
     is_staff: bool = False, is_superuser: bool = False, validate: bool = True, by: Any = None,
+    password_hash: str = "",
 ) -> User:
-    """Creates an account; with validate=True the password must pass the validators."""
+    """Creates an account; with validate=True the password must pass the validators.
+
+    `password_hash` (from make_password) stands in for `password` when a loader hashes one shared
+    password once instead of once per account.
+    """
     if not username.strip():
         raise InvalidInput("用户名不能为空", details={"username": "required"})
     if User.objects.filter(username=username).exists():
         raise InvalidInput("用户名已存在", details={"username": "taken"})
     user = User(username=username, display_name=display_name, email=email,
                 is_staff=is_staff, is_superuser=is_superuser)
-    if password is None:
+    if password_hash:
+        user.password = password_hash
+    elif password is None:
         user.set_unusable_password()
     else:
         if validate:

@@ -10,6 +10,16 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(autouse=True)
+def fresh_geo_index():
+    """The locate index lives per process, not per test database: start and end each test clean."""
+    from civicgrid.core import geo
+
+    geo.invalidate_index()
+    yield
+    geo.invalidate_index()
+
+
 @pytest.fixture
 def world(db):
     from civicgrid.testing import build_world

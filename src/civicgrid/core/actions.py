@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from civicgrid.core import audit
+from civicgrid.core import audit, geo
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.models import Unit, UnitKind
 
@@ -61,6 +61,8 @@ def create_unit(
     _fix_path(unit)
     Unit.objects.filter(pk=unit.pk).update(path=unit.path, depth=unit.depth)
     audit.record(by, "unit.create", unit, after=audit.snapshot(unit, _AUDITED))
+    if unit.polygon:
+        transaction.on_commit(geo.invalidate_index)  # this process answers from the new map at once
     return unit
 
 
@@ -85,4 +87,5 @@ def update_unit(unit: Unit, *, by: Any = None, **changes: Any) -> Unit:
             child.depth = child.path.count("/") - 2
             child.save(update_fields=["path", "depth"])
     audit.record(by, "unit.update", unit, before=before, after=audit.snapshot(unit, _AUDITED))
+    transaction.on_commit(geo.invalidate_index)
     return unit

@@ -43,13 +43,17 @@ def make_categories(world) -> dict[str, Category]:
 
 
 def file_case(world, by: str = "staff_a1", **fields: Any) -> Case:
-    """Files a case through the action, by default for community A1 with a reporter."""
+    """Files a case through the action with a reporter; A personas file in grid A1, B personas in B1."""
     values: dict[str, Any] = {
         "description": "小区门口垃圾堆积三天无人清运",
         "title": "垃圾堆积",
         "reporter_name": "张三丰",
         "reporter_phone": PHONE,
     }
+    if by in ("staff_a1", "grid_a1", "dispatcher_a", "resident"):
+        values.update(IN_GRID_A1)
+    elif by in ("staff_b1", "dispatcher_b"):
+        values.update(IN_COM_B1)
     values.update(fields)
     return actions.create_case(by=world.users[by], **values)
 
@@ -91,3 +95,34 @@ class Api:
 
     def act(self, who: str, number: str, action: str, body: dict | None = None):
         return self.post(who, f"/cases/{number}/actions/{action}", body)
+
+
+def case_in_state(world, state: str, **fields: Any) -> Case:
+    """A case of community A1 brought to `state` through the actions (lead dept_cg, assisting dept_sc)."""
+    u = world.users
+    case = file_case(world, **fields)
+    if state == "received":
+        return case
+    case = actions.register_case(case, by=u["staff_a1"])
+    if state == "registered":
+        return case
+    if state == "escalated":
+        return actions.whistle_case(case, by=u["staff_a1"])
+    case = actions.dispatch_case(
+        case, by=u["dispatcher_a"], lead_unit=world.units["dept_cg"], assisting_units=[world.units["dept_sc"]]
+    )
+    if state == "dispatched":
+        return case
+    case = actions.sign_case(case, by=u["handler_cg"])
+    if state == "signed":
+        return case
+    if state == "pending":
+        actions.request_extension(case, by=u["handler_cg"], working_days=2, reason="需要采购材料")
+        return Case.objects.get(pk=case.pk)
+    case = actions.feedback_case(case, by=u["handler_cg"], result="已处理完毕")
+    if state == "fed_back":
+        return case
+    case = actions.recheck_case(case, by=u["grid_a1"], passed=True)
+    if state == "closed":
+        return case
+    raise ValueError(state)

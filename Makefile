@@ -24,8 +24,11 @@ $(VENDOR)/.stamp: package.json package-lock.json
 
 assets: $(VENDOR)/.stamp
 
+# The English catalogue; message ids are Chinese, so pages stay Chinese if gettext is missing.
 messages: $(BIN)/civicgrid
-	cd src/civicgrid && ../../$(BIN)/civicgrid compilemessages --ignore=.venv >/dev/null
+	@command -v msgfmt >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq gettext >/dev/null; } || true
+	@if command -v msgfmt >/dev/null; then $(BIN)/civicgrid compilemessages --ignore='.venv/*' --ignore='node_modules/*' >/dev/null; \
+	 else echo "gettext (msgfmt) is missing: English pages stay untranslated"; fi
 
 setup: $(BIN)/civicgrid assets messages
 

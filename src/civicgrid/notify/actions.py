@@ -1,0 +1,344 @@
+"""Writing notifications into the outbox, delivering them, and marking them read.
+
+`notify` runs inside the transaction of the step that causes it: the inbox rows and the outbox rows
+commit or roll back with that step. Delivery happens only after commit and outside any transaction.
+
+Claiming: a worker reads due rows, then claims each one with a conditional UPDATE that matches the
+`attempts` value it read (the row's version) and bumps it, setting a lease (`locked_until`). Of two
+workers that read the same row only one UPDATE matches, on SQLite and PostgreSQL alike, and no lock
+is held while the network call runs. A worker that dies mid-send leaves a lease that expires; the row
+is then due again (delivery is at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Literal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from civicgrid.notify.channels import get_channel, setting
+from civicgrid.notify.masking import mask_phone, scrub
+from civicgrid.notify.models import Channel, Notification, OutboxMessage, OutboxStatus
+from civicgrid.people.models import User
+
+logger = logging.getLogger("civicgrid.notify")
+
+USER_CHANNELS = {Channel.INAPP, Channel.EMAIL, Channel.SMS}
+TITLE_MAX = Notification._meta.get_field("title").max_length or 200
+SUBJECT_REF_MAX = Notification._meta.get_field("subject_ref").max_length or 60
+_PHONE = re.compile(r"^\+?\d{5,20}$")
+
+
+@dataclass
+class Notified:
+    """What `notify` wrote: the inbox rows and the outbox rows (one per address and channel)."""
+
+    notifications: list[Notification] = field(default_factory=list)
+    messages: list[OutboxMessage] = field(default_factory=list)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def max_attempts() -> int:
+    return int(setting("CIVICGRID_NOTIFY_MAX_ATTEMPTS", 10))
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=int(setting("CIVICGRID_NOTIFY_LEASE_SECONDS", 300)))
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the n-th failed attempt: base, 2×base, 4×base … capped (1, 2, 4 … 60 minutes)."""
+    base = int(setting("CIVICGRID_NOTIFY_RETRY_BASE_SECONDS", 60))
+    cap = int(setting("CIVICGRID_NOTIFY_RETRY_MAX_SECONDS", 3600))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _check_link(link: str) -> str:
+    # Rendered as href in the inbox and in mails: only site paths and web addresses.
+    if link and not (
+        (link.startswith("/") and not link.startswith("//")) or link.startswith(("http://", "https://"))
+    ):
+        raise ValueError(f"link must be a site path or an http(s) URL, not {link[:40]!r}")
+    return link
+
+
+def _clean_phone(phone: str) -> str | None:
+    value = re.sub(r"[\s()-]", "", phone or "")
+    if not _PHONE.match(value):
+        logger.warning("notify: skipped an invalid phone number %s", mask_phone(value))
+        return None
+    return value
+
+
+def _phone_of(user: Any) -> str:
+    # Users carry no phone yet; when the people app adds one (plain or a decrypting property), SMS works.
+    return str(getattr(user, "phone", "") or "")
+
+
+def _clean_email(address: str) -> str | None:
+    value = (address or "").strip()
+    try:
+        validate_email(value)
+    except ValidationError:
+        logger.warning("notify: skipped an invalid e-mail address")
+        return None
+    return value
+
+
+def notify(
+    recipients: Iterable[User],
+    *,
+    title: str,
+    body: str = "",
+    link: str = "",
+    subject_ref: str = "",
+    channels: Iterable[str] | None = None,
+    phones: Iterable[str] = (),
+    emails: Iterable[str] = (),
+    wecom: Iterable[str] = (),
+) -> Notified:
+    """Queues a notification; call it inside the transaction of the step that causes it.
+
+    `recipients` are users, reached on `channels` (default CIVICGRID_NOTIFY_USER_CHANNELS, i.e. the
+    in-app inbox): "inapp" writes an inbox row, "email" uses the user's e-mail, "sms" the user's
+    `phone` attribute when there is one. `phones`, `emails` and `wecom` (robot names or keys) reach
+    addresses without an account, such as a resident's phone or a unit's WeChat Work group.
+    Delivery starts after commit; nothing is sent if the transaction rolls back.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notify must be called inside the transaction of the step that causes it")
+    title = title.strip().replace("\n", " ")
+    if not title:
+        raise ValueError("a notification needs a title")
+    if len(title) > TITLE_MAX:
+        title = title[: TITLE_MAX - 1] + "…"
+    _check_link(link)
+    if len(subject_ref) > SUBJECT_REF_MAX:
+        raise ValueError(f"subject_ref is at most {SUBJECT_REF_MAX} characters")
+    if channels is None:
+        channels = setting("CIVICGRID_NOTIFY_USER_CHANNELS", ["inapp"])
+    wanted = {channels} if isinstance(channels, str) else set(channels)
+    unknown = wanted - set(USER_CHANNELS)
+    if unknown:
+        raise ValueError(
+            f"users are reached on {sorted(USER_CHANNELS)}; pass wecom= for groups, not {unknown}"
+        )
+
+    now = timezone.now()
+    payload: dict[str, Any] = {"title": title, "body": body, "link": link, "subject_ref": subject_ref}
+    result = Notified()
+    messages: list[OutboxMessage] = []
+
+    def queue(channel: str, address: str, notification: Notification | None = None) -> None:
+        messages.append(
+            OutboxMessage(
+                channel=channel,
+                address=address,
+                payload=payload,
+                subject_ref=subject_ref,
+                notification=notification,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+    users = list({u.pk: u for u in recipients if u.is_active}.values())
+    if Channel.INAPP in wanted and users:
+        result.notifications = _bulk_create(
+            Notification,
+            [
+                Notification(
+                    recipient=u, title=title, body=body, link=link, subject_ref=subject_ref, created_at=now
+                )
+                for u in users
+            ],
+        )
+        for n in result.notifications:
+            queue(Channel.INAPP, str(n.recipient_id), n)
+    seen: set[tuple[str, str]] = set()
+
+    def queue_once(channel: str, address: str | None) -> None:
+        if address and (channel, address) not in seen:
+            seen.add((channel, address))
+            queue(channel, address)
+
+    for u in users:
+        if Channel.EMAIL in wanted and u.email:
+            queue_once(Channel.EMAIL, _clean_email(u.email))
+        if Channel.SMS in wanted and _phone_of(u):
+            queue_once(Channel.SMS, _clean_phone(_phone_of(u)))
+    for address in emails:
+        queue_once(Channel.EMAIL, _clean_email(address))
+    for phone in phones:
+        queue_once(Channel.SMS, _clean_phone(phone))
+    for robot in wecom:
+        queue_once(Channel.WECOM, (robot or "").strip())
+
+    result.messages = _bulk_create(OutboxMessage, messages)
+    ids = [m.pk for m in result.messages]
+    if ids:
+        transaction.on_commit(partial(_after_commit, ids), robust=True)
+    return result
+
+
+def _bulk_create(model: Any, rows: list[Any]) -> list[Any]:
+    if not rows:
+        return []
+    if connection.features.can_return_rows_from_bulk_insert:
+        return model.objects.bulk_create(rows)
+    for row in rows:
+        row.save()
+    return rows
+
+
+def _after_commit(ids: list[int]) -> None:
+    """Starts delivery once the step has committed, as CIVICGRID_NOTIFY_ON_COMMIT says.
+
+    "send": right here, in the committing process (no worker needed; a slow channel slows the
+    request by at most the HTTP timeout per message). "enqueue": a django-tasks task for the worker.
+    "none": the worker's periodic job finds the rows (within about ten seconds).
+    Whatever happens here, the rows are committed and the periodic job retries them.
+    """
+    mode = setting("CIVICGRID_NOTIFY_ON_COMMIT", "send")
+    try:
+        if mode == "send":
+            deliver_messages(ids)
+        elif mode == "enqueue":
+            from civicgrid.notify.tasks import deliver_messages_task
+
+            deliver_messages_task.enqueue(ids)
+    except Exception:  # the step has committed; the worker will pick the rows up
+        logger.exception("notify: delivery after commit failed; the outbox keeps the messages")
+
+
+# --- delivering ----------------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> QuerySet[OutboxMessage]:
+    return OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now).filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    )
+
+
+def _claim(pk: int, seen_attempts: int) -> OutboxMessage | None:
+    """Takes one due row for this worker, or None when another worker was first."""
+    now = timezone.now()
+    # Durable: a claim is its own committed transaction, never part of a caller's (which would
+    # also mean sending from inside it).
+    with transaction.atomic(durable=True):
+        won = (
+            _due(now)
+            .filter(pk=pk, attempts=seen_attempts)
+            .update(attempts=seen_attempts + 1, locked_until=now + lease())
+        )
+    if not won:
+        return None
+    return OutboxMessage.objects.filter(pk=pk).first()
+
+
+def _send(message: OutboxMessage, report: DeliveryReport) -> None:
+    """Sends one claimed message (no transaction is open here) and records the outcome."""
+    claimed = message.attempts
+    try:
+        get_channel(message.channel).send(message)
+    except Exception as exc:
+        error = scrub(f"{exc.__class__.__name__}: {exc}")[:1000]
+        now = timezone.now()
+        mine = OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.PENDING, attempts=claimed)
+        if claimed >= max_attempts():
+            mine.update(status=OutboxStatus.FAILED, locked_until=None, last_error=error)
+            report.failed += 1
+            logger.error("notify: %s failed after %s attempts: %s", message, claimed, error)
+        else:
+            wait = backoff(claimed)
+            mine.update(next_attempt_at=now + wait, locked_until=None, last_error=error)
+            report.retrying += 1
+            logger.warning(
+                "notify: %s attempt %s failed, retry in %ss: %s",
+                message,
+                claimed,
+                int(wait.total_seconds()),
+                error,
+            )
+        return
+    updated = OutboxMessage.objects.filter(
+        pk=message.pk, status=OutboxStatus.PENDING, attempts=claimed
+    ).update(status=OutboxStatus.SENT, sent_at=timezone.now(), locked_until=None, last_error="")
+    report.sent += 1
+    if not updated:
+        logger.warning("notify: %s was sent after its lease ran out; it may go out twice", message)
+
+
+def _deliver(candidates: Iterable[tuple[int, int]]) -> DeliveryReport:
+    report = DeliveryReport()
+    for pk, attempts in candidates:
+        message = _claim(pk, attempts)
+        if message is not None:
+            _send(message, report)
+    return report
+
+
+def deliver_due_report(limit: int = 100) -> DeliveryReport:
+    """Claims and sends up to `limit` due messages; several workers may run this at once."""
+    now = timezone.now()
+    candidates = list(_due(now).order_by("next_attempt_at", "id").values_list("id", "attempts")[:limit])
+    return _deliver(candidates)
+
+
+def deliver_due(limit: int = 100) -> int:
+    """Claims and sends up to `limit` due messages; returns how many it attempted."""
+    return deliver_due_report(limit).attempted
+
+
+def deliver_messages(ids: Iterable[int]) -> DeliveryReport:
+    """Sends the given messages now if they are still due (used right after commit)."""
+    now = timezone.now()
+    candidates = list(_due(now).filter(pk__in=list(ids)).order_by("id").values_list("id", "attempts"))
+    return _deliver(candidates)
+
+
+def retry_now(ids: Iterable[int]) -> int:
+    """Makes pending and failed messages due at once (one more attempt each); skips ones in flight."""
+    now = timezone.now()
+    return (
+        OutboxMessage.objects.filter(pk__in=list(ids), status__in=[OutboxStatus.PENDING, OutboxStatus.FAILED])
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .update(status=OutboxStatus.PENDING, next_attempt_at=now, locked_until=None)
+    )
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def mark_read(user: User, ids: Iterable[int] | Literal["all"]) -> int:
+    """Marks the user's own notifications read (the given ids, or "all"); returns how many changed."""
+    rows = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids != "all":
+        rows = rows.filter(pk__in=[int(i) for i in ids])
+    return rows.update(read_at=timezone.now())

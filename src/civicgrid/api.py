@@ -66,11 +66,13 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _register_routers() -> None:
     from civicgrid.cases.api import router as cases_router
     from civicgrid.core.api import router as core_router
+    from civicgrid.notify.api import router as notify_router
     from civicgrid.people.api import router as people_router
 
     api.add_router("/", people_router)
     api.add_router("/", core_router)
     api.add_router("/", cases_router)
+    api.add_router("/", notify_router)
 
 
 _register_routers()

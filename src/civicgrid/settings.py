@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "civicgrid.notify.context.unread_count",
             ],
         },
     },
@@ -138,6 +139,41 @@ CIVICGRID_LOCATE_FALLBACK_METERS = env_int("CIVICGRID_LOCATE_FALLBACK_METERS", 5
 # Background work: django-tasks with its database backend; `civicgrid worker` runs the queue and the
 # periodic jobs (docs/worker.md). A Redis/RQ backend can replace it for scale-out.
 TASKS = {"default": {"BACKEND": env_str("CIVICGRID_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
+
+# Notifications (docs/notifications.md).
+CIVICGRID_SITE_URL = env_str("CIVICGRID_SITE_URL", "")
+CIVICGRID_NOTIFY_ON_COMMIT = env_str("CIVICGRID_NOTIFY_ON_COMMIT", "send")  # "enqueue" in production
+if CIVICGRID_NOTIFY_ON_COMMIT not in {"send", "enqueue", "none"}:
+    raise ConfigError("CIVICGRID_NOTIFY_ON_COMMIT must be send, enqueue or none")
+CIVICGRID_NOTIFY_USER_CHANNELS = env_list("CIVICGRID_NOTIFY_USER_CHANNELS", ["inapp"])
+CIVICGRID_NOTIFY_MAX_ATTEMPTS = env_int("CIVICGRID_NOTIFY_MAX_ATTEMPTS", 10)
+CIVICGRID_NOTIFY_RETRY_BASE_SECONDS = env_int("CIVICGRID_NOTIFY_RETRY_BASE_SECONDS", 60)
+CIVICGRID_NOTIFY_RETRY_MAX_SECONDS = env_int("CIVICGRID_NOTIFY_RETRY_MAX_SECONDS", 3600)
+CIVICGRID_NOTIFY_LEASE_SECONDS = env_int("CIVICGRID_NOTIFY_LEASE_SECONDS", 300)
+CIVICGRID_NOTIFY_HTTP_TIMEOUT = env_int("CIVICGRID_NOTIFY_HTTP_TIMEOUT", 5)
+CIVICGRID_WECOM_WEBHOOK_URL = env_str(
+    "CIVICGRID_WECOM_WEBHOOK_URL", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+)
+CIVICGRID_WECOM_MSGTYPE = env_str("CIVICGRID_WECOM_MSGTYPE", "markdown")
+_robots = env_list("CIVICGRID_WECOM_ROBOTS", [])  # name=key,name2=key2
+if any("=" not in item for item in _robots):
+    raise ConfigError("CIVICGRID_WECOM_ROBOTS must be name=key pairs separated by commas")
+CIVICGRID_WECOM_ROBOTS = dict(item.split("=", 1) for item in _robots)
+CIVICGRID_SMS_BACKEND = env_str("CIVICGRID_SMS_BACKEND", "civicgrid.notify.channels.ConsoleSmsGateway")
+CIVICGRID_SMS_GATEWAY_URL = env_str("CIVICGRID_SMS_GATEWAY_URL", "")
+CIVICGRID_SMS_GATEWAY_TOKEN = env_str("CIVICGRID_SMS_GATEWAY_TOKEN", "")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # a hung mail server must not hold the worker
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "civicgrid@localhost")
 
 LOGGING = {
     "version": 1,

@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("civicgrid.people.urls")),
+    path("", include("civicgrid.notify.urls")),
 ]
 if not settings.PRODUCTION:
     urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))

@@ -6,16 +6,10 @@ import re
 
 from django.conf import settings
 
+from civicgrid.core.crypto import mask_phone
+
 # Any run of seven or more digits (optionally after "+") may be a phone number.
 _PHONE_LIKE = re.compile(r"(?<![\d+])\+?\d{7,}(?!\d)")
-
-
-def mask_phone(phone: str) -> str:
-    """Keeps the first three and last four digits: 13812345678 → 138****5678."""
-    value = re.sub(r"[\s-]", "", phone or "")
-    if len(value) < 8:
-        return "*" * len(value)
-    return f"{value[:3]}****{value[-4:]}"
 
 
 def mask_secret(value: str) -> str:

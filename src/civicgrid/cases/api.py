@@ -201,13 +201,15 @@ ACTIONS: dict[str, tuple[type[Schema], Run]] = {
 
 
 def _add_action_route(name: str, body_schema: type[Schema], run: Run) -> None:
-    def act(request: HttpRequest, number: str, body):
+    def act(request: HttpRequest, number: str, body=None):
         user = _user(request)
         case = get_case_for(user, number)
-        run(case, user, body)
+        run(case, user, body if body is not None else body_schema())
         return _detail(request, number)
 
     act.__annotations__["body"] = body_schema
+    if any(field.is_required() for field in body_schema.model_fields.values()):
+        act.__defaults__ = ()  # a body is required when the schema has required fields
     act.__name__ = f"case_action_{name}"
     router.post(
         f"/cases/{{number}}/actions/{name}",

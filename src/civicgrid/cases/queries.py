@@ -10,7 +10,7 @@ combined as a UNION of ids rather than an OR across a join, which PostgreSQL can
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -54,7 +54,7 @@ def in_territory_q(user: User, roles: frozenset[str] | set[str]) -> Q | None:
 
 def assigned_ids(
     user: User, roles: frozenset[str] | set[str] = rules.ASSIGNMENT_ROLES, lead_only: bool = False
-) -> QuerySet[CaseAssignment] | None:
+) -> QuerySet[CaseAssignment, Any] | None:
     """Ids of cases actively assigned to the user's units (in `roles`) and below."""
     paths = _top_paths(user, roles)
     if not paths:
@@ -151,9 +151,12 @@ def to_dispatch(user: User) -> QuerySet[Case]:
         cases = _visible_in(user, {Role.DISPATCHER}).filter(
             status__in=[Status.REGISTERED, Status.ESCALATED, Status.RETURNED]
         )
-    community = in_territory_q(user, {Role.COMMUNITY_STAFF})
-    if community is not None and not user.is_superuser:
-        cases = cases | Case.objects.filter(community, status__in=[Status.REGISTERED, Status.RETURNED])
+    if not user.is_superuser:
+        for path in _top_paths(user, {Role.COMMUNITY_STAFF}):
+            # A community rules only on returns from units it dispatched to itself (rules.ruler_of).
+            cases = cases | Case.objects.filter(territory_path__startswith=path).filter(
+                Q(status=Status.REGISTERED) | Q(status=Status.RETURNED, lead_unit__path__startswith=path)
+            )
     return cases.order_by("created_at")
 
 
@@ -215,10 +218,12 @@ def extension_requests(user: User) -> QuerySet[ExtensionRequest]:
     rows = ExtensionRequest.objects.filter(status=ExtensionStatus.PENDING).select_related("case", "unit")
     if user.is_superuser:
         return rows.order_by("requested_at")
-    territory = in_territory_q(user, {Role.DISPATCHER, Role.COMMUNITY_STAFF})
-    if territory is None:
-        return ExtensionRequest.objects.none()
-    ids = Case.objects.filter(territory).values("id")
+    ruled = Q(pk__in=[])
+    for path in _top_paths(user, {Role.DISPATCHER}):
+        ruled |= Q(territory_path__startswith=path)
+    for path in _top_paths(user, {Role.COMMUNITY_STAFF}):
+        ruled |= Q(territory_path__startswith=path, lead_unit__path__startswith=path)
+    ids = Case.objects.filter(ruled).values("id")
     return rows.filter(case_id__in=ids).order_by("requested_at")
 
 

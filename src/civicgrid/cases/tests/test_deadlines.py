@@ -84,7 +84,7 @@ def test_extension_denied_keeps_due_at_and_allows_a_new_request(api, world, cats
     case = case_in_state(world, "signed")
     due = case.due_at
     api.act("handler_cg", case.number, "request_extension", {"working_days": 3, "reason": "需协调"})
-    status, data = api.act("dispatcher_a", case.number, "deny_extension", {"reason": "可以按期完成"})
+    status, _data = api.act("dispatcher_a", case.number, "deny_extension", {"reason": "可以按期完成"})
     assert status == 200
     row = Case.objects.get(pk=case.pk)
     assert row.due_at == due and row.extension_count == 0
@@ -98,7 +98,7 @@ def test_extension_denied_keeps_due_at_and_allows_a_new_request(api, world, cats
 def test_extension_must_be_asked_before_the_deadline(api, world, cats):
     case = case_in_state(world, "signed")
     with time_machine.travel(case.due_at + timedelta(minutes=1), tick=False):
-        status, data = api.act(
+        status, _data = api.act(
             "handler_cg", case.number, "request_extension", {"working_days": 1, "reason": "晚了"}
         )
     assert status == 409
@@ -109,6 +109,6 @@ def test_overdue_flag_and_filter(api, world, cats):
     case = case_in_state(world, "signed")
     file_case(world)
     with time_machine.travel(case.due_at + timedelta(hours=1), tick=False):
-        status, data = api.get("dispatcher_a", "/cases", overdue="true")
+        _status, data = api.get("dispatcher_a", "/cases", overdue="true")
         assert [c["number"] for c in data["items"]] == [case.number]
         assert data["items"][0]["overdue"] is True

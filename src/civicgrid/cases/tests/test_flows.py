@@ -127,7 +127,7 @@ def test_arrival_required_before_feedback(api, world, cats):
 @pytest.mark.django_db
 def test_merged_case_follows_its_target_for_the_reporter(api, world, cats):
     target = file_case(world, description="同一处垃圾堆积")
-    status, dup = api.post("resident", "/cases", {"description": "门口垃圾很多", **IN_GRID_A1})
+    _status, dup = api.post("resident", "/cases", {"description": "门口垃圾很多", **IN_GRID_A1})
     assert api.act("staff_a1", dup["number"], "merge", {"into": target.number})[1]["status"] == "merged"
     # The resident now also sees the case theirs was merged into.
     assert api.get("resident", f"/cases/{target.number}")[0] == 200
@@ -138,7 +138,7 @@ def test_merged_case_follows_its_target_for_the_reporter(api, world, cats):
 
 @pytest.mark.django_db
 def test_reject_reason_is_shown_to_the_reporter(api, world, cats):
-    status, created = api.post("resident", "/cases", {"description": "咨询社保", **IN_GRID_A1})
+    _status, created = api.post("resident", "/cases", {"description": "咨询社保", **IN_GRID_A1})
     api.act("staff_a1", created["number"], "reject", {"reason": "请拨打社保热线 12333"})
     data = api.get("resident", f"/cases/{created['number']}")[1]
     assert data["status"] == "rejected" and data["reject_reason"] == "请拨打社保热线 12333"

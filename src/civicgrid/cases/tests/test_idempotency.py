@@ -44,7 +44,7 @@ def test_same_key_different_body_conflicts(api, world, cats):
 @pytest.mark.django_db
 def test_keys_are_per_filer(api, world, cats):
     api.post("staff_a1", "/cases", BODY, **{"Idempotency-Key": "shared"})
-    status, data = api.post("dispatcher_a", "/cases", BODY, **{"Idempotency-Key": "shared"})
+    status, _data = api.post("dispatcher_a", "/cases", BODY, **{"Idempotency-Key": "shared"})
     assert status == 201
     assert Case.objects.count() == 2
 
@@ -74,7 +74,7 @@ def test_concurrent_same_key_makes_one_case():
             barrier.wait()
             case = actions.create_case(by=user, idempotency_key="race", **BODY)
             numbers.append(case.number)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

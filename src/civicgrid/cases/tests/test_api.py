@@ -1,0 +1,125 @@
+"""Input validation, unknown actions, categories, channels and the OpenAPI document."""
+
+import pytest
+
+from civicgrid.cases.tests.factories import IN_GRID_A1, case_in_state
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "description"),
+        ({"description": ""}, "description"),
+        ({"description": "x", "urgency": "very"}, "urgency"),
+        ({"description": "x", "type": "rant"}, "type"),
+        ({"description": "x", "lat": 91, "lng": 104}, "lat"),
+        ({"description": "x", "coord": "bd09"}, "coord"),
+        ({"description": "x", "channel": "fax"}, "channel"),
+        ({"description": "x", "category": "NOPE"}, "category"),
+    ],
+)
+def test_malformed_create_names_the_field(api, world, cats, body, field):
+    status, data = api.post("staff_a1", "/cases", body)
+    assert status == 422, data
+    assert data["error"]["code"] == "invalid_input"
+    assert any(d["field"].split(".")[-1] == field for d in data["error"]["details"]), data
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [
+        ("dispatch", {}, "lead_unit"),
+        ("dispatch", {"lead_unit": "NOPE"}, "lead_unit"),
+        ("return", {"reason_code": "lazy"}, "reason_code"),
+        ("request_extension", {"working_days": 0, "reason": "x"}, "working_days"),
+        ("request_extension", {"working_days": "two", "reason": "x"}, "working_days"),
+        ("rate", {"satisfaction": "meh", "resolved": True}, "satisfaction"),
+        ("recheck", {}, "passed"),
+        ("reject", {"reason": ""}, "reason"),
+        ("arrive", {"lat": 25.7}, "lng"),
+    ],
+)
+def test_malformed_action_bodies_name_the_field(api, world, cats, action, body, field):
+    case = case_in_state(world, "registered")
+    status, data = api.act("dispatcher_a", case.number, action, body)
+    assert status == 422, data
+    assert any(d["field"].split(".")[-1] == field for d in data["error"]["details"]), data
+
+
+@pytest.mark.django_db
+def test_dispatch_targets_are_checked(api, world, cats):
+    case = case_in_state(world, "registered")
+    for target in ["520281002001", world.units["sub_a"].code, "O-A-CJ"]:
+        status, data = api.act("dispatcher_a", case.number, "dispatch", {"lead_unit": target})
+        if target == "O-A-CJ":
+            assert status == 200
+        else:
+            assert status == 422, (target, data)
+
+
+@pytest.mark.django_db
+def test_unknown_action_is_404(api, world, cats):
+    case = case_in_state(world, "registered")
+    status, data = api.act("dispatcher_a", case.number, "teleport", {})
+    assert status == 404 and data["error"]["details"]["action"] == "teleport"
+
+
+@pytest.mark.django_db
+def test_action_body_may_be_omitted_when_all_fields_are_optional(api, world, cats):
+    case = case_in_state(world, "received")
+    r = api.client.post(
+        f"/api/v1/cases/{case.number}/actions/register",
+        "",
+        content_type="application/json",
+        headers=api.headers("staff_a1"),
+    )
+    assert r.status_code == 200, r.content
+
+
+@pytest.mark.django_db
+def test_channel_rules(api, world, cats):
+    status, data = api.post(
+        "resident", "/cases", {"description": "x", "channel": "hotline_12345", **IN_GRID_A1}
+    )
+    assert status == 403
+    status, data = api.post("staff_a1", "/cases", {"description": "x", "channel": "hotline_12345"})
+    assert status == 201 and data["channel"] == "hotline_12345"
+
+
+@pytest.mark.django_db
+def test_gcj02_input_is_stored_as_wgs84(api, world, cats):
+    from civicgrid.core.coords import wgs84_to_gcj02
+
+    lat, lng = wgs84_to_gcj02(IN_GRID_A1["lat"], IN_GRID_A1["lng"])
+    status, data = api.post(
+        "staff_a1", "/cases", {"description": "x", "lat": lat, "lng": lng, "coord": "gcj02"}
+    )
+    assert status == 201
+    assert abs(data["lat"] - IN_GRID_A1["lat"]) < 1e-5 and abs(data["lng"] - IN_GRID_A1["lng"]) < 1e-5
+    assert data["territory"]["code"] == world.units["grid_a1"].code
+
+
+@pytest.mark.django_db
+def test_categories(api, world, cats):
+    status, data = api.get("staff_a1", "/categories")
+    codes = {c["code"]: c for c in data}
+    assert status == 200 and "NB01" in codes
+    assert codes["CS01"]["parent"] == "CS" and codes["CS01"]["default_lead_unit"] == "D-CG"
+    assert codes["SD01"]["handle_limit_unit"] == "clock_hours"
+    resident = {c["code"] for c in api.get("resident", "/categories")[1]}
+    assert "NB01" not in resident and "CS01" in resident
+
+
+@pytest.mark.django_db
+def test_openapi_lists_each_action_with_its_body(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    dispatch = schema["paths"]["/api/v1/cases/{number}/actions/dispatch"]["post"]
+    assert "requestBody" in dispatch
+    assert "/api/v1/cases/{number}/actions/{action}" not in schema["paths"]
+
+
+@pytest.mark.django_db
+def test_unauthenticated_is_401(client, world, cats):
+    assert client.get("/api/v1/cases").status_code == 401

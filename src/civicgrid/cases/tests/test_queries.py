@@ -1,0 +1,155 @@
+"""Scope of cases per persona, the list's filters and query count, and the inboxes."""
+
+from datetime import date, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from civicgrid.cases import actions, queries
+from civicgrid.cases.tests.factories import IN_GRID_A1, case_in_state, file_case
+
+
+@pytest.fixture
+def spread(world, cats):
+    """One case in grid A1, one at community A2's level, one in B1, one a resident filed."""
+    a1 = file_case(world)
+    a2 = file_case(world, by="staff_a2")
+    b1 = file_case(world, by="staff_b1")
+    own = file_case(world, by="resident", reporter_name="", reporter_phone="")
+    return {"a1": a1.number, "a2": a2.number, "b1": b1.number, "own": own.number}
+
+
+def visible(world, who):
+    return set(queries.cases_visible_to(world.users[who]).values_list("number", flat=True))
+
+
+@pytest.mark.django_db
+def test_scope_per_persona(world, spread):
+    s = spread
+    assert visible(world, "staff_a1") == {s["a1"], s["own"]}
+    assert visible(world, "grid_a1") == {s["a1"], s["own"]}
+    assert visible(world, "staff_a2") == {s["a2"]}
+    assert visible(world, "dispatcher_a") == {s["a1"], s["a2"], s["own"]}
+    assert visible(world, "dispatcher_b") == {s["b1"]}
+    assert visible(world, "leader") == set(s.values())
+    assert visible(world, "admin") == set(s.values())
+    assert visible(world, "resident") == {s["own"]}
+    assert visible(world, "handler_cg") == set()
+    assert visible(world, "nobody") == set()
+
+
+@pytest.mark.django_db
+def test_departments_see_only_what_is_assigned(world, cats):
+    case = case_in_state(world, "dispatched")
+    file_case(world)
+    assert visible(world, "handler_cg") == {case.number}
+    assert visible(world, "handler_sc") == {case.number}  # assisting
+    # A community that lends a hand on another community's case sees that case.
+    other = case_in_state(world, "registered")
+    actions.dispatch_case(other, by=world.users["dispatcher_a"], lead_unit=world.units["com_a2"])
+    assert other.number in visible(world, "staff_a2")
+
+
+@pytest.mark.django_db
+def test_get_case_for_hides_missing_and_forbidden_alike(api, world, spread):
+    s1, missing = api.get("staff_a2", f"/cases/{spread['a1']}")
+    s2, absent = api.get("staff_a2", "/cases/CG20000101-0001")
+    assert s1 == s2 == 404 and missing == absent
+
+
+@pytest.mark.django_db
+def test_list_filters(api, world, cats, spread):
+    fed = case_in_state(world, "fed_back", category=cats["garbage"], title="路灯损坏", address="幸福路 3 号")
+    get = lambda **p: {c["number"] for c in api.get("dispatcher_a", "/cases", **p)[1]["items"]}  # noqa: E731
+    assert get(status="fed_back") == {fed.number}
+    assert get(status="received,fed_back") == {spread["a1"], spread["a2"], spread["own"], fed.number}
+    assert get(category="CS") == {fed.number}  # a top-level category includes its children
+    assert get(unit="D-CG") == {fed.number}
+    assert get(unit=world.units["com_a2"].code) == {spread["a2"]}
+    assert get(q="幸福路") == {fed.number} and get(q=fed.number[-4:]) >= {fed.number}
+    today = date.today().isoformat()
+    assert len(get(created_from=today, created_to=today)) == 4
+    assert get(created_to=(date.today() - timedelta(days=2)).isoformat()) == set()
+    status, data = api.get("dispatcher_a", "/cases", page_size=101)
+    assert status == 422 and data["error"]["details"][0]["field"].endswith("page_size")
+    assert api.get("dispatcher_a", "/cases", status="bogus")[0] == 422
+    status, data = api.get("dispatcher_a", "/cases", page=2, page_size=2)
+    assert data["count"] == 4 and len(data["items"]) == 2
+
+
+@pytest.mark.django_db
+def test_list_query_count_is_constant(api, world, cats):
+    headers = api.headers("dispatcher_a")
+    api.client.get("/api/v1/cases", headers=headers)  # warm-up: token touch, calendar cache
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            response = api.client.get("/api/v1/cases?page_size=100", headers=headers)
+        assert response.status_code == 200
+        return len(ctx.captured_queries), response.json()["count"]
+
+    case_in_state(world, "dispatched")
+    one, n1 = count_queries()
+    for i in range(19):
+        case = file_case(world, description=f"第 {i} 件")
+        if i % 2:
+            actions.register_case(case, by=world.users["staff_a1"])
+            actions.dispatch_case(
+                case,
+                by=world.users["dispatcher_a"],
+                lead_unit=world.units["dept_cg"],
+                assisting_units=[world.units["dept_sc"], world.units["office_a"]],
+            )
+    twenty, n20 = count_queries()
+    assert (n1, n20) == (1, 20)
+    assert one == twenty, f"{one} queries for 1 case, {twenty} for 20"
+
+
+@pytest.mark.django_db
+def test_inboxes(world, cats):
+    u = world.users
+    received = file_case(world)
+    registered = case_in_state(world, "registered")
+    escalated = case_in_state(world, "escalated")
+    dispatched = case_in_state(world, "dispatched")
+    signed = case_in_state(world, "signed")
+    fed = case_in_state(world, "fed_back")
+    pending = case_in_state(world, "pending")
+    returned = case_in_state(world, "dispatched")
+    actions.return_case(returned, by=u["handler_cg"], reason_code="not_our_area")
+
+    def numbers(qs):
+        return {c.number for c in qs}
+
+    assert numbers(queries.to_register(u["staff_a1"])) == {received.number}
+    assert numbers(queries.to_register(u["handler_cg"])) == set()
+    assert numbers(queries.to_dispatch(u["dispatcher_a"])) == {
+        registered.number,
+        escalated.number,
+        returned.number,
+    }
+    assert numbers(queries.to_dispatch(u["staff_a1"])) == {registered.number}
+    assert numbers(queries.returned(u["dispatcher_a"])) == {returned.number}
+    assert numbers(queries.to_sign(u["handler_cg"])) == {dispatched.number}
+    assert dispatched.number in numbers(queries.to_sign(u["handler_sc"]))  # assisting, unsigned
+    assert numbers(queries.in_progress(u["handler_cg"])) == {signed.number, pending.number}
+    assert numbers(queries.to_recheck(u["grid_a1"])) == {fed.number}
+    assert [r.case.number for r in queries.extension_requests(u["dispatcher_a"])] == [pending.number]
+    assert list(queries.extension_requests(u["dispatcher_b"])) == []
+    with time_machine.travel(signed.due_at + timedelta(minutes=5), tick=False):
+        assert signed.number in numbers(queries.overdue(u["handler_cg"]))
+    with time_machine.travel(signed.due_at - timedelta(hours=2), tick=False):
+        assert signed.number in numbers(queries.due_soon(u["dispatcher_a"]))
+    counts = queries.inbox_counts(u["dispatcher_a"])
+    assert counts["to_dispatch"] == 3 and counts["extension_requests"] == 1
+
+
+@pytest.mark.django_db
+def test_resident_case_without_place_of_their_own_needs_a_point(api, world, cats):
+    status, data = api.post("nobody", "/cases", {"description": "无位置"})
+    assert status == 422
+    status, data = api.post("nobody", "/cases", {"description": "有位置", **IN_GRID_A1})
+    assert status == 201 and data["territory"]["code"] == world.units["grid_a1"].code
+    assert api.get("nobody", f"/cases/{data['number']}")[0] == 200

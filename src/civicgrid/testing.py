@@ -41,29 +41,74 @@ def build_world() -> World:
     u = w.units
     u["city"] = create_unit(kind=UnitKind.CITY, name="测试市", code="520200")
     u["county"] = create_unit(kind=UnitKind.COUNTY, name="测试县", code="520281", parent=u["city"])
-    u["sub_a"] = create_unit(kind=UnitKind.SUBDISTRICT, name="甲街道", code="520281001", parent=u["county"],
-                             polygon=square(104.40, 25.70, 0.04))
-    u["sub_b"] = create_unit(kind=UnitKind.SUBDISTRICT, name="乙街道", code="520281002", parent=u["county"],
-                             polygon=square(104.50, 25.70, 0.04))
-    u["com_a1"] = create_unit(kind=UnitKind.COMMUNITY, name="甲一社区", code="520281001001", parent=u["sub_a"],
-                              polygon=square(104.40, 25.70, 0.02))
-    u["com_a2"] = create_unit(kind=UnitKind.COMMUNITY, name="甲二社区", code="520281001002", parent=u["sub_a"],
-                              polygon=square(104.42, 25.70, 0.02))
-    u["com_b1"] = create_unit(kind=UnitKind.COMMUNITY, name="乙一社区", code="520281002001", parent=u["sub_b"],
-                              polygon=square(104.50, 25.70, 0.02))
-    u["grid_a1"] = create_unit(kind=UnitKind.GRID, name="甲一第1网格", code="520281001001001", parent=u["com_a1"],
-                               polygon=square(104.40, 25.70, 0.01))
-    u["grid_a2"] = create_unit(kind=UnitKind.GRID, name="甲二第1网格", code="520281001002001", parent=u["com_a2"],
-                               polygon=square(104.42, 25.70, 0.01))
-    u["grid_b1"] = create_unit(kind=UnitKind.GRID, name="乙一第1网格", code="520281002001001", parent=u["com_b1"],
-                               polygon=square(104.50, 25.70, 0.01))
-    u["dept_cg"] = create_unit(kind=UnitKind.DEPARTMENT, name="测试县城市管理局", code="D-CG", parent=u["county"])
-    u["dept_sc"] = create_unit(kind=UnitKind.DEPARTMENT, name="测试县市场监督管理局", code="D-SC",
-                               parent=u["county"])
+    u["sub_a"] = create_unit(
+        kind=UnitKind.SUBDISTRICT,
+        name="甲街道",
+        code="520281001",
+        parent=u["county"],
+        polygon=square(104.40, 25.70, 0.04),
+    )
+    u["sub_b"] = create_unit(
+        kind=UnitKind.SUBDISTRICT,
+        name="乙街道",
+        code="520281002",
+        parent=u["county"],
+        polygon=square(104.50, 25.70, 0.04),
+    )
+    u["com_a1"] = create_unit(
+        kind=UnitKind.COMMUNITY,
+        name="甲一社区",
+        code="520281001001",
+        parent=u["sub_a"],
+        polygon=square(104.40, 25.70, 0.02),
+    )
+    u["com_a2"] = create_unit(
+        kind=UnitKind.COMMUNITY,
+        name="甲二社区",
+        code="520281001002",
+        parent=u["sub_a"],
+        polygon=square(104.42, 25.70, 0.02),
+    )
+    u["com_b1"] = create_unit(
+        kind=UnitKind.COMMUNITY,
+        name="乙一社区",
+        code="520281002001",
+        parent=u["sub_b"],
+        polygon=square(104.50, 25.70, 0.02),
+    )
+    u["grid_a1"] = create_unit(
+        kind=UnitKind.GRID,
+        name="甲一第1网格",
+        code="520281001001001",
+        parent=u["com_a1"],
+        polygon=square(104.40, 25.70, 0.01),
+    )
+    u["grid_a2"] = create_unit(
+        kind=UnitKind.GRID,
+        name="甲二第1网格",
+        code="520281001002001",
+        parent=u["com_a2"],
+        polygon=square(104.42, 25.70, 0.01),
+    )
+    u["grid_b1"] = create_unit(
+        kind=UnitKind.GRID,
+        name="乙一第1网格",
+        code="520281002001001",
+        parent=u["com_b1"],
+        polygon=square(104.50, 25.70, 0.01),
+    )
+    u["dept_cg"] = create_unit(
+        kind=UnitKind.DEPARTMENT, name="测试县城市管理局", code="D-CG", parent=u["county"]
+    )
+    u["dept_sc"] = create_unit(
+        kind=UnitKind.DEPARTMENT, name="测试县市场监督管理局", code="D-SC", parent=u["county"]
+    )
     u["office_a"] = create_unit(kind=UnitKind.OFFICE, name="甲街道城建办", code="O-A-CJ", parent=u["sub_a"])
 
     def person(username: str, role: Role | None, unit: str | None, **extra) -> User:
-        user = create_user(username=username, password=PASSWORD, display_name=username, validate=False, **extra)
+        user = create_user(
+            username=username, password=PASSWORD, display_name=username, validate=False, **extra
+        )
         if role and unit:
             add_membership(user, u[unit], role)
         w.users[username] = user

@@ -55,6 +55,7 @@ class BenchDatabase:
         else:
             self.name = str(Path(settings.VAR_DIR) / "bench.sqlite3")
             self.url = f"sqlite:///{self.name}"
+            self._admin_url = ""
 
     def _run_admin(self, sql: str) -> None:
         import psycopg

@@ -47,8 +47,13 @@ def _fix_path(unit: Unit) -> None:
 
 @transaction.atomic
 def create_unit(
-    *, kind: UnitKind | str, name: str, parent: Unit | None = None, code: str | None = None,
-    polygon: str = "", by: Any = None,
+    *,
+    kind: UnitKind | str,
+    name: str,
+    parent: Unit | None = None,
+    code: str | None = None,
+    polygon: str = "",
+    by: Any = None,
 ) -> Unit:
     """Adds a unit under its parent (a root when there is none)."""
     if kind not in UnitKind.values:
@@ -83,7 +88,7 @@ def update_unit(unit: Unit, *, by: Any = None, **changes: Any) -> Unit:
     unit.save()
     if unit.path != old_path:
         for child in Unit.objects.filter(path__startswith=old_path).exclude(pk=unit.pk).order_by("depth"):
-            child.path = unit.path + child.path[len(old_path):]
+            child.path = unit.path + child.path[len(old_path) :]
             child.depth = child.path.count("/") - 2
             child.save(update_fields=["path", "depth"])
     audit.record(by, "unit.update", unit, before=before, after=audit.snapshot(unit, _AUDITED))

@@ -19,8 +19,12 @@ class UnitAdmin(admin.ModelAdmin):
             actions.update_unit(obj, by=request.user, **changes)
         else:
             created = actions.create_unit(
-                kind=obj.kind, name=obj.name, parent=obj.parent, code=obj.code,
-                polygon=obj.polygon, by=request.user,
+                kind=obj.kind,
+                name=obj.name,
+                parent=obj.parent,
+                code=obj.code,
+                polygon=obj.polygon,
+                by=request.user,
             )
             obj.pk = created.pk
 

@@ -121,8 +121,12 @@ class AuditPage(Schema):
 
 @router.get("/audit", response=AuditPage, tags=["audit"], summary="审计记录（系统管理员）")
 def list_audit(
-    request: HttpRequest, object_type: str = "", object_id: str = "", action: str = "",
-    page: int = 1, page_size: int = 100,
+    request: HttpRequest,
+    object_type: str = "",
+    object_id: str = "",
+    action: str = "",
+    page: int = 1,
+    page_size: int = 100,
 ):
     require_role(user_of(request), [Role.ADMINISTRATOR])
     if page < 1 or not 1 <= page_size <= 500:
@@ -135,9 +139,16 @@ def list_audit(
     return {
         "count": rows.count(),
         "items": [
-            {"at": r.at.isoformat(), "actor": r.actor.get_username() if r.actor else None, "action": r.action,
-             "object_type": r.object_type, "object_id": r.object_id, "object_repr": r.object_repr,
-             "before": r.before, "after": r.after}
+            {
+                "at": r.at.isoformat(),
+                "actor": r.actor.get_username() if r.actor else None,
+                "action": r.action,
+                "object_type": r.object_type,
+                "object_id": r.object_id,
+                "object_repr": r.object_repr,
+                "before": r.before,
+                "after": r.after,
+            }
             for r in rows[start : start + page_size]
         ],
     }

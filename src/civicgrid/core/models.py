@@ -41,7 +41,12 @@ class Unit(models.Model):
     name = models.CharField(_("名称"), max_length=100)
     code = models.CharField(_("编码"), max_length=32, unique=True, null=True, blank=True)
     parent = models.ForeignKey(
-        "self", verbose_name=_("上级"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("上级"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     path = models.CharField(max_length=255, db_index=True, editable=False, default="")
     depth = models.PositiveSmallIntegerField(default=0, editable=False)

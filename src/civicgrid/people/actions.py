@@ -27,8 +27,15 @@ def token_digest(token: str) -> str:
 
 @transaction.atomic
 def create_user(
-    *, username: str, password: str | None, display_name: str = "", email: str = "",
-    is_staff: bool = False, is_superuser: bool = False, validate: bool = True, by: Any = None,
+    *,
+    username: str,
+    password: str | None,
+    display_name: str = "",
+    email: str = "",
+    is_staff: bool = False,
+    is_superuser: bool = False,
+    validate: bool = True,
+    by: Any = None,
     password_hash: str = "",
 ) -> User:
     """Creates an account; with validate=True the password must pass the validators.
@@ -40,8 +47,13 @@ def create_user(
         raise InvalidInput("用户名不能为空", details={"username": "required"})
     if User.objects.filter(username=username).exists():
         raise InvalidInput("用户名已存在", details={"username": "taken"})
-    user = User(username=username, display_name=display_name, email=email,
-                is_staff=is_staff, is_superuser=is_superuser)
+    user = User(
+        username=username,
+        display_name=display_name,
+        email=email,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+    )
     if password_hash:
         user.password = password_hash
     elif password is None:
@@ -54,7 +66,9 @@ def create_user(
                 raise InvalidInput("密码不符合要求", details={"password": list(exc.messages)}) from exc
         user.set_password(password)
     user.save()
-    audit.record(by, "user.create", user, after=audit.snapshot(user, ["username", "is_staff", "is_superuser"]))
+    audit.record(
+        by, "user.create", user, after=audit.snapshot(user, ["username", "is_staff", "is_superuser"])
+    )
     return user
 
 
@@ -64,15 +78,20 @@ def add_membership(user: User, unit: Unit, role: Role | str, *, by: Any = None) 
         raise InvalidInput("未知的角色", details={"role": role})
     membership, created = Membership.objects.get_or_create(user=user, unit=unit, role=role)
     if created:
-        audit.record(by, "membership.add", membership,
-                     after={"user": user.pk, "unit": unit.pk, "role": str(role)})
+        audit.record(
+            by, "membership.add", membership, after={"user": user.pk, "unit": unit.pk, "role": str(role)}
+        )
     return membership
 
 
 @transaction.atomic
 def remove_membership(membership: Membership, *, by: Any = None) -> None:
-    audit.record(by, "membership.remove", membership,
-                 before={"user": membership.user_id, "unit": membership.unit_id, "role": membership.role})
+    audit.record(
+        by,
+        "membership.remove",
+        membership,
+        before={"user": membership.user_id, "unit": membership.unit_id, "role": membership.role},
+    )
     membership.delete()
 
 
@@ -127,6 +146,7 @@ def user_for_token(token: str) -> User | None:
 
 # --- login throttling -------------------------------------------------------------------------
 
+
 def throttle_keys(username: str, address: str) -> list[str]:
     return [f"user:{username.strip().lower()}"[:200], f"ip:{address}"[:200]]
 
@@ -136,7 +156,9 @@ def login_locked_until(keys: list[str]):
     now = timezone.now()
     until = (
         LoginThrottle.objects.filter(key__in=keys, locked_until__gt=now)
-        .order_by("-locked_until").values_list("locked_until", flat=True).first()
+        .order_by("-locked_until")
+        .values_list("locked_until", flat=True)
+        .first()
     )
     return until
 

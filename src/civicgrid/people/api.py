@@ -76,8 +76,13 @@ def me(request: HttpRequest):
         "display_name": user.display_name,
         "roles": sorted({m.role for m in memberships}),
         "units": [
-            {"unit_code": m.unit.code, "unit_name": m.unit.name, "unit_kind": m.unit.kind,
-             "role": m.role, "role_name": m.get_role_display()}
+            {
+                "unit_code": m.unit.code,
+                "unit_name": m.unit.name,
+                "unit_kind": m.unit.kind,
+                "role": m.role,
+                "role_name": m.get_role_display(),
+            }
             for m in memberships
         ],
     }

@@ -37,7 +37,9 @@ class User(AbstractUser):
 class Membership(models.Model):
     """A user holds a role in a unit; the role reaches the unit and everything below it."""
 
-    user = models.ForeignKey(User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="memberships"
+    )
     unit = models.ForeignKey(
         "core.Unit", verbose_name=_("单位"), on_delete=models.PROTECT, related_name="memberships"
     )
@@ -61,7 +63,9 @@ class Membership(models.Model):
 class ApiToken(models.Model):
     """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
 
-    user = models.ForeignKey(User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(_("名称"), max_length=60, blank=True)
     prefix = models.CharField(_("前缀"), max_length=8)
     digest = models.CharField(max_length=64, unique=True)
@@ -85,3 +89,6 @@ class LoginThrottle(models.Model):
     failures = models.PositiveIntegerField(default=0)
     first_failure_at = models.DateTimeField()
     locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.failures})"

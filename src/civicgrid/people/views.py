@@ -46,7 +46,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
                     target = ""
                 return redirect(target or "people:desk")
-    return render(request, "people/login.html", {"form": form, "next": request.GET.get("next", "")}, status=status)
+    return render(
+        request, "people/login.html", {"form": form, "next": request.GET.get("next", "")}, status=status
+    )
 
 
 @require_POST
@@ -61,8 +63,11 @@ def password_view(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            actions.change_password(user_of(request), old_password=form.cleaned_data["old_password"],
-                                    new_password=form.cleaned_data["new_password"])
+            actions.change_password(
+                user_of(request),
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password"],
+            )
         except InvalidInput as exc:
             for field, problem in (exc.details or {}).items():
                 form.add_error(field, problem if isinstance(problem, list) else exc.message)
@@ -79,14 +84,19 @@ def desk_view(request: HttpRequest) -> HttpResponse:
     cards = []
     for m in memberships:
         below = (
-            Unit.objects.filter(path__startswith=m.unit.path).exclude(pk=m.unit.pk)
-            .values("kind").annotate(n=Count("id")).order_by("kind")
+            Unit.objects.filter(path__startswith=m.unit.path)
+            .exclude(pk=m.unit.pk)
+            .values("kind")
+            .annotate(n=Count("id"))
+            .order_by("kind")
         )
-        cards.append({
-            "membership": m,
-            "duties": DUTIES.get(m.role, []),
-            "below": [{"kind": UnitKind(row["kind"]).label, "n": row["n"]} for row in below],
-        })
+        cards.append(
+            {
+                "membership": m,
+                "duties": DUTIES.get(m.role, []),
+                "below": [{"kind": UnitKind(row["kind"]).label, "n": row["n"]} for row in below],
+            }
+        )
     return render(request, "people/desk.html", {"cards": cards})
 
 

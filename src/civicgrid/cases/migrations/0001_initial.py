@@ -4,32 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, verbose_name='编码')),
-                ('name', models.CharField(max_length=60, verbose_name='名称')),
-                ('nature', models.CharField(choices=[('facility', '部件'), ('event', '事件')], default='event', max_length=10, verbose_name='性质')),
-                ('description', models.CharField(blank=True, max_length=200, verbose_name='说明')),
-                ('handle_limit', models.PositiveIntegerField(default=5, verbose_name='办理时限')),
-                ('handle_limit_unit', models.CharField(choices=[('clock_hours', '小时 (全天候)'), ('working_hours', '工作小时'), ('working_days', '工作日')], default='working_days', max_length=20, verbose_name='时限单位')),
-                ('anonymous_allowed', models.BooleanField(default=True, verbose_name='允许匿名')),
-                ('arrival_required', models.BooleanField(default=False, verbose_name='需到场报到')),
-                ('public', models.BooleanField(default=True, verbose_name='向群众开放')),
-                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=20, unique=True, verbose_name="编码")),
+                ("name", models.CharField(max_length=60, verbose_name="名称")),
+                (
+                    "nature",
+                    models.CharField(
+                        choices=[("facility", "部件"), ("event", "事件")],
+                        default="event",
+                        max_length=10,
+                        verbose_name="性质",
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=200, verbose_name="说明")),
+                ("handle_limit", models.PositiveIntegerField(default=5, verbose_name="办理时限")),
+                (
+                    "handle_limit_unit",
+                    models.CharField(
+                        choices=[
+                            ("clock_hours", "小时 (全天候)"),
+                            ("working_hours", "工作小时"),
+                            ("working_days", "工作日"),
+                        ],
+                        default="working_days",
+                        max_length=20,
+                        verbose_name="时限单位",
+                    ),
+                ),
+                ("anonymous_allowed", models.BooleanField(default=True, verbose_name="允许匿名")),
+                ("arrival_required", models.BooleanField(default=False, verbose_name="需到场报到")),
+                ("public", models.BooleanField(default=True, verbose_name="向群众开放")),
+                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
             ],
             options={
-                'verbose_name': '事项分类',
-                'verbose_name_plural': '事项分类',
-                'ordering': ['code'],
+                "verbose_name": "事项分类",
+                "verbose_name_plural": "事项分类",
+                "ordering": ["code"],
             },
         ),
     ]

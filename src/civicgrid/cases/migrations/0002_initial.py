@@ -5,31 +5,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cases', '0001_initial'),
-        ('core', '0001_initial'),
+        ("cases", "0001_initial"),
+        ("core", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='category',
-            name='default_lead_unit',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='core.unit', verbose_name='默认主办单位'),
+            model_name="category",
+            name="default_lead_unit",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="core.unit",
+                verbose_name="默认主办单位",
+            ),
         ),
         migrations.AddField(
-            model_name='category',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='cases.category', verbose_name='大类'),
+            model_name="category",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="children",
+                to="cases.category",
+                verbose_name="大类",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='category',
-            constraint=models.CheckConstraint(condition=models.Q(('handle_limit_unit__in', ['clock_hours', 'working_hours', 'working_days'])), name='category_limit_unit_valid'),
+            model_name="category",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("handle_limit_unit__in", ["clock_hours", "working_hours", "working_days"])
+                ),
+                name="category_limit_unit_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='category',
-            constraint=models.CheckConstraint(condition=models.Q(('nature__in', ['facility', 'event'])), name='category_nature_valid'),
+            model_name="category",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("nature__in", ["facility", "event"])), name="category_nature_valid"
+            ),
         ),
     ]

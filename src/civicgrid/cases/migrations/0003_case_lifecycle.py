@@ -6,289 +6,797 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0002_initial'),
-        ('core', '0003_job_lease'),
+        ("cases", "0002_initial"),
+        ("core", "0003_job_lease"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CaseSequence',
+            name="CaseSequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(unique=True)),
-                ('last', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField(unique=True)),
+                ("last", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Case',
+            name="Case",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=24, unique=True, verbose_name='编号')),
-                ('channel', models.CharField(choices=[('resident', '群众点单'), ('household_leader', '联户长代办'), ('grid_patrol', '网格员巡查'), ('mobile_reporter', '流动网格员'), ('hotline_12345', '12345 热线'), ('superior', '上级交办'), ('media', '媒体曝光'), ('video', '视频监控')], max_length=20, verbose_name='渠道')),
-                ('type', models.CharField(choices=[('complaint', '投诉'), ('help', '求助'), ('enquiry', '咨询'), ('suggestion', '建议'), ('report', '举报'), ('incident', '事件')], default='complaint', max_length=20, verbose_name='类型')),
-                ('urgency', models.CharField(choices=[('normal', '一般'), ('urgent', '紧急')], default='normal', max_length=10, verbose_name='紧急程度')),
-                ('title', models.CharField(blank=True, max_length=100, verbose_name='标题')),
-                ('description', models.TextField(verbose_name='描述')),
-                ('status', models.CharField(choices=[('received', '已受理'), ('registered', '已立案'), ('rejected', '不予受理'), ('escalated', '已吹哨'), ('dispatched', '已派遣'), ('returned', '已退回'), ('signed', '已签收'), ('deferred', '缓办'), ('fed_back', '已反馈'), ('closed', '已结案'), ('merged', '已合并')], default='received', max_length=20, verbose_name='状态')),
-                ('lat', models.FloatField(blank=True, null=True, verbose_name='纬度')),
-                ('lng', models.FloatField(blank=True, null=True, verbose_name='经度')),
-                ('address', models.CharField(blank=True, max_length=200, verbose_name='地址')),
-                ('locate_method', models.CharField(blank=True, max_length=20, verbose_name='定位方式')),
-                ('territory_path', models.CharField(db_index=True, default='', editable=False, max_length=255)),
-                ('reporter_name_enc', models.TextField(blank=True, default='')),
-                ('reporter_phone_enc', models.TextField(blank=True, default='')),
-                ('reporter_phone_index', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('anonymous', models.BooleanField(default=False, verbose_name='匿名')),
-                ('idempotency_key', models.CharField(blank=True, default='', max_length=100)),
-                ('request_hash', models.CharField(blank=True, default='', max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='受理时间')),
-                ('answer_by', models.DateTimeField(blank=True, null=True, verbose_name='首次答复期限')),
-                ('answered_at', models.DateTimeField(blank=True, null=True, verbose_name='首次答复时间')),
-                ('registered_at', models.DateTimeField(blank=True, null=True)),
-                ('first_dispatched_at', models.DateTimeField(blank=True, null=True, verbose_name='首次派遣时间')),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True, verbose_name='派遣时间')),
-                ('sign_by', models.DateTimeField(blank=True, null=True, verbose_name='签收期限')),
-                ('signed_at', models.DateTimeField(blank=True, null=True, verbose_name='签收时间')),
-                ('yellow_at', models.DateTimeField(blank=True, null=True, verbose_name='黄牌时间')),
-                ('due_at', models.DateTimeField(blank=True, null=True, verbose_name='办理期限')),
-                ('fed_back_at', models.DateTimeField(blank=True, null=True, verbose_name='反馈时间')),
-                ('recheck_by', models.DateTimeField(blank=True, null=True, verbose_name='核查期限')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='结案时间')),
-                ('rate_by', models.DateTimeField(blank=True, null=True, verbose_name='评价期限')),
-                ('warn_level', models.CharField(choices=[('none', '正常'), ('yellow', '黄牌'), ('red', '红牌')], default='none', max_length=10, verbose_name='预警')),
-                ('deferred', models.BooleanField(default=False, verbose_name='缓办')),
-                ('last_urged_at', models.DateTimeField(blank=True, null=True)),
-                ('rework_count', models.PositiveIntegerField(default=0, verbose_name='返工次数')),
-                ('return_count', models.PositiveIntegerField(default=0, verbose_name='退回次数')),
-                ('reopen_count', models.PositiveIntegerField(default=0, verbose_name='重办次数')),
-                ('extension_count', models.PositiveIntegerField(default=0, verbose_name='延期次数')),
-                ('urge_count', models.PositiveIntegerField(default=0, verbose_name='催办次数')),
-                ('supervise_count', models.PositiveIntegerField(default=0, verbose_name='督办次数')),
-                ('reject_reason', models.CharField(blank=True, max_length=500, verbose_name='不予受理理由')),
-                ('return_reason', models.CharField(blank=True, choices=[('not_our_duty', '职能不符'), ('not_our_area', '属地不符'), ('ownership_unclear', '权属不清')], default='', max_length=20, verbose_name='退回原因')),
-                ('feedback_result', models.TextField(blank=True, verbose_name='办理结果')),
-                ('satisfaction', models.CharField(blank=True, choices=[('satisfied', '满意'), ('basically_satisfied', '基本满意'), ('dissatisfied', '不满意')], default='', max_length=20, verbose_name='满意度')),
-                ('resolved', models.BooleanField(blank=True, null=True, verbose_name='是否解决')),
-                ('rating_comment', models.CharField(blank=True, max_length=500, verbose_name='评价意见')),
-                ('rated_at', models.DateTimeField(blank=True, null=True, verbose_name='评价时间')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='cases.category', verbose_name='分类')),
-                ('community', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.unit')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='created_cases', to=settings.AUTH_USER_MODEL)),
-                ('grid', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.unit')),
-                ('lead_unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.unit', verbose_name='主办单位')),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_from', to='cases.case', verbose_name='合并到')),
-                ('reporter_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reported_cases', to=settings.AUTH_USER_MODEL)),
-                ('subdistrict', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.unit')),
-                ('territory', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.unit', verbose_name='属地')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=24, unique=True, verbose_name="编号")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("resident", "群众点单"),
+                            ("household_leader", "联户长代办"),
+                            ("grid_patrol", "网格员巡查"),
+                            ("mobile_reporter", "流动网格员"),
+                            ("hotline_12345", "12345 热线"),
+                            ("superior", "上级交办"),
+                            ("media", "媒体曝光"),
+                            ("video", "视频监控"),
+                        ],
+                        max_length=20,
+                        verbose_name="渠道",
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("complaint", "投诉"),
+                            ("help", "求助"),
+                            ("enquiry", "咨询"),
+                            ("suggestion", "建议"),
+                            ("report", "举报"),
+                            ("incident", "事件"),
+                        ],
+                        default="complaint",
+                        max_length=20,
+                        verbose_name="类型",
+                    ),
+                ),
+                (
+                    "urgency",
+                    models.CharField(
+                        choices=[("normal", "一般"), ("urgent", "紧急")],
+                        default="normal",
+                        max_length=10,
+                        verbose_name="紧急程度",
+                    ),
+                ),
+                ("title", models.CharField(blank=True, max_length=100, verbose_name="标题")),
+                ("description", models.TextField(verbose_name="描述")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "已受理"),
+                            ("registered", "已立案"),
+                            ("rejected", "不予受理"),
+                            ("escalated", "已吹哨"),
+                            ("dispatched", "已派遣"),
+                            ("returned", "已退回"),
+                            ("signed", "已签收"),
+                            ("deferred", "缓办"),
+                            ("fed_back", "已反馈"),
+                            ("closed", "已结案"),
+                            ("merged", "已合并"),
+                        ],
+                        default="received",
+                        max_length=20,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("lat", models.FloatField(blank=True, null=True, verbose_name="纬度")),
+                ("lng", models.FloatField(blank=True, null=True, verbose_name="经度")),
+                ("address", models.CharField(blank=True, max_length=200, verbose_name="地址")),
+                ("locate_method", models.CharField(blank=True, max_length=20, verbose_name="定位方式")),
+                (
+                    "territory_path",
+                    models.CharField(db_index=True, default="", editable=False, max_length=255),
+                ),
+                ("reporter_name_enc", models.TextField(blank=True, default="")),
+                ("reporter_phone_enc", models.TextField(blank=True, default="")),
+                (
+                    "reporter_phone_index",
+                    models.CharField(blank=True, db_index=True, default="", max_length=64),
+                ),
+                ("anonymous", models.BooleanField(default=False, verbose_name="匿名")),
+                ("idempotency_key", models.CharField(blank=True, default="", max_length=100)),
+                ("request_hash", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="受理时间"),
+                ),
+                ("answer_by", models.DateTimeField(blank=True, null=True, verbose_name="首次答复期限")),
+                ("answered_at", models.DateTimeField(blank=True, null=True, verbose_name="首次答复时间")),
+                ("registered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "first_dispatched_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="首次派遣时间"),
+                ),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True, verbose_name="派遣时间")),
+                ("sign_by", models.DateTimeField(blank=True, null=True, verbose_name="签收期限")),
+                ("signed_at", models.DateTimeField(blank=True, null=True, verbose_name="签收时间")),
+                ("yellow_at", models.DateTimeField(blank=True, null=True, verbose_name="黄牌时间")),
+                ("due_at", models.DateTimeField(blank=True, null=True, verbose_name="办理期限")),
+                ("fed_back_at", models.DateTimeField(blank=True, null=True, verbose_name="反馈时间")),
+                ("recheck_by", models.DateTimeField(blank=True, null=True, verbose_name="核查期限")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="结案时间")),
+                ("rate_by", models.DateTimeField(blank=True, null=True, verbose_name="评价期限")),
+                (
+                    "warn_level",
+                    models.CharField(
+                        choices=[("none", "正常"), ("yellow", "黄牌"), ("red", "红牌")],
+                        default="none",
+                        max_length=10,
+                        verbose_name="预警",
+                    ),
+                ),
+                ("deferred", models.BooleanField(default=False, verbose_name="缓办")),
+                ("last_urged_at", models.DateTimeField(blank=True, null=True)),
+                ("rework_count", models.PositiveIntegerField(default=0, verbose_name="返工次数")),
+                ("return_count", models.PositiveIntegerField(default=0, verbose_name="退回次数")),
+                ("reopen_count", models.PositiveIntegerField(default=0, verbose_name="重办次数")),
+                ("extension_count", models.PositiveIntegerField(default=0, verbose_name="延期次数")),
+                ("urge_count", models.PositiveIntegerField(default=0, verbose_name="催办次数")),
+                ("supervise_count", models.PositiveIntegerField(default=0, verbose_name="督办次数")),
+                ("reject_reason", models.CharField(blank=True, max_length=500, verbose_name="不予受理理由")),
+                (
+                    "return_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("not_our_duty", "职能不符"),
+                            ("not_our_area", "属地不符"),
+                            ("ownership_unclear", "权属不清"),
+                        ],
+                        default="",
+                        max_length=20,
+                        verbose_name="退回原因",
+                    ),
+                ),
+                ("feedback_result", models.TextField(blank=True, verbose_name="办理结果")),
+                (
+                    "satisfaction",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("satisfied", "满意"),
+                            ("basically_satisfied", "基本满意"),
+                            ("dissatisfied", "不满意"),
+                        ],
+                        default="",
+                        max_length=20,
+                        verbose_name="满意度",
+                    ),
+                ),
+                ("resolved", models.BooleanField(blank=True, null=True, verbose_name="是否解决")),
+                ("rating_comment", models.CharField(blank=True, max_length=500, verbose_name="评价意见")),
+                ("rated_at", models.DateTimeField(blank=True, null=True, verbose_name="评价时间")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cases",
+                        to="cases.category",
+                        verbose_name="分类",
+                    ),
+                ),
+                (
+                    "community",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.unit",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="created_cases",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "grid",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.unit",
+                    ),
+                ),
+                (
+                    "lead_unit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.unit",
+                        verbose_name="主办单位",
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="merged_from",
+                        to="cases.case",
+                        verbose_name="合并到",
+                    ),
+                ),
+                (
+                    "reporter_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reported_cases",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "subdistrict",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.unit",
+                    ),
+                ),
+                (
+                    "territory",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.unit",
+                        verbose_name="属地",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '工单',
-                'verbose_name_plural': '工单',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "工单",
+                "verbose_name_plural": "工单",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseAssignment',
+            name="CaseAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('unit_path', models.CharField(db_index=True, editable=False, max_length=255)),
-                ('role', models.CharField(choices=[('lead', '主办'), ('assist', '协办')], max_length=10, verbose_name='角色')),
-                ('active', models.BooleanField(default=True)),
-                ('dispatched_at', models.DateTimeField()),
-                ('signed_at', models.DateTimeField(blank=True, null=True)),
-                ('arrived_at', models.DateTimeField(blank=True, null=True)),
-                ('arrived_lat', models.FloatField(blank=True, null=True)),
-                ('arrived_lng', models.FloatField(blank=True, null=True)),
-                ('arrived_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='cases.case')),
-                ('dispatched_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('signed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.unit', verbose_name='单位')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("unit_path", models.CharField(db_index=True, editable=False, max_length=255)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("lead", "主办"), ("assist", "协办")], max_length=10, verbose_name="角色"
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("dispatched_at", models.DateTimeField()),
+                ("signed_at", models.DateTimeField(blank=True, null=True)),
+                ("arrived_at", models.DateTimeField(blank=True, null=True)),
+                ("arrived_lat", models.FloatField(blank=True, null=True)),
+                ("arrived_lng", models.FloatField(blank=True, null=True)),
+                (
+                    "arrived_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="cases.case",
+                    ),
+                ),
+                (
+                    "dispatched_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "signed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.unit",
+                        verbose_name="单位",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '承办单位',
-                'verbose_name_plural': '承办单位',
-                'ordering': ['-role', 'id'],
+                "verbose_name": "承办单位",
+                "verbose_name_plural": "承办单位",
+                "ordering": ["-role", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseStep',
+            name="CaseStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('create', '受理'), ('register', '立案'), ('reject', '不予受理'), ('whistle', '吹哨'), ('dispatch', '派遣'), ('sign', '签收'), ('return', '退回'), ('request_extension', '申请延期'), ('approve_extension', '同意延期'), ('deny_extension', '不同意延期'), ('defer', '缓办'), ('arrive', '到场报到'), ('feedback', '反馈'), ('recheck', '核查'), ('rate', '评价'), ('reopen', '重办'), ('urge', '催办'), ('supervise', '督办'), ('merge', '合并')], max_length=30, verbose_name='操作')),
-                ('at', models.DateTimeField(db_index=True, verbose_name='时间')),
-                ('note', models.TextField(blank=True, verbose_name='说明')),
-                ('from_status', models.CharField(blank=True, max_length=20)),
-                ('to_status', models.CharField(blank=True, max_length=20)),
-                ('changes', models.JSONField(blank=True, default=dict, verbose_name='变更')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='操作人')),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='cases.case')),
-                ('unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.unit', verbose_name='单位')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "受理"),
+                            ("register", "立案"),
+                            ("reject", "不予受理"),
+                            ("whistle", "吹哨"),
+                            ("dispatch", "派遣"),
+                            ("sign", "签收"),
+                            ("return", "退回"),
+                            ("request_extension", "申请延期"),
+                            ("approve_extension", "同意延期"),
+                            ("deny_extension", "不同意延期"),
+                            ("defer", "缓办"),
+                            ("arrive", "到场报到"),
+                            ("feedback", "反馈"),
+                            ("recheck", "核查"),
+                            ("rate", "评价"),
+                            ("reopen", "重办"),
+                            ("urge", "催办"),
+                            ("supervise", "督办"),
+                            ("merge", "合并"),
+                        ],
+                        max_length=30,
+                        verbose_name="操作",
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, verbose_name="时间")),
+                ("note", models.TextField(blank=True, verbose_name="说明")),
+                ("from_status", models.CharField(blank=True, max_length=20)),
+                ("to_status", models.CharField(blank=True, max_length=20)),
+                ("changes", models.JSONField(blank=True, default=dict, verbose_name="变更")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="操作人",
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="steps", to="cases.case"
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.unit",
+                        verbose_name="单位",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '办理记录',
-                'verbose_name_plural': '办理记录',
-                'ordering': ['at', 'id'],
+                "verbose_name": "办理记录",
+                "verbose_name_plural": "办理记录",
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CasePhoto',
+            name="CasePhoto",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('image', models.FileField(max_length=200, upload_to='')),
-                ('thumbnail', models.FileField(max_length=200, upload_to='')),
-                ('content_type', models.CharField(max_length=20)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('size', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='cases.case')),
-                ('uploaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('step', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='photos', to='cases.casestep')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("image", models.FileField(max_length=200, upload_to="")),
+                ("thumbnail", models.FileField(max_length=200, upload_to="")),
+                ("content_type", models.CharField(max_length=20)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("size", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="photos", to="cases.case"
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="photos",
+                        to="cases.casestep",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '照片',
-                'verbose_name_plural': '照片',
-                'ordering': ['id'],
+                "verbose_name": "照片",
+                "verbose_name_plural": "照片",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='ExtensionRequest',
+            name="ExtensionRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('requested_at', models.DateTimeField()),
-                ('working_days', models.PositiveSmallIntegerField(verbose_name='延期工作日')),
-                ('reason', models.CharField(max_length=500, verbose_name='理由')),
-                ('status', models.CharField(choices=[('pending', '待审批'), ('approved', '已同意'), ('denied', '不同意'), ('withdrawn', '已撤回')], default='pending', max_length=10, verbose_name='状态')),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_note', models.CharField(blank=True, max_length=500)),
-                ('old_due_at', models.DateTimeField(blank=True, null=True)),
-                ('new_due_at', models.DateTimeField(blank=True, null=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='extension_requests', to='cases.case')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.unit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("requested_at", models.DateTimeField()),
+                ("working_days", models.PositiveSmallIntegerField(verbose_name="延期工作日")),
+                ("reason", models.CharField(max_length=500, verbose_name="理由")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "待审批"),
+                            ("approved", "已同意"),
+                            ("denied", "不同意"),
+                            ("withdrawn", "已撤回"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_note", models.CharField(blank=True, max_length=500)),
+                ("old_due_at", models.DateTimeField(blank=True, null=True)),
+                ("new_due_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="extension_requests",
+                        to="cases.case",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.unit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '延期申请',
-                'verbose_name_plural': '延期申请',
-                'ordering': ['-requested_at'],
+                "verbose_name": "延期申请",
+                "verbose_name_plural": "延期申请",
+                "ordering": ["-requested_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('status', 'dispatched')), fields=['sign_by'], name='case_sign_by_open'),
+            model_name="case",
+            index=models.Index(
+                condition=models.Q(("status", "dispatched")), fields=["sign_by"], name="case_sign_by_open"
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('status__in', ('dispatched', 'signed'))), fields=['due_at'], name='case_due_at_open'),
+            model_name="case",
+            index=models.Index(
+                condition=models.Q(("status__in", ("dispatched", "signed"))),
+                fields=["due_at"],
+                name="case_due_at_open",
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('status__in', ('dispatched', 'signed')), ('warn_level', 'none')), fields=['yellow_at'], name='case_yellow_at_open'),
+            model_name="case",
+            index=models.Index(
+                condition=models.Q(("status__in", ("dispatched", "signed")), ("warn_level", "none")),
+                fields=["yellow_at"],
+                name="case_yellow_at_open",
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('status', 'fed_back')), fields=['recheck_by'], name='case_recheck_by_open'),
+            model_name="case",
+            index=models.Index(
+                condition=models.Q(("status", "fed_back")), fields=["recheck_by"], name="case_recheck_by_open"
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('answered_at__isnull', True)), fields=['answer_by'], name='case_answer_by_open'),
+            model_name="case",
+            index=models.Index(
+                condition=models.Q(("answered_at__isnull", True)),
+                fields=["answer_by"],
+                name="case_answer_by_open",
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['status', 'created_at'], name='case_status_created'),
+            model_name="case",
+            index=models.Index(fields=["status", "created_at"], name="case_status_created"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['lead_unit', 'status'], name='case_lead_status'),
+            model_name="case",
+            index=models.Index(fields=["lead_unit", "status"], name="case_lead_status"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['reporter_user', 'created_at'], name='case_reporter_created'),
+            model_name="case",
+            index=models.Index(fields=["reporter_user", "created_at"], name="case_reporter_created"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['category', 'created_at'], name='case_category_created'),
+            model_name="case",
+            index=models.Index(fields=["category", "created_at"], name="case_category_created"),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['received', 'registered', 'rejected', 'escalated', 'dispatched', 'returned', 'signed', 'deferred', 'fed_back', 'closed', 'merged'])), name='case_status_valid'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "received",
+                            "registered",
+                            "rejected",
+                            "escalated",
+                            "dispatched",
+                            "returned",
+                            "signed",
+                            "deferred",
+                            "fed_back",
+                            "closed",
+                            "merged",
+                        ],
+                    )
+                ),
+                name="case_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('channel__in', ['resident', 'household_leader', 'grid_patrol', 'mobile_reporter', 'hotline_12345', 'superior', 'media', 'video'])), name='case_channel_valid'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "channel__in",
+                        [
+                            "resident",
+                            "household_leader",
+                            "grid_patrol",
+                            "mobile_reporter",
+                            "hotline_12345",
+                            "superior",
+                            "media",
+                            "video",
+                        ],
+                    )
+                ),
+                name="case_channel_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('type__in', ['complaint', 'help', 'enquiry', 'suggestion', 'report', 'incident'])), name='case_type_valid'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("type__in", ["complaint", "help", "enquiry", "suggestion", "report", "incident"])
+                ),
+                name="case_type_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('urgency__in', ['normal', 'urgent'])), name='case_urgency_valid'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("urgency__in", ["normal", "urgent"])), name="case_urgency_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('warn_level__in', ['none', 'yellow', 'red'])), name='case_warn_level_valid'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("warn_level__in", ["none", "yellow", "red"])),
+                name="case_warn_level_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('satisfaction__in', ['satisfied', 'basically_satisfied', 'dissatisfied', ''])), name='case_satisfaction_valid'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("satisfaction__in", ["satisfied", "basically_satisfied", "dissatisfied", ""])
+                ),
+                name="case_satisfaction_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('return_reason__in', ['not_our_duty', 'not_our_area', 'ownership_unclear', ''])), name='case_return_reason_valid'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("return_reason__in", ["not_our_duty", "not_our_area", "ownership_unclear", ""])
+                ),
+                name="case_return_reason_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key', ''), _negated=True), fields=('created_by', 'idempotency_key'), name='case_idempotency_unique'),
+            model_name="case",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key", ""), _negated=True),
+                fields=("created_by", "idempotency_key"),
+                name="case_idempotency_unique",
+            ),
         ),
         migrations.AddIndex(
-            model_name='caseassignment',
-            index=models.Index(fields=['case', 'active'], name='assignment_case_active'),
+            model_name="caseassignment",
+            index=models.Index(fields=["case", "active"], name="assignment_case_active"),
         ),
         migrations.AddIndex(
-            model_name='caseassignment',
-            index=models.Index(fields=['unit', 'active', 'signed_at'], name='assignment_unit_unsigned'),
+            model_name="caseassignment",
+            index=models.Index(fields=["unit", "active", "signed_at"], name="assignment_unit_unsigned"),
         ),
         migrations.AddConstraint(
-            model_name='caseassignment',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['lead', 'assist'])), name='assignment_role_valid'),
+            model_name="caseassignment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["lead", "assist"])), name="assignment_role_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='caseassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('active', True)), fields=('case', 'unit'), name='assignment_one_active_per_unit'),
+            model_name="caseassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("active", True)),
+                fields=("case", "unit"),
+                name="assignment_one_active_per_unit",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='caseassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('active', True), ('role', 'lead')), fields=('case',), name='assignment_one_lead'),
+            model_name="caseassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("active", True), ("role", "lead")),
+                fields=("case",),
+                name="assignment_one_lead",
+            ),
         ),
         migrations.AddIndex(
-            model_name='casestep',
-            index=models.Index(fields=['case', 'at'], name='case_step_case_at'),
+            model_name="casestep",
+            index=models.Index(fields=["case", "at"], name="case_step_case_at"),
         ),
         migrations.AddIndex(
-            model_name='casestep',
-            index=models.Index(fields=['action', 'at'], name='case_step_action_at'),
+            model_name="casestep",
+            index=models.Index(fields=["action", "at"], name="case_step_action_at"),
         ),
         migrations.AddConstraint(
-            model_name='casestep',
-            constraint=models.CheckConstraint(condition=models.Q(('action__in', ['create', 'register', 'reject', 'whistle', 'dispatch', 'sign', 'return', 'request_extension', 'approve_extension', 'deny_extension', 'defer', 'arrive', 'feedback', 'recheck', 'rate', 'reopen', 'urge', 'supervise', 'merge'])), name='case_step_action_valid'),
+            model_name="casestep",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "action__in",
+                        [
+                            "create",
+                            "register",
+                            "reject",
+                            "whistle",
+                            "dispatch",
+                            "sign",
+                            "return",
+                            "request_extension",
+                            "approve_extension",
+                            "deny_extension",
+                            "defer",
+                            "arrive",
+                            "feedback",
+                            "recheck",
+                            "rate",
+                            "reopen",
+                            "urge",
+                            "supervise",
+                            "merge",
+                        ],
+                    )
+                ),
+                name="case_step_action_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='extensionrequest',
-            index=models.Index(fields=['status', 'requested_at'], name='extension_status_at'),
+            model_name="extensionrequest",
+            index=models.Index(fields=["status", "requested_at"], name="extension_status_at"),
         ),
         migrations.AddConstraint(
-            model_name='extensionrequest',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'approved', 'denied', 'withdrawn'])), name='extension_status_valid'),
+            model_name="extensionrequest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "approved", "denied", "withdrawn"])),
+                name="extension_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='extensionrequest',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('case',), name='extension_one_pending'),
+            model_name="extensionrequest",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "pending")), fields=("case",), name="extension_one_pending"
+            ),
         ),
     ]

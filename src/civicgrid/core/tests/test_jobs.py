@@ -35,8 +35,10 @@ def test_runs_when_due_then_waits_its_interval():
 @pytest.mark.django_db
 def test_failure_is_kept_and_does_not_stop_others():
     calls = []
-    bad, good = make_job(calls, fail=True), jobs.Job("test.good", timedelta(seconds=60), lambda: calls.append(1),
-                                                      timedelta(seconds=60))
+    bad, good = (
+        make_job(calls, fail=True),
+        jobs.Job("test.good", timedelta(seconds=60), lambda: calls.append(1), timedelta(seconds=60)),
+    )
     assert jobs.run_due({"a": bad, "b": good}) == ["test.job", "test.good"]
     lease = JobLease.objects.get(name="test.job")
     assert "boom" in lease.last_error and lease.locked_until is None

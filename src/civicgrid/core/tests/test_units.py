@@ -22,7 +22,9 @@ def test_move_rewrites_paths_below(world):
     grid = Unit.objects.get(pk=world.units["grid_a1"].pk)
     assert grid.path.startswith(world.units["sub_b"].path)
     entry = AuditEntry.objects.filter(action="unit.update", object_id=str(com.pk)).get()
-    assert entry.before["parent"] == world.units["sub_a"].pk and entry.after["parent"] == world.units["sub_b"].pk
+    assert (
+        entry.before["parent"] == world.units["sub_a"].pk and entry.after["parent"] == world.units["sub_b"].pk
+    )
 
 
 def test_cannot_move_under_own_child(world):
@@ -31,8 +33,14 @@ def test_cannot_move_under_own_child(world):
     assert Unit.objects.get(pk=world.units["sub_a"].pk).parent_id == world.units["county"].pk
 
 
-@pytest.mark.parametrize("polygon", ["not json", json.dumps({"type": "Point", "coordinates": [1, 2]}),
-                                     json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]})])
+@pytest.mark.parametrize(
+    "polygon",
+    [
+        "not json",
+        json.dumps({"type": "Point", "coordinates": [1, 2]}),
+        json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}),
+    ],
+)
 def test_bad_polygon_is_refused_and_nothing_written(db, polygon):
     with pytest.raises(InvalidInput) as err:
         create_unit(kind=UnitKind.GRID, name="坏网格", polygon=polygon)
@@ -61,7 +69,9 @@ def test_units_api_filters(client, world):
 
 
 def test_department_sees_itself_only(client, world):
-    names = {u["name"] for u in client.get("/api/v1/units", headers=world.bearer("handler_cg")).json()["items"]}
+    names = {
+        u["name"] for u in client.get("/api/v1/units", headers=world.bearer("handler_cg")).json()["items"]
+    }
     assert names == {"测试县城市管理局"}
 
 

@@ -26,7 +26,9 @@ def test_login_reaches_desk_and_logout(client, world):
 
 
 def test_login_refuses_offsite_next(client, world):
-    response = client.post("/login/?next=https://evil.example/", {"username": "staff_a1", "password": PASSWORD})
+    response = client.post(
+        "/login/?next=https://evil.example/", {"username": "staff_a1", "password": PASSWORD}
+    )
     assert response.url == "/desk/"
 
 
@@ -46,30 +48,48 @@ def test_wrong_password_then_throttled(client, world, settings):
 def test_api_token_throttled_too(client, world, settings):
     settings.LOGIN_FAILURE_LIMIT = 2
     for _ in range(2):
-        r = client.post("/api/v1/auth/token", {"username": "grid_a1", "password": "x"}, content_type="application/json")
+        r = client.post(
+            "/api/v1/auth/token", {"username": "grid_a1", "password": "x"}, content_type="application/json"
+        )
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
-    r = client.post("/api/v1/auth/token", {"username": "grid_a1", "password": PASSWORD},
-                    content_type="application/json")
+    r = client.post(
+        "/api/v1/auth/token", {"username": "grid_a1", "password": PASSWORD}, content_type="application/json"
+    )
     assert r.status_code == 429 and r.json()["error"]["code"] == "throttled"
 
 
 def test_password_change(client, world):
     client.force_login(world.users["staff_a1"])
-    bad = client.post("/password/", {"old_password": PASSWORD, "new_password": "123", "new_password_again": "123"})
+    bad = client.post(
+        "/password/", {"old_password": PASSWORD, "new_password": "123", "new_password_again": "123"}
+    )
     assert bad.status_code == 422
     assert world.users["staff_a1"].__class__.objects.get(username="staff_a1").check_password(PASSWORD)
-    wrong_old = client.post("/password/", {"old_password": "nope", "new_password": "Gr1d-worker-2026!",
-                                           "new_password_again": "Gr1d-worker-2026!"})
+    wrong_old = client.post(
+        "/password/",
+        {
+            "old_password": "nope",
+            "new_password": "Gr1d-worker-2026!",
+            "new_password_again": "Gr1d-worker-2026!",
+        },
+    )
     assert wrong_old.status_code == 422 and "原密码不正确" in wrong_old.content.decode()
-    ok = client.post("/password/", {"old_password": PASSWORD, "new_password": "Gr1d-worker-2026!",
-                                    "new_password_again": "Gr1d-worker-2026!"})
+    ok = client.post(
+        "/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password": "Gr1d-worker-2026!",
+            "new_password_again": "Gr1d-worker-2026!",
+        },
+    )
     assert ok.status_code == 302
     assert client.get("/desk/").status_code == 200  # the session survives the change
 
 
 def test_token_issue_use_list_revoke(client, world):
-    r = client.post("/api/v1/auth/token", {"username": "staff_a1", "password": PASSWORD},
-                    content_type="application/json")
+    r = client.post(
+        "/api/v1/auth/token", {"username": "staff_a1", "password": PASSWORD}, content_type="application/json"
+    )
     assert r.status_code == 200
     token = r.json()["token"]
     assert not ApiToken.objects.filter(digest=token).exists()  # only the hash is stored
@@ -105,5 +125,7 @@ def test_tokens_page_shows_new_token_once(client, world):
 def test_api_requires_token(client, db):
     response = client.get("/api/v1/me")
     assert response.status_code == 401
-    assert response.json() == {"error": {"code": "unauthorized", "message": "未登录或令牌无效", "details": None}}
+    assert response.json() == {
+        "error": {"code": "unauthorized", "message": "未登录或令牌无效", "details": None}
+    }
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer cg_forged"}).status_code == 401

@@ -1,7 +1,7 @@
 import pytest
 
-from civicgrid.people.queries import get_unit_for, units_visible_to
 from civicgrid.core.errors import NotFound
+from civicgrid.people.queries import get_unit_for, units_visible_to
 
 
 def test_member_sees_own_unit_and_below_only(world):
@@ -19,6 +19,8 @@ def test_api_units_scoped(world, client):
     assert response.status_code == 200
     names = {u["name"] for u in response.json()["items"]}
     assert "甲一社区" in names and "乙一社区" not in names
-    other = client.get(f"/api/v1/units?parent={world.units['com_b1'].code}", headers=world.bearer("dispatcher_a"))
+    other = client.get(
+        f"/api/v1/units?parent={world.units['com_b1'].code}", headers=world.bearer("dispatcher_a")
+    )
     assert other.status_code == 404
     assert other.json()["error"]["code"] == "not_found"

@@ -22,7 +22,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--interval", type=float, default=5.0, help="seconds to sleep when idle")
-        parser.add_argument("--once", action="store_true", help="one round of jobs and queued tasks, then exit")
+        parser.add_argument(
+            "--once", action="store_true", help="one round of jobs and queued tasks, then exit"
+        )
 
     def handle(self, *args, interval: float, once: bool, **options):
         registry = jobs.discover()
@@ -35,8 +37,14 @@ class Command(BaseCommand):
             for name in jobs.run_due(registry):
                 self.stdout.write(f"worker: ran {name}")
             queue = Worker(
-                queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
-                max_tasks=100, worker_id=get_random_string(12), excluded_queue_names=[],
+                queue_names=["*"],
+                interval=0,
+                batch=True,
+                backend_name="default",
+                startup_delay=False,
+                max_tasks=100,
+                worker_id=get_random_string(12),
+                excluded_queue_names=[],
             )
             queue.run()
             if once:

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "civicgrid.cases",
     "civicgrid.notify",
     "civicgrid.routing",
+    "civicgrid.intake",
     "civicgrid.demo",
 ]
 

@@ -17,6 +17,10 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("civicgrid.people.urls")),
     path("", include("civicgrid.notify.urls")),
+    path("cases/", include("civicgrid.cases.urls")),
+    path("measures/", include("civicgrid.cases.measures_urls")),
+    path("open311/v2/", include("civicgrid.intake.open311_urls")),
+    path("", include("civicgrid.intake.urls")),
 ]
 if not settings.PRODUCTION:
     urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))

@@ -1,0 +1,4 @@
+"""Case desk pages (filled in by the desk work)."""
+
+app_name = "cases"
+urlpatterns: list = []

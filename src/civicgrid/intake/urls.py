@@ -1,0 +1,4 @@
+"""Resident pages (filled in by the intake work)."""
+
+app_name = "intake"
+urlpatterns: list = []

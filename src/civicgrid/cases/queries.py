@@ -26,6 +26,7 @@ from civicgrid.cases.models import (
     Status,
 )
 from civicgrid.core.errors import NotFound
+from civicgrid.core.models import Unit
 from civicgrid.people.models import Role
 from civicgrid.people.queries import memberships_of
 
@@ -96,26 +97,47 @@ def cases_visible_to(user: User) -> QuerySet[Case]:
     return Case.objects.filter(visible)
 
 
+def may_read(user: User, case: Case) -> bool:
+    """The rule of cases_visible_to, for one case already in hand (no scan of the scope).
+
+    A single-case read answers on the row found by its unique number: filtering that one row through
+    the scope predicate made the planner weigh the whole OR/EXISTS (about 10 ms a step on PostgreSQL);
+    this costs at most one indexed query on the case's assignments. Tested to agree with
+    cases_visible_to for every persona and case.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser or user.pk in (case.reporter_user_id, case.created_by_id):
+        return True
+    if any(case.territory_path.startswith(p) for p in _top_paths(user, rules.TERRITORY_ROLES)):
+        return True
+    paths = _top_paths(user, rules.ASSIGNMENT_ROLES)
+    if (
+        paths
+        and CaseAssignment.objects.filter(_prefix_q("unit_path", paths), case=case, active=True).exists()
+    ):
+        return True
+    return Case.objects.filter(reporter_user=user, merged_into=case).exists()
+
+
+_CASE_UNITS = ("grid", "community", "subdistrict", "territory", "lead_unit")
+
+
 def get_case_for(user: User, number: str) -> Case:
-    """The case with this number if the user may read it; NotFound both when missing and when forbidden."""
-    case = (
-        cases_visible_to(user)
-        .select_related(
-            "category",
-            "category__parent",
-            "lead_unit",
-            "territory",
-            "grid",
-            "community",
-            "subdistrict",
-            "merged_into",
-        )
-        .filter(number=number)
-        .first()
-    )
-    if case is None:
+    """The case with this number if the user may read it; NotFound both when missing and when forbidden.
+
+    Its units come in one extra query rather than five joins: planning a ten-way join cost PostgreSQL
+    more than the lookup itself.
+    """
+    # order_by(): the number is unique, and resolving Meta.ordering cost more than the query.
+    rows = Case.objects.select_related("category", "category__parent", "merged_into").filter(number=number)
+    found = next(iter(rows.order_by()[:1]), None)
+    if found is None or not may_read(user, found):
         raise NotFound("工单不存在")
-    return case
+    units = Unit.objects.in_bulk({getattr(found, f"{name}_id") for name in _CASE_UNITS} - {None})
+    for name in _CASE_UNITS:
+        setattr(found, name, units.get(getattr(found, f"{name}_id")))
+    return found
 
 
 def with_list_relations(cases: QuerySet[Case]) -> QuerySet[Case]:

@@ -76,13 +76,14 @@ def lock(case: Case | str, by: User) -> Case:
     Scope comes first so that a case outside the user's scope is NotFound whatever the action; the lock
     makes every check-then-act of the action safe against a concurrent action on the same case.
     """
-    from civicgrid.cases.queries import cases_visible_to
+    from civicgrid.cases.queries import may_read
 
     number = case if isinstance(case, str) else case.number
-    pk = cases_visible_to(by).filter(number=number).values_list("pk", flat=True).first()
-    if pk is None:
+    # Lock first, then check: the check reads assignments that a concurrent step could change.
+    locked = next(iter(Case.objects.select_for_update().filter(number=number).order_by()[:1]), None)
+    if locked is None or not may_read(by, locked):
         raise NotFound("工单不存在")
-    return Case.objects.select_for_update().select_related(None).get(pk=pk)
+    return locked
 
 
 def require_status(case: Case, allowed: tuple[str, ...] | list[str], message: str) -> None:

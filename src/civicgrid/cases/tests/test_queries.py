@@ -153,3 +153,19 @@ def test_resident_case_without_place_of_their_own_needs_a_point(api, world, cats
     status, data = api.post("nobody", "/cases", {"description": "有位置", **IN_GRID_A1})
     assert status == 201 and data["territory"]["code"] == world.units["grid_a1"].code
     assert api.get("nobody", f"/cases/{data['number']}")[0] == 200
+
+
+def test_may_read_agrees_with_cases_visible_to(world):
+    """The single-case rule and the list rule never disagree, for any persona and case."""
+    from civicgrid.cases import actions
+    from civicgrid.cases.queries import cases_visible_to, may_read
+    from civicgrid.cases.tests.factories import file_case
+
+    filed = [file_case(world, by="staff_a1"), file_case(world, by="staff_b1"), file_case(world, by="grid_a1")]
+    actions.register_case(filed[0], by=world.users["staff_a1"])
+    actions.dispatch_case(filed[0], by=world.users["dispatcher_a"], lead_unit=world.units["dept_cg"])
+    for user in world.users.values():
+        visible = set(cases_visible_to(user).values_list("pk", flat=True))
+        for case in filed:
+            case.refresh_from_db()
+            assert may_read(user, case) == (case.pk in visible), (user.username, case.number)

@@ -141,7 +141,7 @@ def _unit(code: str, field: str) -> Unit:
     return unit
 
 
-def _dispatch(case: Case, user: User, body: schemas.DispatchIn) -> Any:
+def _dispatch(case: Case | str, user: User, body: schemas.DispatchIn) -> Any:
     return actions.dispatch_case(
         case,
         by=user,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
 
 from django.core.management import call_command
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from civicgrid.core.models import Unit
 from civicgrid.demo import world
+from civicgrid.demo.history import load_history
 from civicgrid.demo.load import load_world
 
 
@@ -27,6 +29,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="端口（默认 8000）")
         parser.add_argument("--no-serve", action="store_true", help="只迁移和载入数据，不启动服务")
+        parser.add_argument("--no-history", action="store_true", help="不载入一年的演示工单")
 
     def handle(self, *args, **options) -> None:
         verbosity = options["verbosity"]
@@ -40,6 +43,13 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"演示数据已是最新，无需改动（{report.seconds:.1f} 秒）。")
+        if not options["no_history"]:
+            started = time.perf_counter()
+            made = load_history()
+            if made:
+                self.stdout.write(
+                    f"演示工单已载入：{made} 件，近一年（{time.perf_counter() - started:.1f} 秒）"
+                )
         self._print_logins(options["port"])
         if not options["no_serve"]:
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)

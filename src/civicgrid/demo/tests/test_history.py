@@ -1,0 +1,85 @@
+"""The demo's year of cases keeps the lifecycle's invariants and coexists with new cases."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import pairwise
+
+import pytest
+from django.db import transaction
+
+from civicgrid.cases import actions
+from civicgrid.cases.models import AssignmentRole, Case, CaseStep, ExtensionStatus, Status
+from civicgrid.demo.history import load_history
+from civicgrid.demo.load import load_world
+from civicgrid.people.models import User
+
+
+@pytest.fixture(scope="module")
+def history(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock(), transaction.atomic():
+        load_world()
+        made = load_history(days=40, per_weekday=20, seed=7)
+        yield made
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def cases(history, db):
+    return list(Case.objects.prefetch_related("steps", "assignments", "extension_requests"))
+
+
+def test_loads_once(history, db):
+    assert history > 300
+    assert load_history(days=5) == 0  # never mixed into existing cases
+
+
+def test_status_is_the_last_steps(cases):
+    for case in cases:
+        steps = sorted(case.steps.all(), key=lambda s: (s.at, s.pk))
+        assert steps[0].action == "create" and steps[0].at == case.created_at
+        assert steps[-1].to_status == case.status, case.number
+        for before, after in pairwise(steps):
+            assert before.to_status == after.from_status, (case.number, before.action, after.action)
+            assert before.at <= after.at
+
+
+def test_assignments_and_counters_agree_with_the_steps(cases):
+    for case in cases:
+        steps = Counter(s.action for s in case.steps.all())
+        leads = [a for a in case.assignments.all() if a.active and a.role == AssignmentRole.LEAD]
+        if case.status in {Status.DISPATCHED, Status.SIGNED, Status.FED_BACK, Status.CLOSED, Status.DEFERRED}:
+            assert len(leads) == 1 and leads[0].unit_id == case.lead_unit_id, case.number
+        failed = sum(1 for s in case.steps.all() if s.action == "recheck" and not s.changes.get("passed"))
+        assert case.rework_count == failed
+        assert case.reopen_count == steps["reopen"]
+        assert case.return_count == steps["return"]
+        approved = [e for e in case.extension_requests.all() if e.status == ExtensionStatus.APPROVED]
+        assert case.extension_count == len(approved) == steps["approve_extension"]
+        assert (case.closed_at is not None) == (case.status == Status.CLOSED)
+        if case.due_at and case.dispatched_at:
+            assert case.sign_by > case.dispatched_at and case.due_at > case.dispatched_at
+
+
+def test_inboxes_have_work_waiting(cases):
+    statuses = Counter(c.status for c in cases)
+    assert statuses[Status.CLOSED] > len(cases) * 0.7
+    assert statuses[Status.RECEIVED] + statuses[Status.REGISTERED] + statuses[Status.SIGNED] > 0
+
+
+def test_a_new_case_today_takes_the_next_number(cases):
+    staff = User.objects.get(username="community1")
+    new = actions.create_case(by=staff, description="演示历史之后新建的工单", title="新工单")
+    assert new.number not in {c.number for c in cases}
+    assert CaseStep.objects.filter(case=new).count() == 1
+
+
+def test_history_case_reads_through_the_api(cases, client):
+    from civicgrid.people.actions import create_token
+
+    closed = next(c for c in cases if c.status == Status.CLOSED and c.lead_unit_id)
+    token = create_token(User.objects.get(username="dispatcher1"))[1]
+    response = client.get(f"/api/v1/cases/{closed.number}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "closed" and body["timeline"][0]["action"] == "create"

@@ -264,3 +264,145 @@ def api_lifecycle(say: Say) -> Figures:
         "steps_to_bare_ratio": round(steps_ps / bare_rps, 2),
         "lifecycles": lifecycles,
     }
+
+
+# --- reads at scale ---------------------------------------------------------------------------
+
+SCALE_CASES = int(os.environ.get("CIVICGRID_BENCH_CASES", "1000000"))
+SCALE_REPEATS = 25
+
+_FILL = """
+WITH grids AS (
+    SELECT array_agg(g.id ORDER BY g.id) AS ids, array_agg(g.path ORDER BY g.id) AS paths,
+           array_agg(g.parent_id ORDER BY g.id) AS communities, count(*) AS n
+    FROM core_unit g WHERE g.kind = 'grid'
+), cats AS (
+    SELECT array_agg(c.id ORDER BY c.id) AS ids, array_agg(c.default_lead_unit_id ORDER BY c.id) AS leads,
+           count(*) AS n
+    FROM cases_category c WHERE c.parent_id IS NOT NULL AND c.default_lead_unit_id IS NOT NULL
+), rows AS (
+    SELECT i, random() AS r, now() - random() * interval '730 days' AS created,
+           1 + floor(random() * (SELECT n FROM grids))::int AS gi,
+           1 + floor(random() * (SELECT n FROM cats))::int AS ci
+    FROM generate_series(1, %(n)s) AS i
+), shaped AS (
+    SELECT rows.*, CASE WHEN r < 0.88 THEN 'closed' WHEN r < 0.91 THEN 'rejected' WHEN r < 0.95 THEN 'signed'
+                        WHEN r < 0.97 THEN 'dispatched' WHEN r < 0.98 THEN 'received'
+                        WHEN r < 0.99 THEN 'fed_back' ELSE 'deferred' END AS status
+    FROM rows
+)
+INSERT INTO cases_case (number, channel, type, urgency, title, description, status, lat, lng, address,
+    locate_method, territory_path, reporter_name_enc, reporter_phone_enc, reporter_phone_index, anonymous,
+    idempotency_key, request_hash, created_at, answer_by, registered_at, first_dispatched_at, dispatched_at,
+    sign_by, signed_at, yellow_at, due_at, fed_back_at, closed_at, warn_level, deferred, rework_count,
+    return_count, reopen_count, extension_count, urge_count, supervise_count, reject_reason, return_reason,
+    feedback_result, satisfaction, rating_comment, updated_at, category_id, community_id, grid_id,
+    lead_unit_id, subdistrict_id, territory_id)
+SELECT 'CB' || lpad(i::text, 8, '0'), 'resident', 'complaint', 'normal', '压测工单 ' || i,
+    '压测用的工单描述：小区门口路灯不亮，垃圾堆积 ' || i, status, 25.71, 104.47, '压测地址', 'grid',
+    grids.paths[gi], '', '', '', false, '', '', created, created + interval '2 hours',
+    created + interval '1 hour',
+    CASE WHEN status NOT IN ('received', 'rejected') THEN created + interval '2 hours' END,
+    CASE WHEN status NOT IN ('received', 'rejected') THEN created + interval '2 hours' END,
+    CASE WHEN status NOT IN ('received', 'rejected') THEN created + interval '3 hours' END,
+    CASE WHEN status IN ('signed', 'fed_back', 'closed', 'deferred')
+         THEN created + interval '2 hours' + random() * interval '2 hours' END,
+    CASE WHEN status NOT IN ('received', 'rejected') THEN created + interval '5 days' END,
+    CASE WHEN status NOT IN ('received', 'rejected') THEN created + interval '7 days' END,
+    CASE WHEN status IN ('fed_back', 'closed') THEN created + random() * interval '9 days' END,
+    CASE WHEN status = 'closed' THEN created + interval '1 day' + random() * interval '9 days' END,
+    'none', status = 'deferred', 0, 0, 0, 0, 0, 0, '', '', '', '', '', now(), cats.ids[ci],
+    grids.communities[gi], grids.ids[gi],
+    CASE WHEN status NOT IN ('received', 'rejected') THEN cats.leads[ci] END,
+    (SELECT parent_id FROM core_unit WHERE id = grids.communities[gi]), grids.ids[gi]
+FROM shaped, grids, cats
+"""
+
+_ASSIGN = """
+INSERT INTO cases_caseassignment (case_id, unit_id, unit_path, role, active, dispatched_at, signed_at)
+SELECT c.id, c.lead_unit_id, u.path, 'lead', true, c.dispatched_at, c.signed_at
+FROM cases_case c JOIN core_unit u ON u.id = c.lead_unit_id
+WHERE c.lead_unit_id IS NOT NULL AND c.number LIKE 'CB%%'
+"""
+
+
+def _fill(db: BenchDatabase, n: int) -> float:
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(db.url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(_FILL, {"n": n})
+        conn.execute(_ASSIGN)
+        conn.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
+def _median_ms(call: Callable[[], object]) -> float:
+    times = []
+    for _ in range(SCALE_REPEATS):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return sorted(times)[len(times) // 2]
+
+
+@benchmark("cases-scale")
+def cases_scale(say: Say) -> Figures:
+    """Lists, inboxes and measures over 1,000,000 cases on PostgreSQL (CIVICGRID_BENCH_CASES to change)."""
+    db = BenchDatabase()
+    if not db.postgres:
+        say("skipped: needs DATABASE_URL=postgres://…")
+        return {"skipped": "needs PostgreSQL"}
+    db.create()
+    env = _env(db)
+    server = None
+    figures: Figures = {"cases": SCALE_CASES}
+    try:
+        _civicgrid(env, "demo", "--no-serve", "--no-history")
+        setup = json.loads(_civicgrid(env, "shell", "-c", _SETUP % ACTORS).strip().splitlines()[-1])
+        figures["fill_seconds"] = round(_fill(db, SCALE_CASES), 1)
+        say(f"filled {SCALE_CASES:,} cases in {figures['fill_seconds']} s")
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "civicgrid.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
+        client = Client(port, setup["tokens"])
+        for _ in range(100):
+            try:
+                client.call("GET", "/api/v1/me", "community1")
+                break
+            except OSError:
+                time.sleep(0.2)
+        probes = {
+            "dispatcher_signed_ms": ("dispatcher1", "/api/v1/cases?status=signed&page_size=20"),
+            "dispatcher_overdue_ms": ("dispatcher1", "/api/v1/cases?overdue=true&page_size=20"),
+            "dispatcher_category_ms": (
+                "dispatcher1",
+                f"/api/v1/cases?category={setup['category']}&page_size=20",
+            ),
+            "community_received_ms": ("community1", "/api/v1/cases?status=received&page_size=20"),
+            "department_signed_ms": ("dept_cg", "/api/v1/cases?status=signed&page_size=20"),
+            "dispatcher_text_ms": ("dispatcher1", "/api/v1/cases?q=%E8%B7%AF%E7%81%AF&page_size=20"),
+        }
+        for name, (who, path) in probes.items():
+            client.call("GET", path, who)  # warm the worker and the cache
+            figures[name] = round(_median_ms(lambda who=who, path=path: client.call("GET", path, who)), 1)
+            say(f"{name}: median {figures[name]} ms ({path} as {who})")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        db.drop()
+    return figures

@@ -45,13 +45,7 @@ class BenchDatabase:
             user = f"{db['USER']}:{db['PASSWORD']}@" if db["USER"] else ""
             host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
             self.url = f"postgres://{user}{host}/{self.name}"
-            self._admin = dict(
-                host=db["HOST"] or "127.0.0.1",
-                port=db["PORT"] or 5432,
-                user=db["USER"] or None,
-                password=db["PASSWORD"] or None,
-                dbname="postgres",
-            )
+            self._admin_url = f"postgresql://{user}{host}/postgres"
         else:
             self.name = str(Path(settings.VAR_DIR) / "bench.sqlite3")
             self.url = f"sqlite:///{self.name}"

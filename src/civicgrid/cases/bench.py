@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from functools import partial
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,6 +125,17 @@ class Client:
         return json.loads(data) if data else {}
 
 
+def _wait_for(port: int, tokens: dict[str, str]) -> None:
+    """Until the server answers (each try on a fresh connection: a refused one cannot be reused)."""
+    for _ in range(150):
+        try:
+            Client(port, tokens).call("GET", "/api/v1/me", "community1")
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
 def _drive(port: int, tokens: dict, seconds: float, work: Callable[[Client], int]) -> tuple[int, int, float]:
     """Runs `work` in CLIENTS threads until time is up; returns (units of work, calls, seconds)."""
     stop = time.perf_counter() + seconds
@@ -188,12 +200,7 @@ def api_lifecycle(say: Say) -> Figures:
             ],
             env=env,
         )
-        for _ in range(100):
-            try:
-                Client(port, tokens).call("GET", "/api/v1/me", "community1")
-                break
-            except OSError:
-                time.sleep(0.2)
+        _wait_for(port, tokens)
         say(
             f"gunicorn: {workers} workers × 2 threads on 127.0.0.1:{port}; {CLIENTS} client threads; "
             f"database {'PostgreSQL' if db.postgres else 'SQLite'}"
@@ -372,13 +379,8 @@ def cases_scale(say: Say) -> Figures:
             ],
             env=env,
         )
+        _wait_for(port, setup["tokens"])
         client = Client(port, setup["tokens"])
-        for _ in range(100):
-            try:
-                client.call("GET", "/api/v1/me", "community1")
-                break
-            except OSError:
-                time.sleep(0.2)
         probes = {
             "dispatcher_signed_ms": ("dispatcher1", "/api/v1/cases?status=signed&page_size=20"),
             "dispatcher_overdue_ms": ("dispatcher1", "/api/v1/cases?overdue=true&page_size=20"),
@@ -392,7 +394,7 @@ def cases_scale(say: Say) -> Figures:
         }
         for name, (who, path) in probes.items():
             client.call("GET", path, who)  # warm the worker and the cache
-            figures[name] = round(_median_ms(lambda who=who, path=path: client.call("GET", path, who)), 1)
+            figures[name] = round(_median_ms(partial(client.call, "GET", path, who)), 1)
             say(f"{name}: median {figures[name]} ms ({path} as {who})")
     finally:
         if server is not None:

@@ -15,8 +15,8 @@ import sys
 import threading
 import time
 import uuid
-from functools import partial
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings

@@ -45,6 +45,9 @@ def load_world(*, by: Any = None) -> LoadReport:
         units = _load_units(report, by)
         _load_categories(units, report)
         _load_accounts(units, report, by)
+        from civicgrid.intake.actions import issue_demo_key
+
+        issue_demo_key()  # the Open311 demo key `open311-demo-key` (docs/open311.md)
     report.seconds = time.perf_counter() - started
     return report
 

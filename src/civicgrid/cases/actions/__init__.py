@@ -5,6 +5,7 @@ role and unit (Forbidden), then the state (InvalidTransition), and writes the ch
 step in the same transaction. Split by step group; import from here.
 """
 
+from civicgrid.cases.actions import supervision as supervision
 from civicgrid.cases.actions._common import WORKFLOW_FIELDS
 from civicgrid.cases.actions.closing import (
     rate_case,
@@ -33,6 +34,7 @@ from civicgrid.cases.actions.intake import (
     whistle_case,
 )
 from civicgrid.cases.actions.photos import add_photos
+from civicgrid.cases.actions.public import file_report, follow_case, mark_abusive, rate_by_ticket
 
 __all__ = [
     "WORKFLOW_FIELDS",
@@ -45,7 +47,11 @@ __all__ = [
     "deny_extension",
     "dispatch_case",
     "feedback_case",
+    "file_report",
+    "follow_case",
+    "mark_abusive",
     "merge_case",
+    "rate_by_ticket",
     "rate_case",
     "recheck_case",
     "register_case",

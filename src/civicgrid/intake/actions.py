@@ -1,0 +1,567 @@
+"""Resident intake: filing a report (retry-safe), tracking tickets, blocking senders, mobile reporters,
+Open311 keys. The case itself is always written by cases.actions (create_case through file_report)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from civicgrid.cases import actions as case_actions
+from civicgrid.cases.actions.photos import PreparedPhoto, prepare_photo
+from civicgrid.cases.actions.public import MAX_REPORT_PHOTOS
+from civicgrid.cases.models import Case, CaseType, Category, Channel
+from civicgrid.core import audit, crypto
+from civicgrid.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from civicgrid.core.models import Unit, UnitKind
+from civicgrid.intake import limits
+from civicgrid.intake.models import (
+    Block,
+    BlockKind,
+    LocationSource,
+    MobileReporterProfile,
+    Open311Key,
+    ReporterKind,
+    Source,
+    Submission,
+    Ticket,
+    TicketKind,
+)
+from civicgrid.intake.queries import point_for_address
+from civicgrid.people import actions as people_actions
+from civicgrid.people.models import Role, User
+from civicgrid.people.queries import memberships_of
+
+logger = logging.getLogger(__name__)
+
+# The account that files what arrives without one (anonymous web and Open311 app submissions).
+# Inactive with no password: nobody signs in as it, it sees nothing, and notifications skip it.
+WEB_ACCOUNT = "intake-web"
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_DESCRIPTION = 4000
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+CODE_LENGTH = 10
+
+
+class Honeypot(DomainError):
+    status = 400
+    code = "rejected"
+
+
+class IdempotencyConflict(DomainError):
+    status = 409
+    code = "idempotency_conflict"
+
+
+# --- tickets -------------------------------------------------------------------------------------
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+def code_digest(code: str) -> str:
+    return hashlib.sha256(("civicgrid-ticket:" + normalise_code(code)).encode()).hexdigest()
+
+
+def format_code(code: str) -> str:
+    code = normalise_code(code)
+    return f"{code[:5]}-{code[5:]}" if len(code) == CODE_LENGTH else code
+
+
+def issue_ticket(case: Case, *, kind: str, user: User | None = None, phone: str = "") -> tuple[Ticket, str]:
+    """A new tracking code for the case; returns the row and the code (shown once, kept encrypted)."""
+    phone = "".join((phone or "").split())
+    if phone and not (phone.lstrip("+").replace("-", "").isdigit() and 5 <= len(phone) <= 20):
+        raise InvalidInput("联系电话格式不正确", details={"phone": "invalid"})
+    for _ in range(5):
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        try:
+            with transaction.atomic():
+                ticket = Ticket.objects.create(
+                    case=case,
+                    kind=kind,
+                    code_digest=code_digest(code),
+                    code_enc=crypto.encrypt(code),
+                    user=user if user is not None and user.pk and user.is_active else None,
+                    phone_enc=crypto.encrypt(phone),
+                    phone_index=crypto.blind_index(phone),
+                )
+            return ticket, format_code(code)
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not draw a unique tracking code")
+
+
+def _last4(phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return digits[-4:]
+
+
+def verify_ticket(code: str, phone_digits: str, *, ip: str) -> Ticket:
+    """The ticket for a code and the phone's last four digits; NotFound for any mismatch.
+
+    Failures count per address and per code (RateLimited past the limits); a success clears the code's.
+    """
+    code = normalise_code(code)
+    limits.check_only("follow_ip", ip)
+    if code:
+        limits.check_only("follow_code", code_digest(code))
+    ticket = (
+        Ticket.objects.select_related("case").filter(code_digest=code_digest(code)).first() if code else None
+    )
+    ok = False
+    if ticket is not None:
+        phone = crypto.decrypt(ticket.phone_enc) if ticket.phone_enc else ""
+        if not phone and ticket.kind == TicketKind.REPORTER and not ticket.case.anonymous:
+            phone = crypto.decrypt(ticket.case.reporter_phone_enc)
+        wanted = _last4(phone)
+        given = "".join(ch for ch in (phone_digits or "") if ch.isdigit())
+        ok = secrets.compare_digest(wanted, given) if wanted else True
+    if not ok:
+        limits.hit("follow_ip", ip)
+        if code:
+            limits.hit("follow_code", code_digest(code))
+        raise NotFound("查询码或手机号后四位不正确")
+    limits.reset("follow_code", code_digest(code))
+    assert ticket is not None
+    return ticket
+
+
+def reporter_code(case: Case) -> str:
+    ticket = Ticket.objects.filter(case=case, kind=TicketKind.REPORTER).order_by("id").first()
+    return format_code(crypto.decrypt(ticket.code_enc)) if ticket and ticket.code_enc else ""
+
+
+# --- filing --------------------------------------------------------------------------------------
+
+
+def web_account() -> User:
+    user = User.objects.filter(username=WEB_ACCOUNT).first()
+    if user is not None:
+        return user
+    try:
+        with transaction.atomic():
+            user = people_actions.create_user(
+                username=WEB_ACCOUNT, password=None, display_name="群众（网页/接口）", validate=False
+            )
+            # No action sets is_active yet; this system account must never be usable.
+            User.objects.filter(pk=user.pk).update(is_active=False)
+    except (IntegrityError, InvalidInput):
+        pass
+    return User.objects.get(username=WEB_ACCOUNT)
+
+
+@dataclass
+class ReportInput:
+    description: str
+    category: str
+    type: str = CaseType.COMPLAINT
+    lat: float | None = None
+    lng: float | None = None
+    coord: str = "wgs84"
+    address: str = ""
+    community: str = ""
+    location_source: str = ""
+    name: str = ""
+    phone: str = ""
+    anonymous: bool = False
+    on_behalf: bool = False
+    attributes: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str = ""
+    honeypot: str = ""
+
+
+@dataclass
+class Filed:
+    case: Case
+    code: str
+    replayed: bool = False
+
+
+def _open_photo_bytes(name: str, data: bytes) -> tuple[str, bytes]:
+    """HEIC/HEIF (iPhones) becomes a JPEG first when pillow-heif is installed; the rest stays as is."""
+    if data[4:12] not in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc"):
+        return name, data
+    try:
+        import pillow_heif
+        from PIL import Image
+    except ImportError:
+        raise InvalidInput(
+            f"暂不支持 HEIC 格式的照片“{name}”，请改用 JPEG", details={"photos": name}
+        ) from None
+    pillow_heif.register_heif_opener()
+    try:
+        with Image.open(BytesIO(data)) as image:
+            out = BytesIO()
+            image.convert("RGB").save(out, format="JPEG", quality=92)
+    except Exception as exc:  # a broken HEIC is a bad upload like any other
+        raise InvalidInput(f"文件“{name}”不是有效的图片", details={"photos": name}) from exc
+    return name, out.getvalue()
+
+
+def prepare_photos(files: Sequence[tuple[str, bytes]]) -> list[PreparedPhoto]:
+    """Verifies and re-encodes uploads (without EXIF); several at once on several cores."""
+    if len(files) > MAX_REPORT_PHOTOS:
+        raise InvalidInput(f"最多上传 {MAX_REPORT_PHOTOS} 张照片", details={"photos": "too many"})
+    for name, data in files:
+        if len(data) > MAX_PHOTO_BYTES:
+            raise InvalidInput(f"照片“{name}”超过 10 MB", details={"photos": name})
+
+    def one(item: tuple[str, bytes]) -> PreparedPhoto:
+        return prepare_photo(*_open_photo_bytes(*item))
+
+    if len(files) <= 1:
+        return [one(f) for f in files]
+    # Pillow releases the GIL while it decodes and encodes, so threads use several cores.
+    with ThreadPoolExecutor(max_workers=min(len(files), 4)) as pool:
+        return list(pool.map(one, files))
+
+
+def request_digest(data: ReportInput, photos: Sequence[tuple[str, bytes]], extra: dict[str, Any]) -> str:
+    body = {
+        "description": data.description,
+        "category": data.category,
+        "type": data.type,
+        "lat": data.lat,
+        "lng": data.lng,
+        "coord": data.coord,
+        "address": data.address,
+        "community": data.community,
+        "name": crypto.blind_index(data.name),
+        "phone": crypto.blind_index(data.phone),
+        "anonymous": data.anonymous,
+        "on_behalf": data.on_behalf,
+        "attributes": data.attributes,
+        "photos": [hashlib.sha256(b).hexdigest() for _, b in photos],
+        **extra,
+    }
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
+
+
+def _replay(scope: str, key: str, digest: str) -> Filed | None:
+    found = Submission.objects.select_related("case").filter(idem_scope=scope, idem_key=key).first()
+    if found is None:
+        return None
+    if found.request_hash != digest:
+        raise IdempotencyConflict("同一提交编号已用于内容不同的反映", details={"key": key})
+    return Filed(found.case, reporter_code(found.case), replayed=True)
+
+
+def public_category(code: str) -> Category:
+    category = Category.objects.filter(code=code, public=True, is_active=True).first()
+    if category is None:
+        raise InvalidInput("请选择问题分类", details={"category": code or "required"})
+    return category
+
+
+def check_attributes(category: Category, given: dict[str, Any]) -> list[tuple[str, str]]:
+    """Validates answers to the category's extra questions; returns (question, answer) lines."""
+    definition = getattr(category, "service_definition", None)
+    lines: list[tuple[str, str]] = []
+    for attr in sorted(definition.attributes if definition else [], key=lambda a: a.get("order", 0)):
+        if not attr.get("variable", True):
+            continue
+        code = str(attr.get("code", ""))
+        value = given.get(code)
+        values = value if isinstance(value, list) else ([value] if value not in (None, "") else [])
+        values = [str(v).strip() for v in values if str(v).strip()]
+        if not values:
+            if attr.get("required"):
+                raise InvalidInput(
+                    f"请回答：{attr.get('description') or code}", details={f"attribute[{code}]": "required"}
+                )
+            continue
+        datatype = attr.get("datatype", "string")
+        if datatype in ("singlevaluelist", "multivaluelist"):
+            names = {str(v.get("key")): str(v.get("name")) for v in attr.get("values", [])}
+            if any(v not in names for v in values) or (datatype == "singlevaluelist" and len(values) > 1):
+                raise InvalidInput(
+                    f"“{attr.get('description') or code}”的选项无效", details={f"attribute[{code}]": values}
+                )
+            shown = "、".join(names[v] for v in values)
+        elif datatype == "number":
+            try:
+                float(values[0])
+            except ValueError:
+                raise InvalidInput(
+                    f"“{attr.get('description') or code}”须为数字", details={f"attribute[{code}]": values[0]}
+                ) from None
+            shown = values[0]
+        else:
+            shown = values[0][:500]
+        lines.append((str(attr.get("description") or code), shown))
+    return lines
+
+
+def _filer_extras(user: User | None) -> tuple[str, str]:
+    """(channel, company) for a signed-in filer; mobile reporters show their company."""
+    if user is None:
+        return Channel.RESIDENT, ""
+    profile = MobileReporterProfile.objects.filter(user=user).first()
+    roles = {m.role for m in memberships_of(user)}
+    if Role.MOBILE_REPORTER in roles and Role.GRID_WORKER not in roles:
+        return Channel.MOBILE_REPORTER, profile.company if profile else ""
+    return "", ""
+
+
+def submit_report(
+    data: ReportInput,
+    *,
+    user: User | None,
+    ip: str,
+    files: Sequence[tuple[str, bytes]] = (),
+    source: str = Source.WEB,
+    api_key: Open311Key | None = None,
+    device_id: str = "",
+    account_ref: str = "",
+    email: str = "",
+    media_url: str = "",
+) -> Filed:
+    """Files one report from the public page (or Open311); retry-safe by its idempotency key.
+
+    Order: honeypot, block list, replay (same key and body → the same case; another body → 409),
+    rate limits, validation and photos (nothing saved on any error), then the case, its photos, the
+    submission row and the reporter's tracking ticket in one transaction.
+    """
+    if data.honeypot:
+        raise Honeypot("提交失败，请刷新页面后重试")
+    user = user if user is not None and getattr(user, "is_authenticated", False) else None
+    phone = "".join((data.phone or "").split())
+    limits.check_blocked(ip=ip, phone=phone)
+    key = (data.idempotency_key or "").strip()
+    if len(key) > 100:
+        raise InvalidInput("提交编号过长", details={"idempotency_key": "≤ 100"})
+    scope = f"u{user.pk}" if user is not None else (f"k{api_key.pk}" if api_key else "anon")
+    digest = request_digest(data, files, {"source": source, "device_id": device_id})
+    if key:
+        found = _replay(scope, key, digest)
+        if found is not None:
+            return found
+    if user is not None:
+        limits.check_and_hit("submit_user", f"u{user.pk}")
+    elif source == Source.WEB:
+        limits.check_and_hit("submit_ip", ip)
+    if phone:
+        limits.check_and_hit("submit_phone", crypto.blind_index(phone))
+
+    description = (data.description or "").strip()
+    if not description:
+        raise InvalidInput("请描述问题", details={"description": "required"})
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"问题描述请勿超过 {MAX_DESCRIPTION} 字", details={"description": "too long"})
+    category = public_category(data.category)
+    answers = check_attributes(category, data.attributes)
+    if answers:
+        description += "\n\n" + "\n".join(f"【{q}】{a}" for q, a in answers)
+    if data.anonymous and not category.anonymous_allowed:
+        raise InvalidInput("该类事项不受理匿名反映，请留下姓名和电话", details={"anonymous": "not allowed"})
+    if data.on_behalf:
+        if user is None or not (
+            {m.role for m in memberships_of(user)} & {Role.HOUSEHOLD_LEADER, Role.GRID_WORKER}
+        ):
+            raise Forbidden("只有联户长和网格员可以代他人反映")
+        if not (data.name.strip() and phone):
+            raise InvalidInput("代他人反映时请填写对方的姓名和电话", details={"phone": "required"})
+
+    lat, lng, coord, location_source = data.lat, data.lng, data.coord, data.location_source
+    if lat is None or lng is None:
+        lat = lng = None
+        point = point_for_address(data.address, data.community)
+        if point is not None:
+            lat, lng, coord, location_source = point[0], point[1], "wgs84", LocationSource.ADDRESS
+        elif user is None or not any(
+            m.unit.kind in (UnitKind.GRID, UnitKind.COMMUNITY) for m in memberships_of(user)
+        ):
+            raise InvalidInput("请在地图上选择位置，或选择所在社区", details={"location": "required"})
+        else:
+            location_source = LocationSource.FILER
+    prepared = prepare_photos(files)
+
+    channel, company = _filer_extras(user)
+    if api_key is not None and api_key.gateway and api_key.filer_id:
+        filer, channel = api_key.filer, Channel.HOTLINE_12345
+    else:
+        filer = user or web_account()
+    first_line = description.splitlines()[0] if description else ""
+    ticket_code: list[str] = []
+
+    def record(case: Case) -> None:
+        Submission.objects.create(
+            case=case,
+            source=source,
+            filer=user,
+            on_behalf=data.on_behalf,
+            company=company,
+            location_source=location_source or "",
+            attributes=data.attributes,
+            idem_scope=scope if key else "",
+            idem_key=key,
+            request_hash=digest,
+            ip=ip or None,
+            phone_index=crypto.blind_index(phone) if not data.anonymous else "",
+            api_key=api_key,
+            device_id=device_id[:100],
+            account_ref=account_ref[:100],
+            email_enc=crypto.encrypt(email) if not data.anonymous else "",
+            media_url=media_url[:500],
+            token=secrets.token_urlsafe(16) if source == Source.OPEN311 else "",
+        )
+        _, code = issue_ticket(
+            case,
+            kind=TicketKind.REPORTER,
+            user=user if user is not None and not data.on_behalf else None,
+            phone="" if data.anonymous else phone,
+        )
+        ticket_code.append(code)
+
+    try:
+        case = case_actions.file_report(
+            by=filer,
+            photos=prepared,
+            on_created=record,
+            description=description,
+            title=first_line[:40],
+            category=category,
+            type=data.type if data.type in CaseType.values else CaseType.COMPLAINT,
+            channel=channel or None,
+            lat=lat,
+            lng=lng,
+            coord=coord if coord in ("wgs84", "gcj02") else "wgs84",
+            address=(data.address or "").strip()[:200],
+            reporter_name="" if data.anonymous else data.name.strip()[:50],
+            reporter_phone="" if data.anonymous else phone,
+            anonymous=data.anonymous,
+        )
+    except IntegrityError:
+        # A concurrent retry with the same key committed first: answer as its replay.
+        found = _replay(scope, key, digest) if key else None
+        if found is None:
+            raise
+        return found
+    return Filed(case, ticket_code[0] if ticket_code else reporter_code(case))
+
+
+# --- abuse ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def block_sender(case: Case, *, by: User, days: int | None = 30, reason: str = "") -> list[Block]:
+    """Blocks the phone and the address a case came from (after mark_abusive), for `days` (None: no end)."""
+    submission = Submission.objects.filter(case=case).first()
+    rows = []
+    until = limits.block_until(days)
+    phone_index = case.reporter_phone_index or (submission.phone_index if submission else "")
+    if phone_index:
+        hint = crypto.mask_phone(crypto.decrypt(case.reporter_phone_enc)) if case.reporter_phone_enc else ""
+        rows.append(
+            Block.objects.create(
+                kind=BlockKind.PHONE,
+                phone_index=phone_index,
+                phone_hint=hint,
+                reason=reason[:200],
+                until=until,
+                created_by=by,
+            )
+        )
+    if submission is not None and submission.ip:
+        rows.append(
+            Block.objects.create(
+                kind=BlockKind.IP, network=submission.ip, reason=reason[:200], until=until, created_by=by
+            )
+        )
+    for row in rows:
+        audit.record(by, "intake.block", row, after={"kind": row.kind, "case": case.number})
+    return rows
+
+
+# --- mobile reporters ----------------------------------------------------------------------------
+
+
+def mobile_reporter_unit() -> Unit:
+    """Where self-registered mobile reporters' memberships sit: the top county-level unit."""
+    unit = Unit.objects.filter(kind=UnitKind.COUNTY, is_active=True).order_by("depth", "id").first()
+    unit = unit or Unit.objects.filter(kind=UnitKind.CITY).order_by("id").first()
+    if unit is None:
+        raise NotFound("尚未配置单位")
+    return unit
+
+
+@transaction.atomic
+def register_mobile_reporter(
+    *, username: str, password: str, display_name: str, company: str, kind: str = ReporterKind.COURIER
+) -> User:
+    """A courier or truck driver signs up with their company; their reports come in as mobile_reporter."""
+    if not company.strip():
+        raise InvalidInput("请填写所属企业", details={"company": "required"})
+    if kind not in ReporterKind.values:
+        raise InvalidInput("请选择类型", details={"kind": kind})
+    user = people_actions.create_user(
+        username=username.strip(), password=password, display_name=display_name.strip()
+    )
+    people_actions.add_membership(user, mobile_reporter_unit(), Role.MOBILE_REPORTER)
+    MobileReporterProfile.objects.create(user=user, company=company.strip()[:100], kind=kind)
+    return user
+
+
+@transaction.atomic
+def set_company(user: User, *, company: str, kind: str = ReporterKind.COURIER) -> MobileReporterProfile:
+    if not company.strip():
+        raise InvalidInput("请填写所属企业", details={"company": "required"})
+    profile, _ = MobileReporterProfile.objects.update_or_create(
+        user=user, defaults={"company": company.strip()[:100], "kind": kind}
+    )
+    return profile
+
+
+# --- Open311 keys --------------------------------------------------------------------------------
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_open311_key(
+    *, name: str, unit: Unit | None = None, key: str = "", by: Any = None
+) -> tuple[Open311Key, str]:
+    """A new API key (shown once; only its digest is kept). `key` fixes the value (the demo's)."""
+    key = key or "o311_" + secrets.token_urlsafe(24)
+    row = Open311Key.objects.filter(digest=key_digest(key)).first()
+    if row is not None:
+        return row, key
+    row = Open311Key.objects.create(name=name[:100], unit=unit, prefix=key[:8], digest=key_digest(key))
+    audit.record(by, "open311.key.issue", row, after={"name": row.name})
+    return row, key
+
+
+def open311_key(key: str) -> Open311Key | None:
+    if not key:
+        return None
+    row = (
+        Open311Key.objects.select_related("filer")
+        .filter(digest=key_digest(key), revoked_at__isnull=True)
+        .first()
+    )
+    if row is not None:
+        now = timezone.now()
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+            Open311Key.objects.filter(pk=row.pk).update(last_used_at=now)
+    return row
+
+
+def issue_demo_key() -> str:
+    """The demo's Open311 key, `open311-demo-key` (idempotent)."""
+    issue_open311_key(name="演示客户端（Open311）", key="open311-demo-key")
+    return "open311-demo-key"

@@ -390,10 +390,9 @@ def submit_report(
     prepared = prepare_photos(files)
 
     channel, company = _filer_extras(user)
-    if api_key is not None and api_key.gateway and api_key.filer_id:
+    filer: User = user or web_account()
+    if api_key is not None and api_key.gateway and api_key.filer is not None:
         filer, channel = api_key.filer, Channel.HOTLINE_12345
-    else:
-        filer = user or web_account()
     first_line = description.splitlines()[0] if description else ""
     ticket_code: list[str] = []
 

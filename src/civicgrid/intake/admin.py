@@ -19,6 +19,19 @@ from civicgrid.intake.models import (
     Submission,
 )
 
+SUBMISSION_FIELDS: list[str] = [
+    "case",
+    "source",
+    "filer",
+    "on_behalf",
+    "company",
+    "location_source",
+    "ip",
+    "created_at",
+    "api_key",
+    "device_id",
+    "attributes",
+]
 DATATYPES = {"string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"}
 
 
@@ -132,8 +145,8 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_display = ["case", "source", "filer", "on_behalf", "company", "location_source", "ip", "created_at"]
     list_filter = ["source", "on_behalf", "location_source"]
     search_fields = ["case__number", "company"]
-    fields = [*list_display, "api_key", "device_id", "attributes"]
-    readonly_fields = fields
+    fields = tuple(SUBMISSION_FIELDS)
+    readonly_fields = SUBMISSION_FIELDS
 
     def has_add_permission(self, request):
         return False

@@ -68,7 +68,11 @@ def similar_open_cases(
         .select_related("category", "lead_unit")
         .order_by("-created_at")[:200]
     )
-    found = [Similar(c, geo.haversine_m(lat, lng, c.lat, c.lng)) for c in rows if c.lat is not None]
+    found = [
+        Similar(c, geo.haversine_m(lat, lng, c.lat, c.lng))
+        for c in rows
+        if c.lat is not None and c.lng is not None
+    ]
     near = [s for s in found if s.distance_m <= SIMILAR_RADIUS_M]
     return sorted(near, key=lambda s: s.distance_m)[:limit]
 

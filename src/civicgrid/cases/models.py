@@ -394,6 +394,13 @@ class StepAction(models.TextChoices):
     URGE = "urge", _("催办")
     SUPERVISE = "supervise", _("督办")
     MERGE = "merge", _("合并")
+    # Written by the supervision worker (actor None): cases.actions.supervision.
+    YELLOW = "yellow", _("黄牌预警")
+    RED = "red", _("红牌超期")
+    AUTO_URGE = "auto_urge", _("自动催办")
+    ESCALATE_ALERT = "escalate_alert", _("超期督办提醒")
+    REMIND_SIGN = "remind_sign", _("签收提醒")
+    REMIND_RATE = "remind_rate", _("评价提醒")
 
 
 class CaseStep(models.Model):
@@ -508,3 +515,6 @@ class CasePhoto(models.Model):
 
     def __str__(self) -> str:
         return str(self.image)
+
+
+from civicgrid.cases.measure_models import *  # noqa: E402, F403

@@ -1,0 +1,180 @@
+"""Supervision by the worker (督办/催办): yellow and red cards, the automatic urge, the supervisor's alert,
+and reminders to sign for a case and to rate it.
+
+Each function acts on one case for one moment and returns whether it did. It first claims the change
+with a conditional UPDATE (the case's warn level or urge count as last seen, or the SupervisionMark
+column set to the deadline it concerns), so however many workers run the same sweep, each transition
+and each reminder happens once; then it writes the timeline step (actor None: the system) in the same
+transaction, and the step's notifications go out through cases.effects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from civicgrid.cases.actions._common import snapshot, write_step
+from civicgrid.cases.measure_models import SupervisionMark
+from civicgrid.cases.models import CLOCK_STATUSES, Case, CaseAssignment, Status, StepAction, WarnLevel
+
+
+def _reload(case_id: int) -> Case:
+    return Case.objects.select_related(None).get(pk=case_id)
+
+
+@transaction.atomic
+def turn_yellow(case_id: int, *, seen: str, now: datetime) -> bool:
+    """黄牌: 75 % of the handling time is used up (yellow_at passed, due_at not yet)."""
+    if seen != WarnLevel.NONE:
+        return False
+    claimed = Case.objects.filter(
+        pk=case_id, warn_level=seen, status__in=CLOCK_STATUSES, yellow_at__lte=now, due_at__gt=now
+    ).update(warn_level=WarnLevel.YELLOW, updated_at=now)
+    if claimed != 1:
+        return False
+    case = _reload(case_id)
+    before = {**snapshot(case), "warn_level": seen}
+    write_step(case, StepAction.YELLOW, by=None, unit=None, before=before, at=now, note="办理时限已过 75%")
+    return True
+
+
+@transaction.atomic
+def turn_red(case_id: int, *, seen: str, now: datetime) -> bool:
+    """红牌: the handling deadline has passed while the lead unit still holds the case."""
+    if seen == WarnLevel.RED:
+        return False
+    claimed = Case.objects.filter(
+        pk=case_id, warn_level=seen, status__in=CLOCK_STATUSES, due_at__lte=now
+    ).update(warn_level=WarnLevel.RED, updated_at=now)
+    if claimed != 1:
+        return False
+    case = _reload(case_id)
+    before = {**snapshot(case), "warn_level": seen}
+    assert case.due_at is not None
+    write_step(
+        case,
+        StepAction.RED,
+        by=None,
+        unit=None,
+        before=before,
+        at=now,
+        note="已超过办理期限",
+        extra={"deadline": case.due_at.isoformat()},
+    )
+    return True
+
+
+@transaction.atomic
+def auto_urge(
+    case_id: int, *, seen_count: int, seen_urged_at: datetime | None, before_due: datetime, now: datetime
+) -> bool:
+    """催办 the day after the deadline: once per deadline (not if somebody urged since it passed).
+
+    `before_due` is the threshold the sweep computed: the case's deadline must lie before it. The urge
+    count and last urge as the sweep saw them are the claim: a concurrent urge makes this one a no-op.
+    """
+    claimed = (
+        Case.objects.filter(
+            pk=case_id,
+            urge_count=seen_count,
+            last_urged_at=seen_urged_at,
+            status__in=CLOCK_STATUSES,
+            due_at__lt=before_due,
+        )
+        .filter(Q(last_urged_at__isnull=True) | Q(last_urged_at__lt=F("due_at")))
+        .update(urge_count=seen_count + 1, last_urged_at=now, updated_at=now)
+    )
+    if claimed != 1:
+        return False
+    case = _reload(case_id)
+    before = {**snapshot(case), "urge_count": seen_count, "last_urged_at": seen_urged_at}
+    write_step(case, StepAction.AUTO_URGE, by=None, unit=None, before=before, at=now, note="超期自动催办")
+    return True
+
+
+def _mark(case_id: int, column: str, deadline: datetime) -> bool:
+    """Claims the reminder about `deadline` in the case's SupervisionMark row; False if already taken."""
+    SupervisionMark.objects.bulk_create([SupervisionMark(case_id=case_id)], ignore_conflicts=True)
+    return (
+        SupervisionMark.objects.filter(case_id=case_id)
+        .exclude(**{column: deadline})
+        .update(**{column: deadline})
+        == 1
+    )
+
+
+@transaction.atomic
+def escalate_alert(case_id: int, *, due_at: datetime, now: datetime) -> bool:
+    """Alerts the supervisor once a case is five working days overdue (the sweep decides the moment)."""
+    case = (
+        Case.objects.select_for_update().filter(pk=case_id, status__in=CLOCK_STATUSES, due_at=due_at).first()
+    )
+    if case is None or not _mark(case_id, "alerted_for", due_at):
+        return False
+    write_step(
+        case,
+        StepAction.ESCALATE_ALERT,
+        by=None,
+        unit=None,
+        before=snapshot(case),
+        at=now,
+        note="超期 5 个工作日，提请督办",
+        extra={"deadline": due_at.isoformat()},
+    )
+    return True
+
+
+@transaction.atomic
+def remind_sign(case_id: int, *, sign_by: datetime, now: datetime) -> bool:
+    """Reminds the units that have not signed for a case once its sign-for deadline has passed."""
+    case = (
+        Case.objects.select_for_update()
+        .filter(pk=case_id, status=Status.DISPATCHED, sign_by=sign_by, sign_by__lte=now)
+        .first()
+    )
+    if case is None or not _mark(case_id, "sign_reminded_for", sign_by):
+        return False
+    units = list(
+        CaseAssignment.objects.filter(case=case, active=True, signed_at__isnull=True)
+        .order_by("-role", "id")
+        .values_list("unit__code", "unit_id")
+    )
+    write_step(
+        case,
+        StepAction.REMIND_SIGN,
+        by=None,
+        unit=None,
+        before=snapshot(case),
+        at=now,
+        note="已超过签收期限，请尽快签收",
+        extra={"units": [code or pk for code, pk in units]},
+    )
+    return True
+
+
+@transaction.atomic
+def remind_rate(case_id: int, *, rate_by: datetime, now: datetime) -> bool:
+    """Reminds the reporter (an account) to rate a closed case before the rating window closes."""
+    case = (
+        Case.objects.select_for_update()
+        .filter(
+            pk=case_id, status=Status.CLOSED, rate_by=rate_by, rate_by__gt=now, reporter_user__isnull=False
+        )
+        .filter(Q(rated_at__isnull=True) | Q(rated_at__lt=F("closed_at")))
+        .first()
+    )
+    if case is None or not _mark(case_id, "rate_reminded_for", rate_by):
+        return False
+    write_step(
+        case,
+        StepAction.REMIND_RATE,
+        by=None,
+        unit=None,
+        before=snapshot(case),
+        at=now,
+        note="请在评价期限内对办理结果进行评价",
+        extra={"rate_by": rate_by.isoformat()},
+    )
+    return True

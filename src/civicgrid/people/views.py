@@ -11,11 +11,13 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from civicgrid.cases import desk_queries
+from civicgrid.cases import rules as case_rules
 from civicgrid.core.errors import InvalidInput, NotFound
 from civicgrid.core.models import Unit, UnitKind
 from civicgrid.people import actions
 from civicgrid.people.forms import LoginForm, PasswordChangeForm, TokenForm
-from civicgrid.people.models import ApiToken
+from civicgrid.people.models import ApiToken, User
 from civicgrid.people.queries import memberships_of, user_of
 from civicgrid.people.roles import DUTIES
 
@@ -97,7 +99,14 @@ def desk_view(request: HttpRequest) -> HttpResponse:
                 "below": [{"kind": UnitKind(row["kind"]).label, "n": row["n"]} for row in below],
             }
         )
-    return render(request, "people/desk.html", {"cards": cards})
+    return render(request, "people/desk.html", {"cards": cards, "inbox": _case_inbox(user_of(request))})
+
+
+def _case_inbox(user: User) -> list[dict]:
+    """The case inbox tabs of the user's roles with their counts (one COUNT each); [] for non-staff."""
+    if not case_rules.is_staff_viewer(user):
+        return []
+    return [{"tab": tab, "count": n} for tab, n in desk_queries.tab_counts(user)]
 
 
 @login_required

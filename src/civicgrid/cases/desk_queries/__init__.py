@@ -1,0 +1,325 @@
+"""Reads for the staff desk: the inbox tabs a user gets, deadlines as a row shows them, the list's
+filters, what a timeline step changed, and (in .steps) the steps a user may take on a case now."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from civicgrid.cases import queries, rules
+from civicgrid.cases.desk_queries.steps import (
+    CHECKS,
+    STEP_LABELS,
+    StepContext,
+    allowed_steps,
+    check_step,
+    dispatch_targets,
+    step_context,
+)
+from civicgrid.cases.models import (
+    CLOCK_STATUSES,
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Case,
+    CaseAssignment,
+    CaseStep,
+    Category,
+    ExtensionRequest,
+    ExtensionStatus,
+    ReturnReason,
+    Satisfaction,
+    Status,
+    StepAction,
+    WarnLevel,
+)
+from civicgrid.core.models import Unit, UnitKind
+from civicgrid.people.models import Role
+from civicgrid.people.queries import memberships_of, scope_q
+
+if TYPE_CHECKING:
+    from civicgrid.people.models import User
+
+__all__ = [
+    "CHECKS",
+    "STEP_LABELS",
+    "StepContext",
+    "allowed_steps",
+    "check_step",
+    "dispatch_targets",
+    "step_context",
+]
+
+# --- inbox tabs ------------------------------------------------------------------------------------
+
+STAFF_ROLES = rules.STAFF_ROLES | rules.TERRITORY_ROLES
+RULER_ROLES = frozenset({Role.DISPATCHER, Role.COMMUNITY_STAFF})
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    roles: frozenset[str]
+    hint: str
+
+
+TABS = [
+    Tab("to_register", "待立案", rules.INTAKE_ROLES, "新受理的工单：立案、不予受理或吹哨"),
+    Tab("to_dispatch", "待派遣", RULER_ROLES, "已立案、已吹哨或被退回的工单，等待派遣"),
+    Tab("to_sign", "待签收", rules.HANDLER_ROLES, "派给本单位、还没有签收的工单"),
+    Tab("in_progress", "办理中", rules.HANDLER_ROLES, "本单位主办、已签收还未反馈的工单"),
+    Tab("due_soon", "即将到期", STAFF_ROLES, "24 小时内到办理期限的工单"),
+    Tab("overdue", "已超期", STAFF_ROLES, "已过办理期限还未反馈的工单"),
+    Tab("to_recheck", "待核查", rules.INTAKE_ROLES, "承办单位已反馈，等待现场核查"),
+    Tab("returned", "被退回", RULER_ROLES, "承办单位退回的工单，等待重新派遣或审定"),
+    Tab("extension_requests", "延期申请", RULER_ROLES, "承办单位的延期申请，等待审批"),
+]
+TABS_BY_KEY = {t.key: t for t in TABS}
+
+
+def tabs_for(user: User) -> list[Tab]:
+    """The tabs that matter to the user's roles (all of them for a superuser)."""
+    if user.is_superuser:
+        return list(TABS)
+    held = {m.role for m in memberships_of(user)}
+    return [t for t in TABS if held & t.roles]
+
+
+def inbox(user: User, key: str) -> QuerySet[Case]:
+    """The cases of one tab with what a row shows (one query, whatever the page size)."""
+    if key == "extension_requests":
+        pending = ExtensionRequest.objects.filter(case=OuterRef("pk"), status=ExtensionStatus.PENDING)
+        cases = (
+            Case.objects.filter(pk__in=queries.extension_requests(user).values("case_id"))
+            .annotate(
+                pending_days=Subquery(pending.values("working_days")[:1]),
+                pending_reason=Subquery(pending.values("reason")[:1]),
+                pending_at=Subquery(pending.values("requested_at")[:1]),
+            )
+            .order_by("pending_at")
+        )
+    else:
+        cases = queries.INBOXES[key](user)  # type: ignore[assignment]
+    return cases.select_related("category", "lead_unit")
+
+
+def tab_counts(user: User, tabs: Sequence[Tab] | None = None) -> list[tuple[Tab, int]]:
+    """Each of the user's tabs with its count (one COUNT per tab)."""
+    return [(t, inbox(user, t.key).count()) for t in (tabs if tabs is not None else tabs_for(user))]
+
+
+# --- deadlines as a row shows them ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The deadline that matters in the case's current status, its colour and the time left."""
+
+    label: str
+    at: datetime
+    level: str  # "", "yellow" or "red"
+    left: str
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(abs(delta).total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}天{hours}小时" if hours else f"{days}天"
+    if hours:
+        return f"{hours}小时{mins}分" if mins else f"{hours}小时"
+    return f"{mins}分钟"
+
+
+def _clock(
+    label: str, at: datetime, start: datetime | None, now: datetime, yellow: bool | None = None
+) -> Clock:
+    """`yellow` as the case's columns say it (handling clock); else at 75 % of the time from `start`."""
+    if now >= at:
+        return Clock(label, at, "red", "超期 " + _span(now - at))
+    if yellow is None:
+        yellow = start is not None and at > start and (now - start) >= (at - start) * 0.75
+    return Clock(label, at, "yellow" if yellow else "", "剩 " + _span(at - now))
+
+
+def clock_of(case: Case, now: datetime | None = None, *, sign: bool = False) -> Clock | None:
+    """The deadline a list row shows; `sign` prefers the sign-for deadline (the to-sign inbox)."""
+    now = now or timezone.now()
+    if sign and case.status == Status.DISPATCHED and case.sign_by:
+        return _clock("签收期限", case.sign_by, case.dispatched_at, now)
+    if case.status in CLOCK_STATUSES and case.due_at:
+        # yellow_at is 75 % of the limit in working time (deadlines.yellow_at), which clock time is not.
+        yellow = case.warn_level == WarnLevel.YELLOW or bool(case.yellow_at and now >= case.yellow_at)
+        return _clock("办理期限", case.due_at, case.dispatched_at, now, yellow=yellow)
+    if case.status == Status.FED_BACK and case.recheck_by:
+        return _clock("核查期限", case.recheck_by, case.fed_back_at, now)
+    if case.status == Status.RECEIVED and case.answer_by and case.answered_at is None:
+        return _clock("答复期限", case.answer_by, case.created_at, now)
+    return None
+
+
+def case_clocks(case: Case, now: datetime | None = None) -> list[Clock]:
+    """Every deadline of the current round, for the case page's header."""
+    now = now or timezone.now()
+    found: list[Clock] = []
+    if case.answer_by and case.answered_at is None and case.status not in FINAL_STATUSES:
+        found.append(_clock("答复期限", case.answer_by, case.created_at, now))
+    if case.status == Status.DISPATCHED and case.sign_by:
+        found.append(_clock("签收期限", case.sign_by, case.dispatched_at, now))
+    if case.status in CLOCK_STATUSES and case.due_at:
+        found.append(clock_of(case, now) or _clock("办理期限", case.due_at, None, now))
+    if case.status == Status.FED_BACK and case.recheck_by:
+        found.append(_clock("核查期限", case.recheck_by, case.fed_back_at, now))
+    if case.status == Status.CLOSED and case.rate_by and case.rated_at is None:
+        found.append(_clock("评价期限", case.rate_by, case.closed_at, now))
+    return found
+
+
+STATUS_HINTS: dict[str, str] = {
+    Status.RECEIVED: "已受理，等待立案",
+    Status.REGISTERED: "已立案，等待派遣",
+    Status.REJECTED: "不予受理，已告知反映人理由",
+    Status.ESCALATED: "社区已吹哨，等待街道派遣",
+    Status.DISPATCHED: "已派遣，等待承办单位签收",
+    Status.RETURNED: "承办单位已退回，等待重新派遣或审定",
+    Status.SIGNED: "承办单位已签收，正在办理",
+    Status.DEFERRED: "缓办（挂账），暂时无法解决",
+    Status.FED_BACK: "承办单位已反馈，等待现场核查",
+    Status.CLOSED: "已结案",
+    Status.MERGED: "已合并到另一工单",
+}
+
+
+# --- the list: search, filters, sort ----------------------------------------------------------------
+
+SORTS: dict[str, tuple[Any, ...]] = {
+    "-created": ("-created_at", "-id"),
+    "created": ("created_at", "id"),
+    "due": (F("due_at").asc(nulls_last=True), "-id"),
+    "-due": (F("due_at").desc(nulls_last=True), "-id"),
+}
+OPEN = "open"
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    q: str = ""
+    status: str = ""  # a Status value, "open", or "" for all
+    category: Category | None = None
+    unit: Unit | None = None
+    overdue: bool | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    sort: str = "-created"
+
+
+def filter_cases(user: User, f: CaseFilters) -> QuerySet[Case]:
+    """The cases the user may read that pass the filters, sorted (the same filters as the API's list)."""
+    cases = queries.cases_visible_to(user)
+    if f.status == OPEN:
+        cases = cases.filter(status__in=OPEN_STATUSES)
+    elif f.status:
+        cases = cases.filter(status=f.status)
+    if f.unit is not None:
+        assigned = CaseAssignment.objects.filter(unit_path__startswith=f.unit.path, active=True)
+        cases = cases.filter(Q(territory_path__startswith=f.unit.path) | Q(pk__in=assigned.values("case_id")))
+    if f.category is not None:
+        cases = cases.filter(Q(category=f.category) | Q(category__parent=f.category))
+    if f.overdue is not None:
+        cases = cases.filter(queries.overdue_q()) if f.overdue else cases.exclude(queries.overdue_q())
+    q = f.q.strip()
+    if q:
+        cases = cases.filter(
+            Q(number__icontains=q)
+            | Q(title__icontains=q)
+            | Q(description__icontains=q)
+            | Q(address__icontains=q)
+        )
+    tz = timezone.get_current_timezone()
+    if f.created_from:
+        cases = cases.filter(created_at__gte=datetime.combine(f.created_from, time.min, tz))
+    if f.created_to:
+        cases = cases.filter(created_at__lt=datetime.combine(f.created_to + timedelta(days=1), time.min, tz))
+    return cases.order_by(*SORTS.get(f.sort, SORTS["-created"]))
+
+
+FILTER_UNIT_KINDS = (UnitKind.SUBDISTRICT, UnitKind.COMMUNITY, UnitKind.GRID, UnitKind.OFFICE)
+
+
+def filter_units(user: User) -> list[Unit]:
+    """Units to filter by: the user's territory down to grids, and the departments (cases go to them)."""
+    units = Unit.objects.filter(
+        Q(scope_q(user), kind__in=FILTER_UNIT_KINDS) | Q(kind=UnitKind.DEPARTMENT), is_active=True
+    )
+    return list(units.order_by("kind", "path")[:1000])
+
+
+# --- timeline details ----------------------------------------------------------------------------------
+
+
+def _names(codes: set[Any]) -> dict[Any, str]:
+    if not codes:
+        return {}
+    text = {c for c in codes if isinstance(c, str)}
+    ids = {c for c in codes if isinstance(c, int)}
+    rows = Unit.objects.filter(Q(code__in=text) | Q(pk__in=ids)).values_list("pk", "code", "name")
+    found: dict[Any, str] = {}
+    for pk, code, name in rows:
+        found[pk] = name
+        if code:
+            found[code] = name
+    return found
+
+
+def step_details(case: Case) -> dict[int, str]:
+    """A line per step saying what changed that the note does not: units, reasons, verdicts (2 queries)."""
+    rows = list(
+        CaseStep.objects.filter(
+            case=case,
+            action__in=[
+                StepAction.DISPATCH,
+                StepAction.RETURN,
+                StepAction.RECHECK,
+                StepAction.RATE,
+                StepAction.REQUEST_EXTENSION,
+                StepAction.APPROVE_EXTENSION,
+                StepAction.MERGE,
+            ],
+        ).values_list("pk", "action", "changes")
+    )
+    codes: set[Any] = set()
+    for _, action, changes in rows:
+        if action == StepAction.DISPATCH:
+            codes.add(changes.get("lead_unit"))
+            codes.update(changes.get("assisting_units") or [])
+    names = _names({c for c in codes if c is not None})
+    details: dict[int, str] = {}
+    for pk, action, changes in rows:
+        line = ""
+        if action == StepAction.DISPATCH:
+            lead = changes.get("lead_unit")
+            line = f"主办：{names.get(lead, lead)}"
+            assisting = [names.get(c, c) for c in changes.get("assisting_units") or []]
+            if assisting:
+                line += "；协办：" + "、".join(str(a) for a in assisting)
+        elif action == StepAction.RETURN:
+            code = changes.get("reason_code", "")
+            line = "退回原因：" + (ReturnReason(code).label if code in ReturnReason.values else str(code))
+        elif action == StepAction.RECHECK:
+            line = "核查通过，结案" if changes.get("passed") else "核查不通过，返工"
+        elif action == StepAction.RATE:
+            code = changes.get("satisfaction", "")
+            label = Satisfaction(code).label if code in Satisfaction.values else str(code)
+            line = f"{label}，{'已解决' if changes.get('resolved') else '未解决'}"
+        elif action in (StepAction.REQUEST_EXTENSION, StepAction.APPROVE_EXTENSION):
+            line = f"延期 {changes.get('working_days')} 个工作日"
+        elif action == StepAction.MERGE:
+            line = f"合并到 {changes.get('into')}"
+        details[pk] = str(line)
+    return details

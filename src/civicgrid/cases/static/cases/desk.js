@@ -1,0 +1,58 @@
+/* The staff desk: the case map (Leaflet, no tiles unless a URL is given), cancel links of step forms,
+   "use my position" for arriving on site. Everything else is htmx attributes in the templates. */
+(function () {
+  "use strict";
+
+  function initMap(el) {
+    if (el._civicgridMap || !window.L) return;
+    var source = document.getElementById(el.getAttribute("data-map"));
+    if (!source) return;
+    var data = JSON.parse(source.textContent);
+    var map = L.map(el, { attributionControl: false, scrollWheelZoom: false });
+    // Hook for a tile server later (an intranet one): data-tile-url or window.CIVICGRID_TILE_URL.
+    var tiles = el.getAttribute("data-tile-url") || window.CIVICGRID_TILE_URL;
+    if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+    var bounds = L.latLngBounds([[data.lat, data.lng], [data.lat, data.lng]]);
+    data.areas.forEach(function (area) {
+      var grid = area.kind === "grid";
+      var layer = L.geoJSON(area.geojson, {
+        style: { color: grid ? "#c8102e" : "#1849a9", weight: grid ? 2 : 1.5, fillOpacity: grid ? 0.08 : 0.04, dashArray: grid ? null : "4 4" }
+      }).bindTooltip(area.name).addTo(map);
+      bounds.extend(layer.getBounds());
+    });
+    L.marker([data.lat, data.lng], { title: data.label }).addTo(map).bindPopup(data.label);
+    map.fitBounds(bounds.pad(0.05), { maxZoom: 17 });
+    el._civicgridMap = map;
+  }
+
+  function initAll(root) {
+    (root || document).querySelectorAll("[data-map]").forEach(initMap);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { initAll(document); });
+  document.addEventListener("htmx:load", function (event) { initAll(event.target); });
+
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest("[data-cancel]");
+    var holder = cancel && cancel.closest("#step-form");
+    if (holder) {
+      event.preventDefault();
+      holder.innerHTML = "";
+      return;
+    }
+    var locate = event.target.closest("[data-locate]");
+    if (locate && navigator.geolocation) {
+      var form = locate.closest("form");
+      var status = form.querySelector("[data-locate-status]");
+      if (status) status.textContent = "正在定位…";
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        // Browsers report WGS-84, which is what the case stores.
+        form.querySelector("[name=lat]").value = pos.coords.latitude.toFixed(6);
+        form.querySelector("[name=lng]").value = pos.coords.longitude.toFixed(6);
+        if (status) status.textContent = "已定位（精度约 " + Math.round(pos.coords.accuracy) + " 米）";
+      }, function () {
+        if (status) status.textContent = "无法获取位置，请手动填写";
+      }, { enableHighAccuracy: true, timeout: 15000 });
+    }
+  });
+})();

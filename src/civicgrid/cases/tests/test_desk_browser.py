@@ -1,0 +1,82 @@
+"""The desk in a real browser: a dispatcher dispatches through the htmx form, the handler signs on a phone."""
+
+import pytest
+
+from civicgrid.cases.models import Case
+from civicgrid.cases.tests.factories import case_in_state
+from civicgrid.testing import PASSWORD, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+MARKER = "window.__deskMarker"
+
+
+def sign_in(tab, username, next_path):
+    tab.goto(f"{tab.base}/login/?next={next_path}")
+    tab.fill("#id_username", username)
+    tab.fill("#id_password", PASSWORD)
+    tab.click("button.primary")
+    tab.wait_for_url(tab.base + next_path + "*")
+
+
+def test_dispatch_then_sign_without_reloading(page, phone, world, cats):
+    case = case_in_state(
+        world, "registered", category=cats["road"], title="人行道地砖破损", address="幸福路 12 号"
+    )
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # The dispatcher's inbox: the case waits to be dispatched.
+    sign_in(page, "dispatcher_a", "/cases/")
+    current = page.locator(".tabs .tab.current")
+    assert "待派遣" in current.inner_text() and "1" in current.inner_text()
+    row = page.locator("table.cases tr.case-row", has_text=case.number)
+    assert "人行道地砖破损" in row.inner_text()
+    screenshot(page, "desk-inbox")
+
+    # The case page, with the pin on the grid's outline (no tiles).
+    row.locator("a.number").click()
+    page.wait_for_url(f"{page.base}/cases/{case.number}/")
+    page.locator(".leaflet-marker-icon").wait_for()
+    assert page.locator(".case-map path.leaflet-interactive").count() == 2  # community and grid outlines
+    page.evaluate(f"{MARKER} = 'kept'")
+
+    # Dispatch through the htmx form: the panel changes, the page does not reload.
+    page.click("a[data-step=dispatch]")
+    page.locator("#step-form form[data-step=dispatch]").wait_for()
+    page.select_option("#id_lead_unit", label="测试县城市管理局（职能部门）")
+    page.fill("#id_note", "请两日内修复")
+    page.click("#step-form button[type=submit]")
+    page.locator("#case-panel .flash", has_text="派遣：已完成").wait_for()
+    assert page.locator("#case-panel .status-line .status").inner_text() == "已派遣"
+    assert "主办：测试县城市管理局" in page.locator(".timeline").inner_text()
+    assert page.evaluate(MARKER) == "kept"
+    page.locator(".leaflet-marker-icon").wait_for()  # the swapped panel draws its map again
+    screenshot(page, "desk-case")
+
+    # The department handler signs on a phone.
+    sign_in(phone, "handler_cg", "/cases/")
+    assert "待签收" in phone.locator(".tabs .tab.current").inner_text()
+    phone.locator("table.cases a.number", has_text=case.number).click()
+    phone.wait_for_url(f"{phone.base}/cases/{case.number}/")
+    phone.evaluate(f"{MARKER} = 'kept'")
+
+    phone.click("a[data-step=sign]")
+    phone.locator("#step-form form[data-step=sign]").wait_for()
+    phone.click("#step-form button[type=submit]")
+    phone.locator("#case-panel .flash", has_text="签收：已完成").wait_for()
+    assert phone.locator("#case-panel .status-line .status").inner_text() == "已签收"
+    phone.click("a[data-step=return]")
+    phone.locator("#step-form form[data-step=return]").wait_for()
+    # A refusal (no reason chosen; the browser's own check switched off) comes back inside the form.
+    phone.evaluate("document.querySelector('#step-form form').noValidate = true")
+    phone.click("#step-form button[type=submit]")
+    phone.locator("#step-form .field-reason_code .error").wait_for()
+    assert phone.evaluate(MARKER) == "kept"
+    phone.click("#step-form [data-cancel]")
+    assert phone.locator("#step-form").inner_html().strip() == ""
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(phone, "desk-case-phone")
+
+    assert Case.objects.get(pk=case.pk).status == "signed"
+    assert not errors

@@ -1,0 +1,73 @@
+"""Deadlines as the desk shows them (frozen clock, no database) and the case page's query count."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from civicgrid.cases import actions, desk_queries
+from civicgrid.cases.models import Case, Status, WarnLevel
+from civicgrid.cases.tests.factories import case_in_state
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def case(**fields):
+    return Case(number="CG20261127-0001", description="x", **fields)
+
+
+def test_handling_deadline_turns_yellow_then_red():
+    start = NOW - timedelta(days=3)
+    due = NOW + timedelta(days=1)
+    fresh = case(status=Status.SIGNED, dispatched_at=start, due_at=due, yellow_at=NOW + timedelta(hours=1))
+    clock = desk_queries.clock_of(fresh, NOW)
+    assert clock is not None and (clock.label, clock.level, clock.left) == ("办理期限", "", "剩 1天")
+    # The worker's warn level or yellow_at having passed both make it yellow.
+    warned = case(status=Status.SIGNED, dispatched_at=start, due_at=due, warn_level=WarnLevel.YELLOW)
+    assert desk_queries.clock_of(warned, NOW).level == "yellow"
+    late = case(status=Status.DISPATCHED, dispatched_at=start, due_at=NOW - timedelta(hours=2, minutes=5))
+    clock = desk_queries.clock_of(late, NOW)
+    assert clock.level == "red" and clock.left == "超期 2小时5分"
+
+
+def test_the_to_sign_inbox_shows_the_sign_deadline():
+    dispatched = case(
+        status=Status.DISPATCHED,
+        dispatched_at=NOW - timedelta(minutes=50),
+        sign_by=NOW + timedelta(minutes=10),
+        due_at=NOW + timedelta(days=5),
+    )
+    clock = desk_queries.clock_of(dispatched, NOW, sign=True)
+    assert (clock.label, clock.level, clock.left) == ("签收期限", "yellow", "剩 10分钟")
+    assert desk_queries.clock_of(dispatched, NOW).label == "办理期限"
+
+
+def test_other_statuses():
+    fed_back = case(status=Status.FED_BACK, fed_back_at=NOW, recheck_by=NOW + timedelta(hours=8))
+    assert desk_queries.clock_of(fed_back, NOW).label == "核查期限"
+    received = case(status=Status.RECEIVED, created_at=NOW, answer_by=NOW + timedelta(hours=2))
+    assert desk_queries.clock_of(received, NOW).label == "答复期限"
+    assert desk_queries.clock_of(case(status=Status.REGISTERED, answered_at=NOW), NOW) is None
+    deferred = case(status=Status.DEFERRED, due_at=NOW - timedelta(days=1), deferred=True)
+    assert desk_queries.clock_of(deferred, NOW) is None  # deferred cases are never overdue
+    closed = case(status=Status.CLOSED, closed_at=NOW, rate_by=NOW + timedelta(days=7), answered_at=NOW)
+    assert [c.label for c in desk_queries.case_clocks(closed, NOW)] == ["评价期限"]
+
+
+@pytest.mark.django_db
+def test_case_page_queries_do_not_grow_with_its_timeline(client, world, cats):
+    client.force_login(world.users["dispatcher_a"])
+    short = case_in_state(world, "signed")
+    long = case_in_state(world, "signed")
+    for _ in range(10):
+        actions.urge_case(long, by=world.users["dispatcher_a"], note="请抓紧")
+
+    def queries(number):
+        client.get(f"/cases/{number}/")  # the session, once
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"/cases/{number}/").status_code == 200
+        return len(ctx.captured_queries)
+
+    assert queries(long.number) == queries(short.number)

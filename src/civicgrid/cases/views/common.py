@@ -1,0 +1,91 @@
+"""What the desk views share: sign-in for pages and htmx requests, the staff check, the case panel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import resolve_url
+from django.utils import timezone
+
+from civicgrid.cases import desk_queries, rules, schemas
+from civicgrid.cases.models import Case
+from civicgrid.core.errors import Forbidden
+from civicgrid.people.models import User
+from civicgrid.people.queries import user_of
+
+PAGE_SIZE = 20
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def staff_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Signed-in staff only: anonymous users go to the login page (htmx follows with HX-Redirect)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            if is_htmx(request):
+                response = HttpResponse(status=401)
+                current = urlsplit(request.headers.get("HX-Current-URL", ""))
+                target = current.path + (f"?{current.query}" if current.query else "")
+                query = urlencode({"next": target or request.get_full_path()})
+                response["HX-Redirect"] = f"{resolve_url('people:login')}?{query}"
+                return response
+            return redirect_to_login(request.get_full_path())
+        if not rules.is_staff_viewer(user_of(request)):
+            raise Forbidden("工作台仅供工作人员使用")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class CountedPaginator(Paginator):
+    """A paginator told the count it would otherwise query again (the inbox has counted its tab)."""
+
+    def __init__(self, object_list: Any, per_page: int, count: int):
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count
+
+
+def _map(case: Case) -> dict[str, Any] | None:
+    """The pin and the outlines of its grid and community (no tiles: the intranet has no map server)."""
+    if case.lat is None or case.lng is None:
+        return None
+    areas = []
+    for unit in (case.community, case.grid):
+        if unit is None or not unit.polygon:
+            continue
+        try:
+            shape = json.loads(unit.polygon)
+        except ValueError:
+            continue
+        areas.append({"name": unit.name, "kind": unit.kind, "geojson": shape})
+    return {"lat": case.lat, "lng": case.lng, "label": case.number, "areas": areas}
+
+
+def case_context(case: Case, user: User) -> dict[str, Any]:
+    """Everything the case panel shows: the case as this user may see it and the steps they may take."""
+    detail = schemas.case_detail(case, user)
+    ctx = desk_queries.step_context(case, user, has_pending=detail["pending_extension"] is not None)
+    steps = desk_queries.allowed_steps(ctx)
+    details = desk_queries.step_details(case)
+    timeline = [{**s, "detail": details.get(s["id"], "")} for s in detail["timeline"]]
+    return {
+        "case": case,
+        "detail": detail,
+        "timeline": timeline,
+        "status_hint": desk_queries.STATUS_HINTS.get(case.status, ""),
+        "clocks": desk_queries.case_clocks(case, timezone.now()),
+        "steps": [(s, desk_queries.STEP_LABELS[s]) for s in steps],
+        "map": _map(case),
+    }

@@ -80,6 +80,7 @@ def _register_routers() -> None:
     api.add_router("/", people_router)
     api.add_router("/", core_router)
     api.add_router("/", cases_router)
+    api.add_router("/", "civicgrid.cases.measures_api.router")
     api.add_router("/", notify_router)
 
 

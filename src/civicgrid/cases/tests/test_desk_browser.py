@@ -57,6 +57,8 @@ def test_dispatch_then_sign_without_reloading(page, phone, world, cats):
     # The department handler signs on a phone.
     sign_in(phone, "handler_cg", "/cases/")
     assert "待签收" in phone.locator(".tabs .tab.current").inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(phone, "desk-inbox-phone")
     phone.locator("table.cases a.number", has_text=case.number).click()
     phone.wait_for_url(f"{phone.base}/cases/{case.number}/")
     phone.evaluate(f"{MARKER} = 'kept'")

@@ -1,4 +1,8 @@
-"""Measures pages (filled in by the measures work)."""
+"""Measures pages, mounted at /measures/."""
+
+from django.urls import path
+
+from civicgrid.cases import measures_views
 
 app_name = "measures"
-urlpatterns: list = []
+urlpatterns = [path("", measures_views.measures_view, name="index")]

@@ -363,6 +363,10 @@ def fold_batch(batch_size: int = BATCH) -> tuple[int, int]:
         cursor = MeasureCursor.objects.select_for_update().get(name=CURSOR)
         now = timezone.now()
         gaps = {int(k): v for k, v in (cursor.gaps or {}).items()}
+        if cursor.high == 0 and not gaps:
+            # A fresh start reads from the first step there is, not from id 1: ids below it are not gaps.
+            first = CaseStep.objects.order_by("pk").values_list("pk", flat=True).first()
+            cursor.high = max(0, (first or 1) - 1)
         wanted = Q(pk__gt=cursor.high)
         if gaps:
             wanted |= Q(pk__in=list(gaps))

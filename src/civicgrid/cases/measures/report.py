@@ -200,9 +200,16 @@ def report(
     end: date | None = None,
     by_person: bool = False,
 ) -> dict[str, Any]:
-    """The measures of a unit and of each child unit (and, with by_person, of its handlers)."""
+    """The measures of a unit and of each child unit (and, with by_person, of its handlers).
+
+    Forbidden for a caller without a staff role, NotFound for a unit outside the caller's scope.
+    """
     unit = unit_for(user, unit_code)
-    p = period(start, end)
+    return unit_report(unit, period(start, end), by_person=by_person)
+
+
+def unit_report(unit: Unit, p: Period, *, by_person: bool = False) -> dict[str, Any]:
+    """The report for a unit the caller may see (scope checked by the caller: see `report`)."""
     children = child_units(unit)
     sums = _sums(MeasureDay, "unit", [unit.pk, *(c.pk for c in children)], p)
     measures = summarize(sums.get(unit.pk))

@@ -241,15 +241,23 @@
     for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     return new Blob([bytes], { type: mime });
   }
+  var inFlight = {};
   function send(report) {
+    // One request per report at a time: the submit button, the online event and a page load may
+    // all want to send it; the others wait for the first answer.
+    if (inFlight[report.key]) return inFlight[report.key];
     var body = new FormData();
     Object.keys(report.fields).forEach(function (k) { body.append(k, report.fields[k]); });
     body.append("idempotency_key", report.key);
     report.photos.forEach(function (p) { body.append("photos", toBlob(p.data), p.name); });
-    return fetch(app.dataset.submit, {
+    var request = fetch(app.dataset.submit, {
       method: "POST", body: body, credentials: "same-origin",
       headers: { "X-CSRFToken": csrf(), "Idempotency-Key": report.key }
     }).then(function (r) { return r.json().then(function (d) { return { status: r.status, data: d }; }); });
+    inFlight[report.key] = request;
+    var clear = function () { delete inFlight[report.key]; };
+    request.then(clear, clear);
+    return request;
   }
   function dropPending(key) { save(PENDING, load(PENDING).filter(function (p) { return p.key !== key; })); }
   function remember(number, code, url) {
@@ -284,10 +292,12 @@
     $("step-done").hidden = false;
     window.scrollTo(0, 0);
   }
+  var flushing = null;
   function flushPending() {
+    if (flushing) return flushing;
     var queue = load(PENDING);
     if (!queue.length || !navigator.onLine) { renderPending(); return Promise.resolve(); }
-    return queue.reduce(function (chain, report) {
+    flushing = queue.reduce(function (chain, report) {
       return chain.then(function () {
         return send(report).then(function (res) {
           if (res.status === 200 || res.status === 201) {
@@ -298,7 +308,8 @@
           }
         }).catch(function () {});
       });
-    }, Promise.resolve()).then(renderPending);
+    }, Promise.resolve()).then(function () { flushing = null; renderPending(); });
+    return flushing;
   }
   $("report-form").addEventListener("submit", function (e) {
     e.preventDefault();

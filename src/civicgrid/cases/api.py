@@ -10,19 +10,17 @@ Decisions a client needs to know:
 """
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import File, Form, Query, Router, Schema
 from ninja import Status as Reply
 from ninja.files import UploadedFile
 
 from civicgrid.cases import actions, schemas
-from civicgrid.cases.models import Case, CaseAssignment, Category, Status
-from civicgrid.cases.queries import cases_visible_to, get_case_for, overdue_q, with_list_relations
+from civicgrid.cases.models import Case, Category, Status
+from civicgrid.cases.queries import cases_visible_to, filter_cases, get_case_for, with_list_relations
 from civicgrid.cases.rules import is_staff_viewer
 from civicgrid.core.errors import InvalidInput, NotFound
 from civicgrid.core.models import Unit
@@ -79,44 +77,30 @@ def create_case(request: HttpRequest, body: schemas.CaseIn, response: HttpRespon
 
 
 def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
-    cases = cases_visible_to(user)
-    if filters.status:
-        wanted = [s.strip() for s in filters.status.split(",") if s.strip()]
-        unknown = [s for s in wanted if s not in Status.values]
-        if unknown:
-            raise InvalidInput("未知的状态", details=[{"field": "status", "message": ",".join(unknown)}])
-        cases = cases.filter(status__in=wanted)
+    statuses = [s.strip() for s in (filters.status or "").split(",") if s.strip()]
+    unknown = [s for s in statuses if s not in Status.values]
+    if unknown:
+        raise InvalidInput("未知的状态", details=[{"field": "status", "message": ",".join(unknown)}])
+    unit = None
     if filters.unit:
         unit = Unit.objects.filter(code=filters.unit).first()
         if unit is None:
             raise InvalidInput("未知的单位", details=[{"field": "unit", "message": filters.unit}])
-        assigned = CaseAssignment.objects.filter(unit_path__startswith=unit.path, active=True).values(
-            "case_id"
-        )
-        cases = cases.filter(Q(territory_path__startswith=unit.path) | Q(pk__in=assigned))
+    category = None
     if filters.category:
         category = Category.objects.filter(code=filters.category).first()
         if category is None:
             raise InvalidInput("未知的分类", details=[{"field": "category", "message": filters.category}])
-        cases = cases.filter(Q(category=category) | Q(category__parent=category))
-    if filters.overdue is not None:
-        cases = cases.filter(overdue_q()) if filters.overdue else cases.exclude(overdue_q())
-    if filters.q:
-        q = filters.q.strip()
-        cases = cases.filter(
-            Q(number__icontains=q)
-            | Q(title__icontains=q)
-            | Q(description__icontains=q)
-            | Q(address__icontains=q)
-        )
-    tz = timezone.get_current_timezone()
-    if filters.created_from:
-        cases = cases.filter(created_at__gte=datetime.combine(filters.created_from, time.min, tz))
-    if filters.created_to:
-        cases = cases.filter(
-            created_at__lt=datetime.combine(filters.created_to + timedelta(days=1), time.min, tz)
-        )
-    return cases
+    return filter_cases(
+        cases_visible_to(user),
+        statuses=statuses,
+        unit=unit,
+        category=category,
+        overdue=filters.overdue,
+        text=filters.q or "",
+        created_from=filters.created_from,
+        created_to=filters.created_to,
+    )
 
 
 @router.get("/cases", response=schemas.CasePage, summary="可见的工单")

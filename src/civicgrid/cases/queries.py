@@ -9,7 +9,7 @@ walks the unit tree; see cases_visible_to for why the parts are ORed with an EXI
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -21,6 +21,7 @@ from civicgrid.cases.models import (
     AssignmentRole,
     Case,
     CaseAssignment,
+    Category,
     ExtensionRequest,
     ExtensionStatus,
     Status,
@@ -155,6 +156,43 @@ def with_list_relations(cases: QuerySet[Case]) -> QuerySet[Case]:
 
 def overdue_q(now=None) -> Q:
     return Q(status__in=CLOCK_STATUSES, due_at__lt=now or timezone.now())
+
+
+def filter_cases(
+    cases: QuerySet[Case],
+    *,
+    statuses: list[str] | None = None,
+    unit: Unit | None = None,
+    category: Category | None = None,
+    overdue: bool | None = None,
+    text: str = "",
+    created_from: date | None = None,
+    created_to: date | None = None,
+) -> QuerySet[Case]:
+    """The list filters the API and the desk share (inputs already parsed and checked)."""
+    if statuses:
+        cases = cases.filter(status__in=statuses)
+    if unit is not None:
+        assigned = CaseAssignment.objects.filter(unit_path__startswith=unit.path, active=True)
+        cases = cases.filter(Q(territory_path__startswith=unit.path) | Q(pk__in=assigned.values("case_id")))
+    if category is not None:
+        cases = cases.filter(Q(category=category) | Q(category__parent=category))
+    if overdue is not None:
+        cases = cases.filter(overdue_q()) if overdue else cases.exclude(overdue_q())
+    text = text.strip()
+    if text:
+        cases = cases.filter(
+            Q(number__icontains=text)
+            | Q(title__icontains=text)
+            | Q(description__icontains=text)
+            | Q(address__icontains=text)
+        )
+    tz = timezone.get_current_timezone()
+    if created_from:
+        cases = cases.filter(created_at__gte=datetime.combine(created_from, time.min, tz))
+    if created_to:
+        cases = cases.filter(created_at__lt=datetime.combine(created_to + timedelta(days=1), time.min, tz))
+    return cases
 
 
 # --- inboxes: what waits for the user ------------------------------------------------------------

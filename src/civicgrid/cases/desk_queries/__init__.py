@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
@@ -26,7 +26,6 @@ from civicgrid.cases.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
     Case,
-    CaseAssignment,
     CaseStep,
     Category,
     ExtensionRequest,
@@ -220,32 +219,18 @@ class CaseFilters:
 
 
 def filter_cases(user: User, f: CaseFilters) -> QuerySet[Case]:
-    """The cases the user may read that pass the filters, sorted (the same filters as the API's list)."""
-    cases = queries.cases_visible_to(user)
-    if f.status == OPEN:
-        cases = cases.filter(status__in=OPEN_STATUSES)
-    elif f.status:
-        cases = cases.filter(status=f.status)
-    if f.unit is not None:
-        assigned = CaseAssignment.objects.filter(unit_path__startswith=f.unit.path, active=True)
-        cases = cases.filter(Q(territory_path__startswith=f.unit.path) | Q(pk__in=assigned.values("case_id")))
-    if f.category is not None:
-        cases = cases.filter(Q(category=f.category) | Q(category__parent=f.category))
-    if f.overdue is not None:
-        cases = cases.filter(queries.overdue_q()) if f.overdue else cases.exclude(queries.overdue_q())
-    q = f.q.strip()
-    if q:
-        cases = cases.filter(
-            Q(number__icontains=q)
-            | Q(title__icontains=q)
-            | Q(description__icontains=q)
-            | Q(address__icontains=q)
-        )
-    tz = timezone.get_current_timezone()
-    if f.created_from:
-        cases = cases.filter(created_at__gte=datetime.combine(f.created_from, time.min, tz))
-    if f.created_to:
-        cases = cases.filter(created_at__lt=datetime.combine(f.created_to + timedelta(days=1), time.min, tz))
+    """The cases the user may read that pass the filters, sorted (the API's list filters, shared)."""
+    statuses = [str(s) for s in OPEN_STATUSES] if f.status == OPEN else [f.status] if f.status else None
+    cases = queries.filter_cases(
+        queries.cases_visible_to(user),
+        statuses=statuses,
+        unit=f.unit,
+        category=f.category,
+        overdue=f.overdue,
+        text=f.q,
+        created_from=f.created_from,
+        created_to=f.created_to,
+    )
     return cases.order_by(*SORTS.get(f.sort, SORTS["-created"]))
 
 

@@ -180,6 +180,26 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # a hung mail server must not hold the worker
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "civicgrid@localhost")
 
+# Maps: no tiles from the internet by default (grid outlines are the base layer); an intranet tile
+# server can be named here, e.g. https://tiles.example.gov.cn/{z}/{x}/{y}.png (docs/intake.md).
+CIVICGRID_MAP_TILE_URL = env_str("CIVICGRID_MAP_TILE_URL", "")
+CIVICGRID_MAP_TILE_COORD = env_str("CIVICGRID_MAP_TILE_COORD", "wgs84")
+if CIVICGRID_MAP_TILE_COORD not in {"wgs84", "gcj02"}:
+    raise ConfigError("CIVICGRID_MAP_TILE_COORD must be wgs84 or gcj02")
+CIVICGRID_MAP_ATTRIBUTION = env_str("CIVICGRID_MAP_ATTRIBUTION", "")
+# Behind a reverse proxy, how many X-Forwarded-For hops to trust for the client's address (rate limits).
+CIVICGRID_TRUSTED_PROXY_HOPS = env_int("CIVICGRID_TRUSTED_PROXY_HOPS", 0)
+CIVICGRID_OPEN311_CONTACT = env_str("CIVICGRID_OPEN311_CONTACT", "")
+# Intake rate limits, overriding the defaults in intake/limits.py: "submit_ip=20/3600,follow_ip=10/900".
+CIVICGRID_INTAKE_LIMITS: dict[str, tuple[int, int]] = {}
+for _item in env_list("CIVICGRID_INTAKE_LIMITS", []):
+    try:
+        _name, _rule = _item.split("=", 1)
+        _count, _seconds = _rule.split("/", 1)
+        CIVICGRID_INTAKE_LIMITS[_name.strip()] = (int(_count), int(_seconds))
+    except ValueError as exc:
+        raise ConfigError(f"CIVICGRID_INTAKE_LIMITS: {_item!r} is not name=count/seconds") from exc
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,17 +1,24 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import include, path
-from django.views.generic import RedirectView
 from django.views.static import serve
 
 from civicgrid.api import api
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Staff land on their desk, everybody else on the resident's report page."""
+    return redirect("people:desk" if request.user.is_authenticated else "intake:report")
+
 
 admin.site.site_header = "Civic Grid 网格化基层治理平台 · 配置"
 admin.site.site_title = "Civic Grid"
 admin.site.index_title = "系统配置"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="people:desk", permanent=False)),
+    path("", home, name="home"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -162,11 +162,14 @@ def web_account() -> User:
     for attempt in range(_RACE_ATTEMPTS):
         try:
             with transaction.atomic():
+                # Inactive and without a password: this system account can never sign in.
                 user = people_actions.create_user(
-                    username=WEB_ACCOUNT, password=None, display_name="群众（网页/接口）", validate=False
+                    username=WEB_ACCOUNT,
+                    password=None,
+                    display_name="群众（网页/接口）",
+                    validate=False,
+                    is_active=False,
                 )
-                # No action sets is_active yet; this system account must never be usable.
-                User.objects.filter(pk=user.pk).update(is_active=False)
             break
         except (IntegrityError, InvalidInput):
             # Another request is creating it: wait until its transaction has committed.

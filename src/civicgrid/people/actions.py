@@ -37,6 +37,7 @@ def create_user(
     validate: bool = True,
     by: Any = None,
     password_hash: str = "",
+    is_active: bool = True,
 ) -> User:
     """Creates an account; with validate=True the password must pass the validators.
 
@@ -53,6 +54,7 @@ def create_user(
         email=email,
         is_staff=is_staff,
         is_superuser=is_superuser,
+        is_active=is_active,
     )
     if password_hash:
         user.password = password_hash

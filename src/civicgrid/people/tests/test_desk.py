@@ -23,3 +23,10 @@ def test_every_role_has_duties():
     from civicgrid.people.roles import DUTIES
 
     assert set(DUTIES) == set(Role.values)
+
+
+def test_home_sends_staff_to_the_desk_and_visitors_to_the_report_page(client, world):
+    assert client.get("/").url == "/report/"
+    assert "随手拍" in client.get("/login/").content.decode()
+    client.force_login(world.users["staff_a1"])
+    assert client.get("/").url == "/desk/"

@@ -394,6 +394,8 @@ class StepAction(models.TextChoices):
     URGE = "urge", _("催办")
     SUPERVISE = "supervise", _("督办")
     MERGE = "merge", _("合并")
+    # Routing (cases.actions.routing): a dispatcher or the system changes the category.
+    RECATEGORIZE = "recategorize", _("改分类")
     # Written by the supervision worker (actor None): cases.actions.supervision.
     YELLOW = "yellow", _("黄牌预警")
     RED = "red", _("红牌超期")

@@ -100,9 +100,26 @@ def rate_case(case: Case | str, *, by: User, satisfaction: str, resolved: bool, 
         unit = rules.require_over(
             by, [Role.COMMUNITY_STAFF, Role.DISPATCHER], case.territory_path, "只有反映人或回访人员可以评价"
         )
+    return apply_rating(case, by=by, unit=unit, satisfaction=satisfaction, resolved=resolved, comment=comment)
+
+
+def apply_rating(
+    case: Case,
+    *,
+    by: User,
+    unit: Unit | None,
+    satisfaction: str,
+    resolved: bool,
+    comment: str,
+    extra: dict | None = None,
+) -> Case:
+    """The rating itself, on a case already locked and whose rater is already checked.
+
+    Closed, within the rating window, once per closure; dissatisfied or unsolved reopens it.
+    """
     require_status(case, [Status.CLOSED], "只有已结案的工单可以评价")
     if satisfaction not in Satisfaction.values:
-        raise InvalidInput("满意度有误", details={"satisfaction": satisfaction})
+        raise InvalidInput("请选择满意度", details={"satisfaction": satisfaction})
     now = timezone.now()
     if case.rate_by is not None and now > case.rate_by:
         raise InvalidTransition("已超过评价期限")
@@ -120,8 +137,8 @@ def rate_case(case: Case | str, *, by: User, satisfaction: str, resolved: bool, 
         unit=unit,
         before=before,
         at=now,
-        note=comment,
-        extra={"satisfaction": satisfaction, "resolved": resolved},
+        note=case.rating_comment,
+        extra={"satisfaction": satisfaction, "resolved": resolved, **(extra or {})},
     )
     if satisfaction == Satisfaction.DISSATISFIED or not resolved:
         _reopen(case, by=by, unit=unit, now=now, note="群众评价不满意或未解决，重新办理")

@@ -20,19 +20,18 @@ from django.utils import timezone
 
 from civicgrid.cases import rules
 from civicgrid.cases.actions._common import lock, require_status, snapshot, write_step
-from civicgrid.cases.actions.closing import _reopen
+from civicgrid.cases.actions.closing import apply_rating
 from civicgrid.cases.actions.intake import create_case
 from civicgrid.cases.actions.photos import PreparedPhoto
 from civicgrid.cases.models import (
     FINAL_STATUSES,
     Case,
     CasePhoto,
-    Satisfaction,
     Status,
     StepAction,
     WarnLevel,
 )
-from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from civicgrid.core.errors import Forbidden, InvalidInput, NotFound
 from civicgrid.people.models import Role
 
 if TYPE_CHECKING:
@@ -125,33 +124,15 @@ def rate_by_ticket(
     case = Case.objects.select_for_update().filter(pk=ticket.case_id).first()
     if case is None:
         raise NotFound("工单不存在")
-    require_status(case, [Status.CLOSED], "只有已办结的事项可以评价")
-    if satisfaction not in Satisfaction.values:
-        raise InvalidInput("请选择满意度", details={"satisfaction": satisfaction})
-    now = timezone.now()
-    if case.rate_by is not None and now > case.rate_by:
-        raise InvalidTransition("已超过评价期限")
-    if case.rated_at is not None and case.closed_at is not None and case.rated_at >= case.closed_at:
-        raise InvalidTransition("本次办理已评价")
-    actor = _actor(by)
-    before = snapshot(case)
-    case.satisfaction = satisfaction
-    case.resolved = resolved
-    case.rating_comment = comment.strip()[:500]
-    case.rated_at = now
-    write_step(
+    return apply_rating(
         case,
-        StepAction.RATE,
-        by=actor,
+        by=_actor(by),
         unit=None,
-        before=before,
-        at=now,
-        note=comment.strip()[:500],
-        extra={"satisfaction": satisfaction, "resolved": resolved, "via": "tracking_code"},
+        satisfaction=satisfaction,
+        resolved=resolved,
+        comment=comment,
+        extra={"via": "tracking_code"},
     )
-    if satisfaction == Satisfaction.DISSATISFIED or not resolved:
-        _reopen(case, by=actor, unit=None, now=now, note="群众评价不满意或未解决，重新办理")
-    return case
 
 
 def follow_case(number: str, *, by: User | None = None, phone: str = "") -> tuple[Ticket, str]:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from civicgrid.cases import desk_queries, rules, schemas
 from civicgrid.cases.models import Case
 from civicgrid.core.errors import Forbidden
-from civicgrid.people.models import User
+from civicgrid.people.models import Role, User
 from civicgrid.people.queries import user_of
 
 PAGE_SIZE = 20
@@ -88,4 +88,6 @@ def case_context(case: Case, user: User) -> dict[str, Any]:
         "clocks": desk_queries.case_clocks(case, timezone.now()),
         "steps": [(s, desk_queries.STEP_LABELS[s]) for s in steps],
         "map": _map(case),
+        # Resident reports can be marked abusive by the subdistrict's dispatcher (intake.views.mark_abusive).
+        "may_mark_abusive": rules.membership_over(user, [Role.DISPATCHER], case.territory_path) is not None,
     }

@@ -71,3 +71,14 @@ def test_a_case_in_handling_cannot_be_marked(world, filed):
 
     with pytest.raises(InvalidTransition):
         case_actions.mark_abusive(filed["number"], by=world.users["dispatcher_a"], reason="x")
+
+
+@pytest.mark.django_db
+def test_case_page_shows_the_source_and_the_abuse_link_to_the_dispatcher_only(client, world, filed):
+    link = f"/report/staff/{filed['number']}/abusive/"
+    client.force_login(world.users["dispatcher_a"])
+    page = client.get(f"/cases/{filed['number']}/").content.decode()
+    assert "来源" in page and link in page
+    client.force_login(world.users["staff_a1"])
+    page = client.get(f"/cases/{filed['number']}/").content.decode()
+    assert "来源" in page and link not in page

@@ -49,14 +49,15 @@ def urge_threshold(now: datetime) -> datetime:
 
 
 def overdue_threshold(now: datetime, working_days: int) -> datetime:
-    """The latest moment from which `working_days` of working time have passed by `now` (to the second)."""
+    """The latest moment from which `working_days` of working time have passed by `now`."""
     cal = workcal.calendar()
     target = working_days * cal.daily_seconds
     lo, hi = now - timedelta(days=30 + 3 * working_days), now
     while cal.working_seconds_between(lo, now) < target:
         lo -= timedelta(days=30)
-    # working_seconds_between(t, now) falls as t grows: find the last t where it still reaches target.
-    while (hi - lo) > timedelta(seconds=1):
+    # working_seconds_between(t, now) falls as t grows: find the last t where it still reaches target
+    # (to the microsecond, about 45 halvings).
+    while (hi - lo) > timedelta(microseconds=1):
         mid = lo + (hi - lo) / 2
         if cal.working_seconds_between(mid, now) >= target:
             lo = mid

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from civicgrid.cases.actions._common import snapshot, write_step
 from civicgrid.cases.measure_models import SupervisionMark
@@ -61,7 +62,7 @@ def turn_red(case_id: int, *, seen: str, now: datetime) -> bool:
         before=before,
         at=now,
         note="已超过办理期限",
-        extra={"deadline": case.due_at.isoformat()},
+        extra={"deadline": timezone.localtime(case.due_at).isoformat()},
     )
     return True
 
@@ -121,7 +122,7 @@ def escalate_alert(case_id: int, *, due_at: datetime, now: datetime) -> bool:
         before=snapshot(case),
         at=now,
         note="超期 5 个工作日，提请督办",
-        extra={"deadline": due_at.isoformat()},
+        extra={"deadline": timezone.localtime(due_at).isoformat()},
     )
     return True
 
@@ -175,6 +176,6 @@ def remind_rate(case_id: int, *, rate_by: datetime, now: datetime) -> bool:
         before=snapshot(case),
         at=now,
         note="请在评价期限内对办理结果进行评价",
-        extra={"rate_by": rate_by.isoformat()},
+        extra={"rate_by": timezone.localtime(rate_by).isoformat()},
     )
     return True

@@ -1,0 +1,169 @@
+"""Who hears of each step (cases.effects): the right people, SMS where it matters, nothing on rollback."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import transaction
+
+from civicgrid.cases import actions
+from civicgrid.cases.models import Case, CaseStep
+from civicgrid.cases.tests.factories import PHONE, case_in_state, file_case
+from civicgrid.notify.models import Notification, OutboxMessage
+
+
+def heard(world, title_start: str, number: str | None = None) -> set[str]:
+    """Usernames that got an in-app notification whose title starts with `title_start`."""
+    rows = Notification.objects.filter(title__startswith=title_start)
+    if number:
+        rows = rows.filter(subject_ref=number)
+    names = {u.pk: name for name, u in world.users.items()}
+    return {names.get(pk, str(pk)) for pk in rows.values_list("recipient_id", flat=True)}
+
+
+def sms(number: str) -> list[str]:
+    return list(
+        OutboxMessage.objects.filter(channel="sms", subject_ref=number)
+        .order_by("pk")
+        .values_list("payload__title", flat=True)
+    )
+
+
+@pytest.mark.django_db
+def test_dispatch_reaches_lead_and_assisting_handlers(world, cats):
+    case = case_in_state(world, "dispatched")
+    assert heard(world, "新工单待签收", case.number) == {"handler_cg", "handler_sc"}
+    note = Notification.objects.filter(subject_ref=case.number, title__startswith="新工单待签收").first()
+    assert note.link == f"/cases/{case.number}/"
+
+
+@pytest.mark.django_db
+def test_the_reporter_hears_the_steps_that_matter_to_a_resident(world, cats):
+    u = world.users
+    case = file_case(world, by="resident", reporter_phone=PHONE)
+    n = case.number
+    actions.register_case(case, by=u["staff_a1"])
+    assert heard(world, "您反映的问题已受理立案", n) == {"resident"}
+    assert sms(n) == [f"您反映的问题已受理立案（{n}）"]
+    actions.dispatch_case(case, by=u["dispatcher_a"], lead_unit=world.units["dept_cg"])
+    assert heard(world, "您反映的问题已交办", n) == {"resident"}
+    actions.sign_case(case, by=u["handler_cg"])
+    actions.feedback_case(case, by=u["handler_cg"], result="已清运")
+    assert heard(world, "您反映的问题已有办理结果", n) == {"resident"}
+    # Re-checking is for the grid worker of the case's grid and the community's staff.
+    assert heard(world, "工单已反馈，请核查", n) == {"grid_a1", "staff_a1"}
+    actions.recheck_case(case, by=u["grid_a1"], passed=True)
+    closed = Notification.objects.get(subject_ref=n, title__startswith="您反映的问题已办结")
+    assert closed.recipient == u["resident"] and closed.link == f"/cases/{n}/#rate"
+    # SMS only for registered and closed (and rejected): not for dispatched or fed back.
+    assert sms(n) == [f"您反映的问题已受理立案（{n}）", f"您反映的问题已办结（{n}），请评价"]
+    assert set(
+        OutboxMessage.objects.filter(channel="sms", subject_ref=n).values_list("address", flat=True)
+    ) == {PHONE}
+
+
+@pytest.mark.django_db
+def test_rejection_reaches_the_reporter_by_sms(world, cats):
+    case = file_case(world, by="resident", reporter_phone=PHONE)
+    actions.reject_case(case, by=world.users["staff_a1"], reason="请拨打 12333")
+    assert heard(world, "您反映的问题不予受理", case.number) == {"resident"}
+    assert sms(case.number) == [f"您反映的问题不予受理（{case.number}）"]
+    assert OutboxMessage.objects.get(channel="sms", subject_ref=case.number).payload["body"] == "请拨打 12333"
+
+
+@pytest.mark.django_db
+def test_an_anonymous_staff_filed_case_sends_no_sms(world, cats):
+    case = file_case(world, anonymous=True)
+    actions.register_case(case, by=world.users["staff_a1"])
+    assert sms(case.number) == [] and heard(world, "您反映的问题", case.number) == set()
+
+
+@pytest.mark.django_db
+def test_return_extension_and_whistle_reach_the_dispatcher(world, cats):
+    u = world.users
+    case = case_in_state(world, "signed")
+    actions.request_extension(case, by=u["handler_cg"], working_days=2, reason="需要采购材料")
+    assert heard(world, "延期申请待审批", case.number) == {"dispatcher_a"}
+    actions.approve_extension(case, by=u["dispatcher_a"])
+    assert heard(world, "延期申请已同意", case.number) == {"handler_cg"}
+    actions.return_case(case, by=u["handler_cg"], reason_code="not_our_duty")
+    assert heard(world, "工单被退回，请审定", case.number) == {"dispatcher_a"}
+    other = case_in_state(world, "registered")
+    actions.whistle_case(other, by=u["staff_a1"])
+    assert heard(world, "社区吹哨", other.number) == {"dispatcher_a"}
+
+
+@pytest.mark.django_db
+def test_when_the_community_handles_it_its_staff_rule(world, cats):
+    u = world.users
+    case = case_in_state(world, "registered")
+    actions.dispatch_case(case, by=u["staff_a1"], lead_unit=world.units["grid_a1"])
+    assert heard(world, "新工单待签收", case.number) == {"grid_a1"}
+    actions.return_case(case, by=u["grid_a1"], reason_code="not_our_area")
+    assert heard(world, "工单被退回，请审定", case.number) == {"staff_a1"}
+
+
+@pytest.mark.django_db
+def test_nobody_hears_of_their_own_step(world, cats):
+    u = world.users
+    case = case_in_state(world, "registered")
+    # Community staff dispatch to their own community: they handle it, but they need no notice.
+    actions.dispatch_case(case, by=u["staff_a1"], lead_unit=world.units["com_a1"])
+    assert heard(world, "新工单待签收", case.number) == set()
+
+
+@pytest.mark.django_db
+def test_rework_reaches_the_lead_unit(world, cats):
+    u = world.users
+    case = case_in_state(world, "fed_back")
+    actions.recheck_case(case, by=u["grid_a1"], passed=False, note="垃圾仍在")
+    assert heard(world, "核查未通过，请返工", case.number) == {"handler_cg"}
+
+
+@pytest.mark.django_db
+def test_followers_hear_what_the_reporter_hears(world, cats):
+    from civicgrid.people.actions import create_user
+
+    follower = create_user(username="neighbour", password=None)
+    case = case_in_state(world, "signed", category=cats["garbage"])
+    actions.follow_case(case.number, by=follower)
+    actions.feedback_case(case, by=world.users["handler_cg"], result="已清运")
+    actions.recheck_case(case, by=world.users["grid_a1"], passed=True)
+    assert "neighbour" in {
+        n.recipient.username
+        for n in Notification.objects.filter(subject_ref=case.number, title__contains="已办结")
+    }
+
+
+@pytest.mark.django_db
+def test_nothing_is_written_when_the_step_rolls_back(world, cats):
+    case = case_in_state(world, "registered")
+    notes, messages, steps = (
+        Notification.objects.count(),
+        OutboxMessage.objects.count(),
+        CaseStep.objects.count(),
+    )
+    with pytest.raises(RuntimeError), transaction.atomic():
+        actions.dispatch_case(case, by=world.users["dispatcher_a"], lead_unit=world.units["dept_cg"])
+        assert Notification.objects.count() > notes  # written inside the step's transaction …
+        raise RuntimeError("something later in the same transaction failed")
+    # … and gone with it.
+    assert (Notification.objects.count(), OutboxMessage.objects.count(), CaseStep.objects.count()) == (
+        notes,
+        messages,
+        steps,
+    )
+    assert Case.objects.get(pk=case.pk).status == "registered"
+
+
+@pytest.mark.django_db
+def test_the_phone_number_is_never_logged(world, cats, caplog, django_capture_on_commit_callbacks, settings):
+    settings.CIVICGRID_NOTIFY_ON_COMMIT = "send"
+    caplog.set_level(logging.DEBUG)
+    with django_capture_on_commit_callbacks(execute=True):
+        case = file_case(world, by="resident", reporter_phone=PHONE)
+        actions.register_case(case, by=world.users["staff_a1"])
+    sent = OutboxMessage.objects.get(channel="sms", subject_ref=case.number)
+    assert sent.status == "sent"
+    assert PHONE not in caplog.text and "138****5678" in caplog.text

@@ -1,0 +1,293 @@
+"""The supervision worker: yellow, red, urge, alert and reminders on the statutory calendar, once each."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from civicgrid.cases import actions
+from civicgrid.cases.jobs import overdue_threshold, supervise_all, urge_threshold
+from civicgrid.cases.models import Case, CaseStep, Category, LimitUnit, StepAction, WarnLevel
+from civicgrid.cases.tests.factories import dispatched_case, file_case
+from civicgrid.core import workcal
+from civicgrid.notify.models import Notification
+
+SH = ZoneInfo("Asia/Shanghai")
+SUPERVISION = [
+    StepAction.YELLOW,
+    StepAction.RED,
+    StepAction.AUTO_URGE,
+    StepAction.ESCALATE_ALERT,
+    StepAction.REMIND_SIGN,
+    StepAction.REMIND_RATE,
+]
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SH)
+
+
+def sweep(moment: datetime) -> dict[str, int]:
+    with time_machine.travel(moment, tick=False):
+        return supervise_all(timezone.now())
+
+
+def system_steps(case: Case) -> list[str]:
+    return list(case.steps.filter(action__in=SUPERVISION).order_by("pk").values_list("action", flat=True))
+
+
+def signed(world, moment: datetime, **fields) -> Case:
+    with time_machine.travel(moment, tick=False):
+        case = dispatched_case(world, **fields)
+        return actions.sign_case(case, by=world.users["handler_cg"])
+
+
+@pytest.mark.django_db
+def test_national_day_holiday_does_not_count(world, cats):
+    """Dispatched two working days before National Day 2025 with 3 working days: due after the holiday."""
+    case = signed(world, at(2025, 9, 29, 10), category=cats["road"])
+    case.refresh_from_db()
+    assert case.due_at == at(2025, 10, 10, 10)  # Sep 29, 30, (Oct 1-8 off), Oct 9, Oct 10
+    assert case.yellow_at == at(2025, 10, 9, 11, 45)  # 75 % of 21 working hours
+    for day in range(1, 9):
+        sweep(at(2025, 10, day, 12))
+    sweep(at(2025, 10, 9, 11, 44))
+    assert system_steps(case) == []
+    sweep(at(2025, 10, 9, 11, 46))
+    assert system_steps(case) == ["yellow"]
+    sweep(at(2025, 10, 10, 9, 59))
+    assert Case.objects.get(pk=case.pk).warn_level == WarnLevel.YELLOW
+    sweep(at(2025, 10, 10, 10, 0))
+    assert system_steps(case) == ["yellow", "red"]
+    # The urge goes out when the next working day starts: Saturday 11 October 2025 is a working day.
+    sweep(at(2025, 10, 10, 17))
+    sweep(at(2025, 10, 11, 8, 29))
+    assert system_steps(case) == ["yellow", "red"]
+    sweep(at(2025, 10, 11, 8, 31))
+    assert system_steps(case) == ["yellow", "red", "auto_urge"]
+    # Five working days overdue: Oct 11, 13, 14, 15, 16 (the 12th is a Sunday).
+    sweep(at(2025, 10, 16, 9, 59))
+    assert system_steps(case) == ["yellow", "red", "auto_urge"]
+    sweep(at(2025, 10, 16, 10, 1))
+    sweep(at(2025, 10, 17, 10))
+    assert system_steps(case) == ["yellow", "red", "auto_urge", "escalate_alert"]
+    row = Case.objects.get(pk=case.pk)
+    assert (
+        row.warn_level == WarnLevel.RED
+        and row.urge_count == 1
+        and row.last_urged_at == at(2025, 10, 11, 8, 31)
+    )
+
+
+@pytest.mark.django_db
+def test_due_just_before_the_holiday_is_urged_after_it(world, cats):
+    four = Category.objects.create(
+        code="FZ01", name="复杂事项", handle_limit=4, handle_limit_unit=LimitUnit.WORKING_DAYS
+    )
+    case = signed(world, at(2025, 9, 25, 10), category=four)
+    assert Case.objects.get(pk=case.pk).due_at == at(2025, 9, 30, 10)  # Sep 26, 28 (a working Sunday), 29, 30
+    sweep(at(2025, 9, 30, 10, 1))
+    assert system_steps(case) == ["yellow", "red"] or system_steps(case) == ["red"]
+    for day in range(1, 9):
+        sweep(at(2025, 10, day, 9))
+    assert "auto_urge" not in system_steps(case)
+    sweep(at(2025, 10, 9, 8, 30))
+    assert system_steps(case)[-1] == "auto_urge"
+    # Five working days of working time after the deadline: Oct 9, 10, 11, 13, 14.
+    assert overdue_threshold(at(2025, 10, 14, 10), 5) == at(2025, 9, 30, 10)
+    sweep(at(2025, 10, 14, 9, 59))
+    assert "escalate_alert" not in system_steps(case)
+    sweep(at(2025, 10, 14, 10, 0, 1))
+    assert system_steps(case)[-1] == "escalate_alert"
+
+
+def test_thresholds_without_a_database(settings):
+    settings.CIVICGRID_WORKING_HOURS = "08:30-12:00,14:00-17:30"
+    cal = workcal.WorkingCalendar("08:30-12:00,14:00-17:30", {})
+    original = workcal.calendar
+    workcal.calendar = lambda: cal  # type: ignore[assignment]
+    try:
+        # Friday 17:00 → the urge of Friday's deadlines waits for Monday 08:30.
+        assert urge_threshold(at(2025, 6, 13, 17)) == at(2025, 6, 13)
+        assert urge_threshold(at(2025, 6, 14, 10)) == at(2025, 6, 13)
+        assert urge_threshold(at(2025, 6, 16, 8, 29)) == at(2025, 6, 13)
+        assert urge_threshold(at(2025, 6, 16, 8, 30)) == at(2025, 6, 16)
+        # Dragon Boat Festival 2025: Monday 2 June off.
+        assert urge_threshold(at(2025, 6, 2, 10)) == at(2025, 5, 30)
+        threshold = overdue_threshold(at(2025, 6, 16, 10), 5)
+        assert cal.working_seconds_between(threshold, at(2025, 6, 16, 10)) == 5 * 7 * 3600
+    finally:
+        workcal.calendar = original  # type: ignore[assignment]
+
+
+@pytest.mark.django_db
+def test_steps_are_the_systems_and_sweeps_are_idempotent(world, cats):
+    case = signed(world, at(2025, 6, 9, 9))
+    first = sweep(at(2025, 6, 16, 10))
+    assert first["red"] == 1
+    assert sweep(at(2025, 6, 16, 10, 1)) == dict.fromkeys(first, 0)
+    red = case.steps.get(action=StepAction.RED)
+    assert red.actor is None and red.unit is None and red.from_status == red.to_status == "signed"
+    assert (
+        red.changes["warn_level"] == ["none", "red"]
+        and red.changes["deadline"] == "2025-06-16T09:00:00+08:00"
+    )
+    # The lead unit's handlers hear of it.
+    assert Notification.objects.filter(
+        recipient=world.users["handler_cg"], title__startswith="工单已超期（红牌）"
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_a_manual_urge_after_the_deadline_replaces_the_automatic_one(world, cats):
+    case = signed(world, at(2025, 6, 9, 9))
+    sweep(at(2025, 6, 16, 10))
+    with time_machine.travel(at(2025, 6, 16, 11), tick=False):
+        actions.urge_case(case, by=world.users["dispatcher_a"], note="请今日办结")
+    sweep(at(2025, 6, 17, 9))
+    assert "auto_urge" not in system_steps(case)
+    assert Case.objects.get(pk=case.pk).urge_count == 1
+
+
+@pytest.mark.django_db
+def test_an_extension_moves_yellow_and_red(world, cats):
+    case = signed(world, at(2025, 6, 9, 9))
+    with time_machine.travel(at(2025, 6, 12, 10), tick=False):
+        actions.request_extension(case, by=world.users["handler_cg"], working_days=3, reason="等待配件")
+        actions.approve_extension(case, by=world.users["dispatcher_a"])
+    sweep(at(2025, 6, 16, 10))
+    assert "red" not in system_steps(case)
+    sweep(at(2025, 6, 19, 9, 1))
+    assert system_steps(case)[-1] == "red"
+
+
+@pytest.mark.django_db
+def test_sign_reminder_once_per_sign_by(world, cats):
+    with time_machine.travel(at(2025, 6, 9, 9), tick=False):
+        case = dispatched_case(world)
+    sweep(at(2025, 6, 9, 9, 59))
+    assert system_steps(case) == []
+    sweep(at(2025, 6, 9, 10, 1))
+    sweep(at(2025, 6, 9, 10, 2))
+    assert system_steps(case) == ["remind_sign"]
+    assert case.steps.get(action="remind_sign").changes["units"] == ["D-CG"]
+    assert (
+        Notification.objects.filter(
+            recipient=world.users["handler_cg"], title__startswith="已超过签收期限"
+        ).count()
+        == 1
+    )
+    # Returned and dispatched again: a new sign-for deadline, a new reminder.
+    with time_machine.travel(at(2025, 6, 9, 10, 30), tick=False):
+        actions.return_case(case, by=world.users["handler_cg"], reason_code="not_our_duty")
+        actions.dispatch_case(case, by=world.users["dispatcher_a"], lead_unit=world.units["dept_sc"])
+    sweep(at(2025, 6, 9, 11, 31))
+    assert system_steps(case) == ["remind_sign", "remind_sign"]
+    assert (
+        Notification.objects.filter(
+            recipient=world.users["handler_sc"], title__startswith="已超过签收期限"
+        ).count()
+        == 1
+    )
+
+
+@pytest.mark.django_db
+def test_rating_reminder_for_the_reporter(world, cats):
+    u = world.users
+    with time_machine.travel(at(2025, 6, 9, 9), tick=False):
+        case = file_case(world, by="resident")
+        actions.register_case(case, by=u["staff_a1"])
+        actions.dispatch_case(case, by=u["dispatcher_a"], lead_unit=world.units["dept_cg"])
+        actions.sign_case(case, by=u["handler_cg"])
+    with time_machine.travel(at(2025, 6, 10, 10), tick=False):
+        actions.feedback_case(case, by=u["handler_cg"], result="已清运")
+        actions.recheck_case(case, by=u["grid_a1"], passed=True)
+    other = signed(world, at(2025, 6, 9, 9, 30))  # filed by staff: no account to remind
+    with time_machine.travel(at(2025, 6, 10, 10), tick=False):
+        actions.feedback_case(other, by=u["handler_cg"], result="已清运")
+        actions.recheck_case(other, by=u["grid_a1"], passed=True)
+    sweep(at(2025, 6, 15, 9, 59))
+    assert system_steps(case) == []
+    sweep(at(2025, 6, 15, 10, 1))
+    sweep(at(2025, 6, 16, 10))
+    assert system_steps(case) == ["remind_rate"] and system_steps(other) == []
+    assert (
+        Notification.objects.filter(
+            recipient=u["resident"], title__startswith="请对已办结的问题进行评价"
+        ).count()
+        == 1
+    )
+    sweep(at(2025, 6, 17, 10, 1))  # the window has closed: nothing more
+    assert system_steps(case) == ["remind_rate"]
+
+
+@pytest.mark.django_db
+def test_no_reminder_once_rated(world, cats):
+    u = world.users
+    with time_machine.travel(at(2025, 6, 9, 9), tick=False):
+        case = file_case(world, by="resident")
+        actions.register_case(case, by=u["staff_a1"])
+        actions.dispatch_case(case, by=u["dispatcher_a"], lead_unit=world.units["dept_cg"])
+        actions.sign_case(case, by=u["handler_cg"])
+        actions.feedback_case(case, by=u["handler_cg"], result="已清运")
+        actions.recheck_case(case, by=u["grid_a1"], passed=True)
+        actions.rate_case(case, by=u["resident"], satisfaction="satisfied", resolved=True)
+    sweep(at(2025, 6, 14, 10))
+    assert system_steps(case) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sweeping_at_once_act_once_per_case():
+    from civicgrid.cases.tests.factories import make_categories
+    from civicgrid.testing import build_world
+
+    world = build_world()
+    make_categories(world)
+    cases = [signed(world, at(2025, 6, 9, 9, i)) for i in range(6)]
+    with time_machine.travel(at(2025, 6, 9, 9, 30), tick=False):
+        unsigned = [dispatched_case(world) for _ in range(3)]
+    moment = at(2025, 6, 23, 10, 30)  # red, urged and five working days overdue at once
+    barrier = threading.Barrier(2)
+    results: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(supervise_all(moment))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    total = Counter()
+    for r in results:
+        total.update(r)
+    assert total["red"] == 9 and total["urge"] == 9 and total["escalate"] == 9 and total["remind_sign"] == 3
+    ids = [c.pk for c in cases + unsigned]
+    per_case = Counter(
+        CaseStep.objects.filter(case_id__in=ids, action__in=SUPERVISION).values_list("case_id", "action")
+    )
+    assert set(per_case.values()) == {1}
+    assert len(per_case) == 9 * 3 + 3
+    assert set(Case.objects.filter(pk__in=ids).values_list("urge_count", flat=True)) == {1}
+    # One notice per step and recipient: the red card reached handler_cg once per case.
+    reds = Notification.objects.filter(
+        recipient=world.users["handler_cg"], title__startswith="工单已超期（红牌）"
+    )
+    assert reds.count() == 9 and len(set(reds.values_list("subject_ref", flat=True))) == 9
+    assert timedelta(0) < moment - Case.objects.get(pk=ids[0]).due_at

@@ -216,3 +216,7 @@ def after_step(case: Case, step: CaseStep) -> None:
             subject_ref=case.number,
             phones=notice.phones,
         )
+    # Routing (系统自动转): route a new case, keep dispatchers' corrections (routing/actions.py).
+    from civicgrid.routing.actions import after_step as routing_after_step
+
+    routing_after_step(case, step)

@@ -35,6 +35,7 @@ from civicgrid.cases.actions.intake import (
 )
 from civicgrid.cases.actions.photos import add_photos
 from civicgrid.cases.actions.public import file_report, follow_case, mark_abusive, rate_by_ticket
+from civicgrid.cases.actions.routing import auto_dispatch, recategorize
 
 __all__ = [
     "WORKFLOW_FIELDS",
@@ -42,6 +43,7 @@ __all__ = [
     "add_photos",
     "approve_extension",
     "arrive_case",
+    "auto_dispatch",
     "create_case",
     "defer_case",
     "deny_extension",
@@ -53,6 +55,7 @@ __all__ = [
     "merge_case",
     "rate_by_ticket",
     "rate_case",
+    "recategorize",
     "recheck_case",
     "register_case",
     "reject_case",

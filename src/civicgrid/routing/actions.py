@@ -1,0 +1,165 @@
+"""Routing's own changes: the intake hook, dispatcher corrections, keyword rules saved after a dry run.
+
+`after_step` is called by cases.effects.after_step for every case step, inside the step's transaction:
+- the create step routes the new case (engine.route) in a savepoint, so a routing failure leaves the
+  filing intact and the case simply waits for a dispatcher;
+- a person's dispatch or recategorize step is compared with the suggestion and kept as a correction
+  when the category or the lead unit differs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.cases import rules as case_rules
+from civicgrid.cases.actions._common import snapshot
+from civicgrid.cases.models import Case, CaseStep, Category, StepAction
+from civicgrid.core import audit
+from civicgrid.core.errors import Forbidden, InvalidInput
+from civicgrid.people.models import Role
+from civicgrid.routing import rules
+from civicgrid.routing.models import KeywordRule, RoutingCorrection, RoutingSuggestion
+
+if TYPE_CHECKING:
+    from civicgrid.people.models import User
+
+logger = logging.getLogger(__name__)
+
+# Who maintains the keyword rules through the API (the admin site has its own permissions).
+RULE_ROLES = frozenset({Role.DISPATCHER, Role.ADMINISTRATOR})
+
+
+def after_step(case: Case, step: CaseStep) -> None:
+    """The hook in cases.effects.after_step (see the module docstring)."""
+    if step.action == StepAction.CREATE:
+        route_new_case(case)
+    elif step.actor_id is not None and step.action in (StepAction.DISPATCH, StepAction.RECATEGORIZE):
+        note_correction(case, step)
+
+
+def route_new_case(case: Case) -> None:
+    from civicgrid.routing.engine import route
+
+    before = snapshot(case)
+    lead = case.lead_unit if case.lead_unit_id else None
+    category = case.category if case.category_id else None
+    try:
+        with transaction.atomic():
+            route(case)
+    except Exception:  # routing must never lose a filing: the case waits for a dispatcher instead
+        logger.exception("routing failed for case %s; it waits for a dispatcher", case.number)
+        for name, value in before.items():
+            setattr(case, name, value)
+        case.lead_unit, case.category = lead, category
+
+
+def note_correction(case: Case, step: CaseStep) -> RoutingCorrection | None:
+    """Keeps a person's dispatch or category change when it differs from routing's suggestion."""
+    suggestion = (
+        RoutingSuggestion.objects.filter(case=case)
+        .values_list("category_id", "lead_unit_id", "model_version", "decided_automatically")
+        .first()
+    )
+    if suggestion is None:
+        return None
+    category_id, unit_id, version, automatic = suggestion
+    final_unit = case.lead_unit_id if step.action == StepAction.DISPATCH else None
+    category_changed = case.category_id != category_id
+    if category_changed and step.action == StepAction.DISPATCH:
+        # A recategorize step already kept this category: the dispatch after it corrects only the unit.
+        category_changed = not RoutingCorrection.objects.filter(
+            case=case, final_category_id=case.category_id, category_changed=True
+        ).exists()
+    unit_changed = step.action == StepAction.DISPATCH and final_unit != unit_id
+    if not (category_changed or unit_changed):
+        return None
+    if step.action == StepAction.RECATEGORIZE and not category_changed:
+        return None
+    return RoutingCorrection.objects.create(
+        case=case,
+        step=step,
+        at=step.at,
+        by_id=step.actor_id,
+        model_version=version,
+        was_automatic=automatic,
+        suggested_category_id=category_id,
+        suggested_unit_id=unit_id,
+        final_category_id=case.category_id,
+        final_unit_id=final_unit,
+        category_changed=category_changed,
+        unit_changed=unit_changed,
+    )
+
+
+# --- keyword rules ---------------------------------------------------------------------------------
+
+
+def may_edit_rules(user: User) -> bool:
+    return bool(user.is_superuser) or case_rules.has_role(user, RULE_ROLES)
+
+
+def require_rule_editor(user: User) -> None:
+    if not may_edit_rules(user):
+        raise Forbidden("只有街道指挥中心或系统管理员可以维护分派规则")
+
+
+def _check(phrase: str, category: Category | None) -> str:
+    phrase = " ".join(phrase.split())
+    if not phrase:
+        raise InvalidInput("请填写关键词", details={"phrase": "required"})
+    if len(phrase) > 100:
+        raise InvalidInput("关键词过长", details={"phrase": "≤ 100"})
+    if category is None or not category.is_active:
+        raise InvalidInput("请选择启用的分类", details={"category": "required"})
+    return phrase
+
+
+def preview_rule(
+    *, by: User, phrase: str, category: Category | None, priority: int = 0, rule: KeywordRule | None = None
+) -> rules.DryRun:
+    """The dry run a person sees before saving a rule."""
+    require_rule_editor(by)
+    phrase = _check(phrase, category)
+    assert category is not None
+    return rules.dry_run(phrase, category, priority=priority, exclude_rule=rule.pk if rule else None)
+
+
+@transaction.atomic
+def save_rule(
+    *,
+    by: User,
+    phrase: str,
+    category: Category | None,
+    priority: int = 0,
+    note: str = "",
+    is_active: bool = True,
+    rule: KeywordRule | None = None,
+    expect_changed: int | None = None,
+) -> KeywordRule:
+    """Creates or updates a keyword rule, storing its dry run; audited.
+
+    With `expect_changed`, the save is refused when the dry run no longer gives that many changed cases
+    (the person confirmed a figure that is out of date).
+    """
+    require_rule_editor(by)
+    phrase = _check(phrase, category)
+    assert category is not None
+    result = rules.dry_run(phrase, category, priority=priority, exclude_rule=rule.pk if rule else None)
+    if expect_changed is not None and expect_changed != result.changed:
+        raise InvalidInput(
+            "试运行结果已变化，请重新确认", details={"changed": result.changed, "expected": expect_changed}
+        )
+    fields = ["phrase", "category", "priority", "note", "is_active"]
+    before: dict[str, Any] | None = audit.snapshot(rule, fields) if rule is not None else None
+    if rule is None:
+        rule = KeywordRule(created_by=by if by.pk else None)
+    rule.phrase, rule.category, rule.priority = phrase, category, priority
+    rule.note, rule.is_active = note[:200], is_active
+    rule.dry_run = {**result.as_dict(), "at": timezone.now().isoformat()}
+    rule.save()
+    audit.record(by, "routing.rule.save", rule, before=before, after=audit.snapshot(rule, fields))
+    return rule

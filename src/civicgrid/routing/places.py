@@ -1,0 +1,146 @@
+"""Where a case is: its point (located on create), else its address text matched against place names.
+
+The matcher knows every active subdistrict, community, grid and building by its name, with and
+without the suffixes people leave out (社区, 街道, 镇, 村, 居委会, and the demo's "（演示）"), plus the
+staff's list of known places (models.KnownPlace: markets, hospitals, estates). The longest name found
+in the text wins; between equally long names the deeper unit wins. The name table is kept per process
+and rebuilt when the units or the known places change.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Max
+
+from civicgrid.core import geo
+from civicgrid.core.models import Unit, UnitKind
+from civicgrid.routing.models import KnownPlace
+
+_KINDS = [UnitKind.SUBDISTRICT, UnitKind.COMMUNITY, UnitKind.GRID, UnitKind.BUILDING]
+_DROP = re.compile(r"[（(]演示[)）]|\s+")
+_SUFFIXES = {
+    UnitKind.SUBDISTRICT: ("街道办事处", "街道", "镇", "乡"),
+    UnitKind.COMMUNITY: ("社区居委会", "居委会", "社区", "村委会", "村"),
+}
+# A name shorter than this matches too much by chance ("新城" in "新城区" is fine, "城" is not).
+MIN_NAME = 2
+
+
+def clean(name: str) -> str:
+    return _DROP.sub("", name or "")
+
+
+def name_variants(name: str, kind: str) -> set[str]:
+    """The ways people write a unit's name: as registered, without the demo mark, without its suffix."""
+    base = clean(name)
+    names = {base}
+    for suffix in _SUFFIXES.get(kind, ()):
+        if base.endswith(suffix) and len(base) - len(suffix) >= MIN_NAME:
+            names.add(base[: -len(suffix)])
+    return {n for n in names if len(n) >= MIN_NAME}
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    unit_id: int
+    depth: int
+
+
+class _Names:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: Any = None
+        self.entries: list[Entry] = []
+
+
+_names = _Names()
+
+
+def _fingerprint() -> tuple[Any, ...]:
+    units = Unit.objects.filter(kind__in=_KINDS).aggregate(n=Count("id"), last=Max("updated_at"))
+    known = KnownPlace.objects.aggregate(n=Count("id"), last=Max("updated_at"))
+    return (units["n"], units["last"], known["n"], known["last"])
+
+
+def _load() -> list[Entry]:
+    best: dict[str, Entry] = {}
+
+    def add(name: str, unit_id: int, depth: int) -> None:
+        known = best.get(name)
+        if known is None or depth > known.depth:
+            best[name] = Entry(name, unit_id, depth)
+
+    for pk, name, kind, depth in Unit.objects.filter(kind__in=_KINDS, is_active=True).values_list(
+        "id", "name", "kind", "depth"
+    ):
+        for variant in name_variants(name, kind):
+            add(variant, pk, depth)
+    for name, unit_id, depth in KnownPlace.objects.filter(unit__is_active=True).values_list(
+        "name", "unit_id", "unit__depth"
+    ):
+        cleaned = clean(name)
+        if len(cleaned) >= MIN_NAME:
+            # A known place is what staff wrote down on purpose: it wins over a unit of the same name.
+            best[cleaned] = Entry(cleaned, unit_id, depth + 100)
+    # Longest first, then deepest: the first name found in a text is the answer.
+    return sorted(best.values(), key=lambda e: (-len(e.name), -e.depth, e.unit_id))
+
+
+def names() -> list[Entry]:
+    key = _fingerprint()
+    if _names.key != key:
+        with _names.lock:
+            _names.entries, _names.key = _load(), key
+    return _names.entries
+
+
+def match_address(text: str) -> Unit | None:
+    """The unit whose name (or known place) is the longest one in the text; None when none is."""
+    text = clean(text)
+    if len(text) < MIN_NAME:
+        return None
+    for entry in names():
+        if entry.name in text:
+            unit = Unit.objects.filter(pk=entry.unit_id).first()
+            if unit is None:
+                return None
+            if unit.kind == UnitKind.BUILDING and unit.parent_id:
+                # A building routes like its grid: rules and dispatch targets stop at grids.
+                return Unit.objects.filter(pk=unit.parent_id).first() or unit
+            return unit
+    return None
+
+
+@dataclass(frozen=True)
+class Place:
+    unit: Unit | None
+    method: str  # "point", "address", "territory" or ""
+
+
+def place_of(case: Any) -> Place:
+    """The most specific unit known for a case: its point's grid or community, else its address, else
+    the territory create_case gave it (the filer's own unit when nothing better was known)."""
+    if case.lat is not None and case.lng is not None and case.locate_method in ("grid", "nearest_community"):
+        unit = case.territory
+        if unit is not None:
+            return Place(unit, "point")
+        found = geo.locate(case.lat, case.lng)
+        unit_id = found.grid_id or found.community_id or found.subdistrict_id
+        if unit_id:
+            return Place(Unit.objects.filter(pk=unit_id).first(), "point")
+    text = " ".join(part for part in (case.address, case.title, case.description) if part)
+    matched = match_address(text) if text else None
+    territory = case.territory
+    if matched is not None and not (territory is not None and territory.path.startswith(matched.path)):
+        return Place(matched, "address")  # the address says more than the filer's unit (or elsewhere)
+    return Place(territory, "territory" if territory is not None else "")
+
+
+def reset() -> None:
+    with _names.lock:
+        _names.key, _names.entries = None, []

@@ -4,10 +4,9 @@ the grid map, followers to notify, and the public categories."""
 from __future__ import annotations
 
 import json
-import math
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import shapely
@@ -17,7 +16,6 @@ from shapely.geometry import mapping, shape
 
 from civicgrid.cases.models import (
     FINAL_STATUSES,
-    OPEN_STATUSES,
     Case,
     CaseStep,
     Category,
@@ -49,32 +47,11 @@ def similar_open_cases(
 ) -> list[Similar]:
     """Open cases that are probably the same thing: same category, within 300 m, last 14 days.
 
-    `text` is unused for now; the routing work will replace this with text similarity behind the same
-    signature. Points are WGS-84. Nearest first.
+    Routing decides (routing.duplicates: with text, only similar text counts); best match first.
     """
-    if category is None or lat is None or lng is None:
-        return []
-    d_lat = SIMILAR_RADIUS_M * _DEG_PER_M
-    d_lng = d_lat / max(math.cos(math.radians(lat)), 0.01)
-    since = timezone.now() - timedelta(days=SIMILAR_DAYS)
-    rows = (
-        Case.objects.filter(
-            category=category,
-            created_at__gte=since,
-            status__in=OPEN_STATUSES,
-            lat__range=(lat - d_lat, lat + d_lat),
-            lng__range=(lng - d_lng, lng + d_lng),
-        )
-        .select_related("category", "lead_unit")
-        .order_by("-created_at")[:200]
-    )
-    found = [
-        Similar(c, geo.haversine_m(lat, lng, c.lat, c.lng))
-        for c in rows
-        if c.lat is not None and c.lng is not None
-    ]
-    near = [s for s in found if s.distance_m <= SIMILAR_RADIUS_M]
-    return sorted(near, key=lambda s: s.distance_m)[:limit]
+    from civicgrid.routing.duplicates import similar_open_cases as routing_similar  # routing owns the rule
+
+    return [Similar(d.case, d.distance_m) for d in routing_similar(category, lat, lng, text, limit)]
 
 
 # --- what a resident sees ----------------------------------------------------------------------

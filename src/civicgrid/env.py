@@ -69,7 +69,9 @@ def database_from_url(url: str, base_dir: Path) -> dict:
                 ),
                 "transaction_mode": "IMMEDIATE",
             },
-            "TEST": {"NAME": None},
+            # A file, not memory: the live server's threads then get connections of their own, as in
+            # production; the process id keeps parallel runs in one checkout apart.
+            "TEST": {"NAME": str(Path(name).with_name(f"test-{os.getpid()}.sqlite3"))},
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}

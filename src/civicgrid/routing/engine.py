@@ -50,6 +50,13 @@ def text_of(case: Case) -> str:
     return case.description or ""
 
 
+def model_text(text: str) -> str:
+    """The classifier's input for a case text: a message without a subject line (see text_of)."""
+    from civicgrid.routing.classifier import message_text
+
+    return message_text("", text)
+
+
 @dataclass
 class Scored:
     category: Category
@@ -140,7 +147,7 @@ def decide(case: Case) -> Decision:
     predicted: list[tuple[str, float]] = []
     if active is not None:
         d.model_version = active.version
-        predicted = list(active.model.predict_proba([text])[0][: TOP + 2])
+        predicted = list(active.model.predict_proba([model_text(text)])[0][: TOP + 2])
     rule = routing_rules.match_rule(text)
     known = _categories(codes=[label for label, _ in predicted])
     rule_category = None

@@ -22,7 +22,7 @@ from civicgrid.routing.models import KnownPlace
 
 _KINDS = [UnitKind.SUBDISTRICT, UnitKind.COMMUNITY, UnitKind.GRID, UnitKind.BUILDING]
 _DROP = re.compile(r"[（(]演示[)）]|\s+")
-_SUFFIXES = {
+_SUFFIXES: dict[str, tuple[str, ...]] = {
     UnitKind.SUBDISTRICT: ("街道办事处", "街道", "镇", "乡"),
     UnitKind.COMMUNITY: ("社区居委会", "居委会", "社区", "村委会", "村"),
 }

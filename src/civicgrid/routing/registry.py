@@ -53,8 +53,7 @@ def load_file(path: str | Path) -> TextModel:
     """Reads a model file written by classifier.Model.save."""
     from civicgrid.routing import classifier
 
-    loader = getattr(classifier, "load", None) or classifier.Model.load  # type: ignore[attr-defined]
-    return loader(str(path))
+    return classifier.load(path)
 
 
 def file_path(row: RoutingModel) -> Path:

@@ -21,6 +21,7 @@ The order, as PRODUCT.md ("Routing") and docs/routing-engine.md describe it:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ from django.utils import timezone
 from civicgrid.cases import rules as case_rules
 from civicgrid.cases.models import Case, Category, Status
 from civicgrid.core.models import Unit, UnitKind
-from civicgrid.routing import conf, places, registry
+from civicgrid.routing import conf, places, registry, state
 from civicgrid.routing import rules as routing_rules
 from civicgrid.routing.models import RoutingSuggestion, Source
 
@@ -86,13 +87,31 @@ class Decision:
         return [s.as_dict() for s in self.scores]
 
 
-def _categories(codes: list[str] | None = None, ids: list[int] | None = None) -> dict[Any, Category]:
-    rows = Category.objects.filter(is_active=True).select_related(
-        "parent", "default_lead_unit", "parent__default_lead_unit"
-    )
-    if codes is not None:
-        return {c.code: c for c in rows.filter(code__in=codes)}
-    return {c.pk: c for c in rows.filter(pk__in=ids or [])}
+class _Categories:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: Any = None
+        self.by_code: dict[str, Category] = {}
+        self.by_id: dict[int, Category] = {}
+
+
+_categories = _Categories()
+
+
+def categories(key: Any) -> tuple[dict[str, Category], dict[int, Category]]:
+    """Every category by code and by id, with its parent, kept per process until the table changes."""
+    if _categories.key != key:
+        with _categories.lock:
+            rows = list(Category.objects.select_related("parent"))
+            _categories.by_code = {c.code: c for c in rows}
+            _categories.by_id = {c.pk: c for c in rows}
+            _categories.key = key
+    return _categories.by_code, _categories.by_id
+
+
+def reset() -> None:
+    with _categories.lock:
+        _categories.key, _categories.by_code, _categories.by_id = None, {}, {}
 
 
 def threshold_for(active: registry.Active, label: str) -> float | None:
@@ -143,39 +162,38 @@ def decide(case: Case) -> Decision:
     """What routing makes of the case; reads, writes nothing."""
     d = Decision()
     text = text_of(case)
-    active = registry.active()
+    now = state.current()
+    active = registry.active(now.model)
+    by_code, by_id = categories(now.categories)
     predicted: list[tuple[str, float]] = []
     if active is not None:
         d.model_version = active.version
         predicted = list(active.model.predict_proba([model_text(text)])[0][: TOP + 2])
-    rule = routing_rules.match_rule(text)
-    known = _categories(codes=[label for label, _ in predicted])
-    rule_category = None
-    if rule is not None:
-        known.update({c.code: c for c in _categories(ids=[rule.category_id]).values()})
-        rule_category = next((c for c in known.values() if c.pk == rule.category_id), None)
-    scored = [Scored(known[label], float(score)) for label, score in predicted if label in known]
-    if rule is not None and rule_category is not None:
+    scored = [
+        Scored(by_code[label], float(score))
+        for label, score in predicted
+        if label in by_code and by_code[label].is_active
+    ]
+    rule = routing_rules.match_rule(text, routing_rules.keyword_rules(now.keyword_rules))
+    rule_category = by_id.get(rule.category_id) if rule is not None else None
+    if rule is not None and rule_category is not None and rule_category.is_active:
         d.category, d.confidence, d.source, d.rule_id = rule_category, 1.0, Source.RULE, rule.id
-        d.scores = [Scored(rule_category, 1.0), *[s for s in scored if s.category.pk != rule_category.pk]][
-            :TOP
-        ]
+        others = [s for s in scored if s.category.pk != rule_category.pk]
+        d.scores = [Scored(rule_category, 1.0), *others][:TOP]
     elif scored:
         best = scored[0]
         d.category, d.confidence, d.source = best.category, best.score, Source.MODEL
         d.threshold = threshold_for(active, best.category.code) if active is not None else None
         d.scores = scored[:TOP]
     elif case.category_id is not None:
-        d.category, d.source = case.category, Source.FILER
-    filed = case.category if case.category_id else None
+        d.category, d.source = by_id.get(case.category_id, case.category), Source.FILER
+    filed = by_id.get(case.category_id, case.category) if case.category_id else None
     agree = _agrees(filed, d.category)
 
     place = places.place_of(case)
     d.place, d.place_method = place.unit, place.method
     unit_category = d.category if (agree or d.source == Source.RULE) else filed
-    if unit_category is not None and unit_category.pk not in {c.pk for c in known.values()}:
-        unit_category = _categories(ids=[unit_category.pk]).get(unit_category.pk, unit_category)
-    choice = routing_rules.choose_unit(unit_category, place.unit)
+    choice = routing_rules.choose_unit(unit_category, place.unit, rules_key=now.unit_rules)
     d.lead_unit, d.unit_reason = choice.unit, choice.reason
 
     d.wait_reason = _wait_reason(case, d, active, agree)
@@ -232,8 +250,8 @@ def _store(case: Case, d: Decision, elapsed_ms: float, *, new: bool) -> RoutingS
 def route(case: Case, *, new: bool = True) -> RoutingSuggestion:
     """Decides, stores the suggestion and, when sure, has the system register and dispatch the case.
 
-    Runs inside the transaction that filed the case (the intake hook), so a case is never seen
-    half-routed; `new=False` re-routes a case that has a suggestion already.
+    Runs inside the transaction that filed the case (the intake hook: `new`), so a case is never seen
+    half-routed; `new=False` re-routes a case that was filed earlier (and locks it to dispatch it).
     """
     from civicgrid.cases.actions.routing import auto_dispatch
 
@@ -253,5 +271,6 @@ def route(case: Case, *, new: bool = True) -> RoutingSuggestion:
             source=d.source,
             model_version=d.model_version,
             rule_id=d.rule_id,
+            fresh=new,
         )
     return suggestion

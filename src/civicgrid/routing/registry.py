@@ -73,20 +73,30 @@ class _Cache:
 _cache = _Cache()
 
 
-def active() -> Active | None:
-    """The active model of the installation, loaded once per process and version; None when none."""
+_UNKNOWN = object()
+
+
+def active(key: Any = _UNKNOWN) -> Active | None:
+    """The active model of the installation, loaded once per process and version; None when none.
+
+    `key` is the active (version, file) when the caller has read it already (routing.state).
+    """
     if _cache.is_pinned:
         return _cache.pinned
-    row = RoutingModel.objects.filter(is_active=True).values_list("version", "path", "thresholds").first()
-    if row is None:
+    if key is _UNKNOWN:
+        key = RoutingModel.objects.filter(is_active=True).values_list("version", "path").first()
+    if key is None:
         return None
-    version, path, thresholds = row
+    version, path = key
     key = (version, path)
     if _cache.key == key and _cache.active is not None:
         return _cache.active
     with _cache.lock:
         if _cache.key != key or _cache.active is None:
             started = time.perf_counter()
+            thresholds = (
+                RoutingModel.objects.filter(version=version).values_list("thresholds", flat=True).first()
+            )
             try:
                 model = load_file(file_path(RoutingModel(version=version, path=path)))
             except Exception:  # a missing or broken file: route by rules only, and say so in the log

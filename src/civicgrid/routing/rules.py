@@ -67,9 +67,12 @@ def _fingerprint(model: type[KeywordRule] | type[UnitRule]) -> tuple[Any, ...]:
     return (row["n"], row["last"])
 
 
-def keyword_rules() -> list[CompiledRule]:
-    """Active keyword rules in the order they are tried: priority, then the longer phrase."""
-    key = _fingerprint(KeywordRule)
+def keyword_rules(key: Any = None) -> list[CompiledRule]:
+    """Active keyword rules in the order they are tried: priority, then the longer phrase.
+
+    `key` is the table's fingerprint when the caller has read it already (routing.state).
+    """
+    key = key if key is not None else ("orm", *_fingerprint(KeywordRule))
     if _keyword_rules.key != key:
         with _keyword_rules.lock:
             rows = KeywordRule.objects.filter(is_active=True).values_list(
@@ -197,8 +200,8 @@ class CompiledUnitRule:
     priority: int
 
 
-def unit_rules() -> list[CompiledUnitRule]:
-    key = _fingerprint(UnitRule)
+def unit_rules(key: Any = None) -> list[CompiledUnitRule]:
+    key = key if key is not None else ("orm", *_fingerprint(UnitRule))
     if _unit_rules.key != key:
         with _unit_rules.lock:
             rows = UnitRule.objects.filter(is_active=True).values_list(
@@ -235,7 +238,7 @@ def _place_unit(place: Unit | None, kind: str) -> Unit | None:
     return Unit.objects.filter(pk__in=ids, kind=kind, is_active=True).order_by("-depth").first()
 
 
-def choose_unit(category: Category | None, place: Unit | None) -> UnitChoice:
+def choose_unit(category: Category | None, place: Unit | None, *, rules_key: Any = None) -> UnitChoice:
     """The lead unit for a category at a place: unit rules, else the category's default, else its 大类's.
 
     Facilities (部件) are owned: the most specific category wins first, then the most specific place.
@@ -246,7 +249,7 @@ def choose_unit(category: Category | None, place: Unit | None) -> UnitChoice:
     chain = [category.pk] + ([category.parent_id] if category.parent_id else [])
     path = place.path if place is not None else ""
     candidates = []
-    for rule in unit_rules():
+    for rule in unit_rules(rules_key):
         if rule.category_id not in chain:
             continue
         if rule.territory_path and not path.startswith(rule.territory_path):
@@ -266,12 +269,18 @@ def choose_unit(category: Category | None, place: Unit | None) -> UnitChoice:
             unit = _place_unit(place, kind)
         if unit is not None:
             return UnitChoice(unit, f"派遣规则 #{rule.id}", rule.id)
-    if category.default_lead_unit_id and category.default_lead_unit and category.default_lead_unit.is_active:
-        return UnitChoice(category.default_lead_unit, "分类默认主办单位")
-    parent = category.parent
-    lead = parent.default_lead_unit if parent is not None and parent.default_lead_unit_id else None
-    if lead is not None and lead.is_active:
-        return UnitChoice(lead, "大类默认主办单位")
+    parent = category.parent if category.parent_id else None
+    defaults = [
+        (category.default_lead_unit_id, "分类默认主办单位"),
+        (parent.default_lead_unit_id if parent is not None else None, "大类默认主办单位"),
+    ]
+    wanted = [pk for pk, _ in defaults if pk]
+    if wanted:
+        # Read now, not from a cache: a unit switched off must stop receiving cases at once.
+        units = Unit.objects.filter(is_active=True).in_bulk(wanted)
+        for pk, reason in defaults:
+            if pk in units:
+                return UnitChoice(units[pk], reason)
     return UnitChoice(None, "没有适用的派遣规则或默认主办单位")
 
 

@@ -45,18 +45,20 @@ def auto_dispatch(
     source: str,
     model_version: int | None = None,
     rule_id: int | None = None,
+    fresh: bool = False,
 ) -> Case:
-    """The system registers (when received) and dispatches the case to `lead_unit`.
+    """The system registers (when received) and dispatches the case to `lead_unit`, in one step.
 
-    Called by routing inside the transaction that filed the case (or that locked it); the row is locked
-    again here so that a re-route cannot race a dispatcher. Writes "register" (when needed) and
-    "dispatch" steps with actor None, {"automatic": true} and the scores.
+    Called by routing inside the transaction that filed the case (`fresh`), or else the row is locked
+    again here so that a re-route cannot race a dispatcher. Writes one "dispatch" step with actor None,
+    {"automatic": true} and the scores; for a received case it carries registered_at as well.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("auto_dispatch runs inside the transaction that filed or locked the case")
-    status = Case.objects.select_for_update().filter(pk=case.pk).values_list("status", flat=True).first()
-    if status != case.status:
-        case.refresh_from_db()
+    if not fresh:  # `fresh`: filed in this very transaction, so nobody else can see the row yet
+        status = Case.objects.select_for_update().filter(pk=case.pk).values_list("status", flat=True).first()
+        if status != case.status:
+            case.refresh_from_db()
     require_status(case, AUTO_DISPATCHABLE, "该工单已不能自动派遣")
     now = timezone.now()
     unit = case.subdistrict if case.subdistrict_id else None
@@ -70,22 +72,13 @@ def auto_dispatch(
         "model_version": model_version,
         "rule": rule_id,
     }
-    if case.status == Status.RECEIVED:
-        before = snapshot(case)
+    before = snapshot(case)
+    registered = case.status == Status.RECEIVED
+    if registered:
+        # One step, not two: the dispatch step records registered_at too, which is what the measures
+        # and the reporter's "已受理立案" message read (cases.effects._registered).
         case.status = Status.REGISTERED
         case.registered_at = now
-        case.answered_at = case.answered_at or now
-        write_step(
-            case,
-            StepAction.REGISTER,
-            by=None,
-            unit=unit,
-            before=before,
-            at=now,
-            note="系统自动转：分类和主办单位已确定，自动立案",
-            extra={"automatic": True},
-        )
-    before = snapshot(case)
     if category is not None and case.category_id != category.pk:
         case.category = category  # before assign: the handling limit is the category's
     assign(case, lead_unit, [], by=system, now=now)
@@ -93,7 +86,8 @@ def auto_dispatch(
     bar = f"，阈值 {threshold:.0%}" if threshold is not None else ""
     name = str(category) if category is not None else ""
     note = (
-        f"系统自动派遣（{how}）：{name}，置信度 {confidence:.0%}{bar}；主办 {lead_unit.name}。"
+        f"系统自动{'立案并' if registered else ''}派遣（{how}）：{name}，置信度 {confidence:.0%}{bar}；"
+        f"主办 {lead_unit.name}。"
         f"候选分类：{_scores_text(scores)}"
     )
     write_step(

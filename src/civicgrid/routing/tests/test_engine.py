@@ -26,9 +26,10 @@ def test_a_sure_case_is_registered_and_dispatched_by_the_system_with_its_scores(
     assert case.category == cats["garbage"]
     assert case.lead_unit == world.units["dept_cg"]
     assert case.registered_at is not None and case.due_at is not None
-    create, register, dispatch = steps(case)
-    assert (create.action, register.action, dispatch.action) == ("create", "register", "dispatch")
-    assert register.actor is None and register.changes["automatic"] is True
+    create, dispatch = steps(case)
+    assert (create.action, dispatch.action) == ("create", "dispatch")
+    assert (dispatch.from_status, dispatch.to_status) == ("received", "dispatched")
+    assert dispatch.changes["registered_at"][0] is None and dispatch.changes["registered_at"][1]
     assert dispatch.actor is None
     assert dispatch.changes["automatic"] is True
     assert dispatch.changes["source"] == Source.MODEL
@@ -36,7 +37,7 @@ def test_a_sure_case_is_registered_and_dispatched_by_the_system_with_its_scores(
     assert [s["category"] for s in dispatch.changes["scores"]] == ["CS01", "CS02", "SZ01"]
     assert dispatch.changes["scores"][0]["score"] == pytest.approx(0.97)
     assert dispatch.changes["category_id"] == [None, cats["garbage"].pk]
-    assert "系统自动派遣" in dispatch.note and "97%" in dispatch.note and "阈值 90%" in dispatch.note
+    assert "系统自动立案并派遣" in dispatch.note and "97%" in dispatch.note and "阈值 90%" in dispatch.note
     assert case.assignments.get(active=True).unit == world.units["dept_cg"]
     s = RoutingSuggestion.objects.get(case=case)
     assert s.decided_automatically and s.model_version == 4 and s.wait_reason == ""

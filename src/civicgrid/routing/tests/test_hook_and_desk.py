@@ -36,7 +36,7 @@ def test_filing_through_the_api_routes_the_case(client, world, cats):
     assert r.status_code == 201, r.content
     data = r.json()
     assert data["status"] == "dispatched" and data["category"]["code"] == "CS01"
-    assert [s["action"] for s in data["timeline"]] == ["create", "register", "dispatch"]
+    assert [s["action"] for s in data["timeline"]] == ["create", "dispatch"]
     assert data["timeline"][-1]["actor"] == "系统"
     assert RoutingSuggestion.objects.get(case__number=data["number"]).decided_automatically
     with model(GARBAGE_UNSURE):

@@ -16,6 +16,7 @@ case's replay never misses an earlier step.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter, defaultdict
@@ -42,7 +43,7 @@ from civicgrid.core.models import Unit
 logger = logging.getLogger(__name__)
 
 CURSOR = "measures"
-BATCH = 2000
+BATCH = 5000
 # A step id still invisible this long after a later id was folded belongs to a rolled-back transaction.
 GAP_SECONDS = 3600
 MAX_GAPS = 10_000
@@ -314,24 +315,45 @@ def unit_rows(facts: Facts) -> dict[tuple[int, date], Counter]:
 
 
 def _upsert(model: type[models.Model], key: str, rows: dict[tuple[int, date], Counter]) -> None:
-    """Adds the counts to the rows, inserting missing ones (INSERT … ON CONFLICT DO UPDATE)."""
+    """Adds the counts to the rows, inserting missing ones (INSERT … ON CONFLICT DO UPDATE).
+
+    On PostgreSQL the whole batch is one statement reading a JSON array of the non-zero counts; on
+    SQLite (in process, no network) one statement per row.
+    """
     if not rows:
         return
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     columns = [f"{key}_id", "day", *SUM_COLUMNS]
-    sets = ", ".join(f"{qn(c)} = {table}.{qn(c)} + EXCLUDED.{qn(c)}" for c in SUM_COLUMNS)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({qn(key + '_id')}, {qn('day')}) DO UPDATE SET {sets}"
+    names = ", ".join(qn(c) for c in columns)
+    conflict = f"ON CONFLICT ({qn(key + '_id')}, {qn('day')}) DO UPDATE SET " + ", ".join(
+        f"{qn(c)} = {table}.{qn(c)} + EXCLUDED.{qn(c)}" for c in SUM_COLUMNS
     )
-    params = [
-        [owner, connection.ops.adapt_datefield_value(day), *(counts.get(c, 0) for c in SUM_COLUMNS)]
-        for (owner, day), counts in sorted(rows.items())
-    ]
+    items = sorted(rows.items())
     with connection.cursor() as cur:
-        cur.executemany(sql, params)
+        if connection.vendor == "postgresql":
+            # One JSON parameter with only the non-zero counts: cheap to send, unpacked by the server.
+            payload = json.dumps(
+                [
+                    {"o": owner, "d": day.isoformat(), **{c: v for c, v in counts.items() if v}}
+                    for (owner, day), counts in items
+                ]
+            )
+            shape = ", ".join(["o bigint", "d date", *(f"{qn(c)} bigint" for c in SUM_COLUMNS)])
+            values = ", ".join(["x.o", "x.d", *(f"COALESCE(x.{qn(c)}, 0)" for c in SUM_COLUMNS)])
+            cur.execute(
+                f"INSERT INTO {table} ({names}) SELECT {values} "
+                f"FROM jsonb_to_recordset(%s::jsonb) AS x({shape}) {conflict}",
+                [payload],
+            )
+            return
+        cur.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))}) {conflict}",
+            [
+                [owner, connection.ops.adapt_datefield_value(day), *(counts.get(c, 0) for c in SUM_COLUMNS)]
+                for (owner, day), counts in items
+            ],
+        )
 
 
 # -- the cursor -----------------------------------------------------------------------------------

@@ -291,3 +291,18 @@ def test_two_workers_sweeping_at_once_act_once_per_case():
     )
     assert reds.count() == 9 and len(set(reds.values_list("subject_ref", flat=True))) == 9
     assert timedelta(0) < moment - Case.objects.get(pk=ids[0]).due_at
+
+
+@pytest.mark.django_db
+def test_the_worker_runs_both_jobs(world, cats):
+    from civicgrid.cases.measure_models import MeasureDay
+    from civicgrid.core import jobs
+
+    case = signed(world, at(2025, 6, 9, 9))
+    registry = jobs.discover()
+    assert {"cases.supervise", "cases.measures"} <= set(registry)
+    with time_machine.travel(at(2025, 6, 16, 10), tick=False):
+        ran = jobs.run_due({name: registry[name] for name in ("cases.supervise", "cases.measures")})
+    assert ran == ["cases.supervise", "cases.measures"]
+    assert system_steps(case) == ["yellow", "red"] or system_steps(case) == ["red"]
+    assert MeasureDay.objects.filter(unit=world.units["dept_cg"], due=1).exists()

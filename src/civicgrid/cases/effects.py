@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import QuerySet
 
 from civicgrid.cases import deadlines, rules
 from civicgrid.cases.models import Case, CaseAssignment, CaseStep, Status, StepAction
@@ -54,9 +56,10 @@ def _chain(case: Case) -> list[int]:
     return [int(part) for part in case.territory_path.strip("/").split("/") if part]
 
 
-def _members(units: Iterable[int | None], roles: Iterable[str]) -> list[User]:
-    ids = [u for u in units if u is not None]
-    if not ids:
+def _members(units: Iterable[int | None] | QuerySet[Any, Any], roles: Iterable[str]) -> list[User]:
+    """Active users holding one of `roles` in one of the units (a subquery when `units` is a queryset)."""
+    ids: Any = units if isinstance(units, QuerySet) else [u for u in units if u is not None]
+    if isinstance(ids, list) and not ids:
         return []
     rows = Membership.objects.filter(unit_id__in=ids, role__in=list(roles), user__is_active=True)
     return list({m.user.pk: m.user for m in rows.select_related("user")}.values())

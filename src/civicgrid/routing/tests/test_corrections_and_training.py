@@ -237,3 +237,32 @@ def test_training_picks_up_corrections_in_a_second_version_and_rolls_back(world,
     assert s.model_version == 2 and s.scores[0]["category"] == "CS01"
     assert registry.rollback().version == 1
     assert registry.active().version == 1
+
+
+def test_the_routing_train_command(world, cats, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    pytest.importorskip("civicgrid.routing.classifier")
+    history(world, cats, per_label=6)
+    out = StringIO()
+    settings.CIVICGRID_ROUTING_MIN_TRAINING = 1000
+    call_command("routing_train", "--if-due", stdout=out)
+    assert "无需训练" in out.getvalue() and not RoutingModel.objects.exists()
+    call_command("routing_train", "--min", "10", "--note", "手动", stdout=out)
+    assert "模型 v1：18 个样本" in out.getvalue() and "已启用" in out.getvalue()
+    assert RoutingModel.objects.get().note == "手动"
+
+
+def test_the_demo_rules_are_seeded_once(world, cats):
+    from civicgrid.cases.models import Category
+    from civicgrid.routing import demo
+    from civicgrid.routing.models import KeywordRule, UnitRule
+
+    Category.objects.create(code="0703", name="燃气泄漏")
+    Category.objects.create(code="0901", name="邻里矛盾")
+    assert demo.setup(train=False) == {"rules": 2, "model": None}
+    assert demo.seed_rules() == 0
+    assert KeywordRule.objects.get().phrase == "燃气"
+    assert UnitRule.objects.get().lead_place == "community"

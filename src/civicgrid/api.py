@@ -82,6 +82,7 @@ def _register_routers() -> None:
     api.add_router("/", cases_router)
     api.add_router("/", "civicgrid.cases.measures_api.router")
     api.add_router("/", notify_router)
+    api.add_router("/", "civicgrid.routing.api.router")
 
 
 _register_routers()

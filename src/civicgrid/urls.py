@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("civicgrid.notify.urls")),
     path("cases/", include("civicgrid.cases.urls")),
     path("measures/", include("civicgrid.cases.measures_urls")),
+    path("routing/", include("civicgrid.routing.urls")),
     path("open311/v2/", include("civicgrid.intake.open311_urls")),
     path("", include("civicgrid.intake.urls")),
 ]

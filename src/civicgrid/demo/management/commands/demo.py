@@ -12,6 +12,7 @@ from civicgrid.core.models import Unit
 from civicgrid.demo import world
 from civicgrid.demo.history import load_history
 from civicgrid.demo.load import load_world
+from civicgrid.routing.demo import setup as setup_routing
 
 
 def _width(text: str) -> int:
@@ -49,6 +50,12 @@ class Command(BaseCommand):
             if made:
                 self.stdout.write(
                     f"演示工单已载入：{made} 件，近一年（{time.perf_counter() - started:.1f} 秒）"
+                )
+                # Keyword and unit rules for the demo, and a first routing model trained on the history.
+                started = time.perf_counter()
+                setup_routing()
+                self.stdout.write(
+                    f"自动分拨：演示规则和首个模型已就绪（{time.perf_counter() - started:.1f} 秒）"
                 )
         self._print_logins(options["port"])
         if not options["no_serve"]:

@@ -138,7 +138,7 @@ def test_second_load_and_command_change_nothing(demo_world, db):
     again = load_world()
     assert not again.changed_anything
     out = StringIO()
-    call_command("demo", "--no-serve", stdout=out)
+    call_command("demo", "--no-serve", "--no-history", stdout=out)  # history: test_history.py
     assert _counts() == before
     text = out.getvalue()
     assert "无需改动" in text and world.PASSWORD in text

@@ -250,7 +250,7 @@ def test_the_routing_train_command(world, cats, settings):
     settings.CIVICGRID_ROUTING_MIN_TRAINING = 1000
     call_command("routing_train", "--if-due", stdout=out)
     assert "无需训练" in out.getvalue() and not RoutingModel.objects.exists()
-    call_command("routing_train", "--min", "10", "--note", "手动", stdout=out)
+    call_command("routing", "train", "--min", "10", "--note", "手动", stdout=out)
     assert "模型 v1：18 个样本" in out.getvalue() and "已启用" in out.getvalue()
     assert RoutingModel.objects.get().note == "手动"
 

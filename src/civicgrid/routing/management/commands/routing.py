@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from civicgrid.routing import evaluate
@@ -38,10 +39,24 @@ class Command(BaseCommand):
         )
         measure.add_argument("--seed", type=int, default=0, help="shuffling seed of the folds (default 0)")
         measure.add_argument("--json", action="store_true", help="print one JSON object")
+        # `routing train` is the routing_train command under its documented name.
+        train = actions.add_parser(
+            "train", help="train a new model version from closed cases and corrections"
+        )
+        train.add_argument("--min", type=int, default=None, help="fewest labelled cases")
+        train.add_argument(
+            "--no-activate", action="store_true", help="register the version, do not activate it"
+        )
+        train.add_argument("--if-due", action="store_true", help="only when enough new examples exist")
+        train.add_argument("--demo", action="store_true", help="demo rules, and a first model if none")
+        train.add_argument("--note", default="", help="a note for the version")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "evaluate":
             self.evaluate(options)
+        elif options["action"] == "train":
+            keys = ["min", "no_activate", "if_due", "demo", "note"]
+            call_command("routing_train", stdout=self.stdout, **{k: options[k] for k in keys})
 
     def evaluate(self, options: dict[str, Any]) -> None:
         try:

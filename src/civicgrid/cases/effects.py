@@ -204,8 +204,9 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
 
 
 def after_step(case: Case, step: CaseStep) -> None:
-    link = f"/cases/{case.number}/"
-    for notice in (_staff_notice(case, step, link), _resident_notice(case, step, link)):
+    # Staff open the desk's case page; residents with an account their own page (intake's /my/).
+    staff_link, resident_link = f"/cases/{case.number}/", f"/my/{case.number}/"
+    for notice in (_staff_notice(case, step, staff_link), _resident_notice(case, step, resident_link)):
         if notice is None:
             continue
         users = [u for u in notice.users if u.pk != step.actor_id]

@@ -55,7 +55,7 @@ def test_the_reporter_hears_the_steps_that_matter_to_a_resident(world, cats):
     assert heard(world, "工单已反馈，请核查", n) == {"grid_a1", "staff_a1"}
     actions.recheck_case(case, by=u["grid_a1"], passed=True)
     closed = Notification.objects.get(subject_ref=n, title__startswith="您反映的问题已办结")
-    assert closed.recipient == u["resident"] and closed.link == f"/cases/{n}/#rate"
+    assert closed.recipient == u["resident"] and closed.link == f"/my/{n}/#rate"
     # SMS only for registered and closed (and rejected): not for dispatched or fed back.
     assert sms(n) == [f"您反映的问题已受理立案（{n}）", f"您反映的问题已办结（{n}），请评价"]
     assert set(

@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civicgrid.cases import desk_queries
@@ -33,13 +34,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         keys = actions.throttle_keys(form.cleaned_data["username"], _client_address(request))
         if actions.login_locked_until(keys):
-            form.add_error(None, "登录失败次数过多，请 15 分钟后再试。")
+            form.add_error(None, _("登录失败次数过多，请 15 分钟后再试。"))
             status = 429
         else:
             user = authenticate(request, **form.cleaned_data)
             if user is None:
                 actions.note_login_failure(keys)
-                form.add_error(None, "用户名或密码错误。")
+                form.add_error(None, _("用户名或密码错误。"))
                 status = 401
             else:
                 actions.note_login_success(keys)
@@ -75,7 +76,7 @@ def password_view(request: HttpRequest) -> HttpResponse:
                 form.add_error(field, problem if isinstance(problem, list) else exc.message)
         else:
             update_session_auth_hash(request, user_of(request))
-            messages.success(request, "密码已修改。")
+            messages.success(request, _("密码已修改。"))
             return redirect("people:desk")
     return render(request, "people/password.html", {"form": form}, status=422 if form.errors else 200)
 

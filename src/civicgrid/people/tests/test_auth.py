@@ -129,3 +129,9 @@ def test_api_requires_token(client, db):
         "error": {"code": "unauthorized", "message": "未登录或令牌无效", "details": None}
     }
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer cg_forged"}).status_code == 401
+
+
+def test_login_page_in_english(client, db):
+    client.cookies["django_language"] = "en"
+    page = client.get("/login/", headers={"Accept-Language": "en"}).content.decode()
+    assert "User name" in page and "Password" in page

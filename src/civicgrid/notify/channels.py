@@ -11,6 +11,7 @@ import logging
 import smtplib
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlencode, urlsplit
 
@@ -87,13 +88,14 @@ def post_json(url: str, body: dict[str, Any], *, headers: dict[str, str] | None 
         raise DeliveryError(f"应答不是 JSON: {scrub(raw[:200].decode('utf-8', errors='replace'))}") from exc
 
 
-class Channel:
+class Channel(ABC):
     """One way out. Subclasses set `name` and implement `send`."""
 
     name: str = ""
 
+    @abstractmethod
     def send(self, message: OutboxMessage) -> None:
-        raise NotImplementedError
+        """Carries the message, or raises DeliveryError so that the outbox retries it."""
 
 
 class InAppChannel(Channel):

@@ -20,7 +20,13 @@ from ninja.files import UploadedFile
 
 from civicgrid.cases import actions, schemas
 from civicgrid.cases.models import Case, Category, Status
-from civicgrid.cases.queries import cases_visible_to, filter_cases, get_case_for, with_list_relations
+from civicgrid.cases.queries import (
+    case_after_step,
+    cases_visible_to,
+    filter_cases,
+    get_case_for,
+    with_list_relations,
+)
 from civicgrid.cases.rules import is_staff_viewer
 from civicgrid.core.errors import InvalidInput, NotFound
 from civicgrid.core.models import Unit
@@ -49,6 +55,12 @@ def _detail(request: HttpRequest, number: str) -> dict[str, Any]:
     return schemas.case_detail(get_case_for(user, number), user)
 
 
+def _reply(request: HttpRequest, case: Case) -> dict[str, Any]:
+    """The case as an action left it, for the one who acted."""
+    user = _user(request)
+    return schemas.case_detail(case_after_step(user, case), user)
+
+
 @router.post("/cases", response={201: schemas.CaseOut}, summary="提交工单（受理）")
 def create_case(request: HttpRequest, body: schemas.CaseIn, response: HttpResponse):
     key = request.headers.get("Idempotency-Key", "").strip()
@@ -73,7 +85,7 @@ def create_case(request: HttpRequest, body: schemas.CaseIn, response: HttpRespon
     )
     if case.replayed:
         response["Idempotent-Replayed"] = "true"
-    return Reply(201, _detail(request, case.number))
+    return Reply(201, _reply(request, case))
 
 
 def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
@@ -187,8 +199,8 @@ ACTIONS: dict[str, tuple[type[Schema], Run]] = {
 def _add_action_route(name: str, body_schema: type[Schema], run: Run) -> None:
     def act(request: HttpRequest, number: str, body=None):
         # The action checks scope itself (under its row lock): no read of the case before it.
-        run(number, _user(request), body if body is not None else body_schema())
-        return _detail(request, number)
+        done = run(number, _user(request), body if body is not None else body_schema())
+        return _reply(request, done if isinstance(done, Case) else done.case)
 
     act.__annotations__["body"] = body_schema
     if any(field.is_required() for field in body_schema.model_fields.values()):

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from civicgrid.cases import deadlines, rules
 from civicgrid.cases.models import Case, CaseAssignment, CaseStep, Status, StepAction
@@ -94,9 +94,11 @@ def _rulers(case: Case) -> list[User]:
 
 
 def _recheckers(case: Case) -> list[User]:
-    users = _members([case.grid_id], [Role.GRID_WORKER]) + _members(
-        [case.community_id], [Role.COMMUNITY_STAFF]
+    rows = Membership.objects.filter(
+        Q(unit_id=case.grid_id, role=Role.GRID_WORKER) | Q(unit_id=case.community_id, role=Role.COMMUNITY_STAFF),
+        user__is_active=True,
     )
+    users = list({m.user.pk: m.user for m in rows.select_related("user")}.values())
     return users or _members(_chain(case), [Role.DISPATCHER])
 
 

@@ -26,6 +26,7 @@ from civicgrid.cases.models import (
     ExtensionRequest,
     ReturnReason,
     Satisfaction,
+    Status,
     Urgency,
 )
 from civicgrid.core import crypto
@@ -329,10 +330,18 @@ def photo_out(photo: CasePhoto) -> dict[str, Any]:
 
 def case_detail(case: Case, viewer: User) -> dict[str, Any]:
     """Everything about one case that this viewer may see, with its timeline and photos."""
-    assignments = list(case.assignments.filter(active=True).select_related("unit"))
+    # No query for what cannot exist: units come with the first dispatch, and an extension request is
+    # made at `signed` and withdrawn or decided before the case leaves signed/deferred (actions).
+    assignments = (
+        list(case.assignments.filter(active=True).select_related("unit")) if case.first_dispatched_at else []
+    )
     steps = list(case.steps.select_related("actor", "unit").order_by("at", "id"))
     photos = list(case.photos.order_by("id"))
-    pending = ExtensionRequest.objects.filter(case=case, status="pending").select_related("unit").first()
+    pending = (
+        ExtensionRequest.objects.filter(case=case, status="pending").select_related("unit").first()
+        if case.status in (Status.SIGNED, Status.DEFERRED)
+        else None
+    )
     staff_viewer = rules.is_staff_viewer(viewer)
     sees_reporter = rules.may_see_reporter(viewer, case)
     data = case_item(case, viewer, assignments)

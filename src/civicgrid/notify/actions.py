@@ -155,14 +155,13 @@ def notify(
     result = Notified()
     messages: list[OutboxMessage] = []
 
-    def queue(channel: str, address: str, notification: Notification | None = None) -> None:
+    def queue(channel: str, address: str) -> None:
         messages.append(
             OutboxMessage(
                 channel=channel,
                 address=address,
                 payload=payload,
                 subject_ref=subject_ref,
-                notification=notification,
                 next_attempt_at=now,
                 created_at=now,
             )
@@ -179,8 +178,7 @@ def notify(
                 for u in users
             ],
         )
-        for n in result.notifications:
-            queue(Channel.INAPP, str(n.recipient_id), n)
+        # The inbox row is the in-app delivery: no outbox row, no task, nothing to retry.
     seen: set[tuple[str, str]] = set()
 
     def queue_once(channel: str, address: str | None) -> None:

@@ -99,7 +99,7 @@ class Channel(ABC):
 
 
 class InAppChannel(Channel):
-    """The Notification row was written with the message; there is nothing left to carry."""
+    """The Notification row is the delivery; notify queues no in-app rows, this drains older ones."""
 
     name = "inapp"
 

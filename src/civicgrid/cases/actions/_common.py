@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
-from civicgrid.cases.models import Case, CaseAssignment, CaseStep, ExtensionRequest, ExtensionStatus
+from civicgrid.cases.models import (
+    Case,
+    CaseAssignment,
+    CaseStep,
+    ExtensionRequest,
+    ExtensionStatus,
+    Status,
+)
 from civicgrid.core.errors import InvalidTransition, NotFound
 
 if TYPE_CHECKING:
@@ -80,7 +87,9 @@ def lock(case: Case | str, by: User) -> Case:
 
     number = case if isinstance(case, str) else case.number
     # Lock first, then check: the check reads assignments that a concurrent step could change.
-    locked = next(iter(Case.objects.select_for_update().filter(number=number).order_by()[:1]), None)
+    # The category comes along (deadlines and the reply read it) but only the case row is locked.
+    rows = Case.objects.select_related("category").select_for_update(of=("self",)).filter(number=number)
+    locked = next(iter(rows.order_by()[:1]), None)
     if locked is None or not may_read(by, locked):
         raise NotFound("工单不存在")
     return locked
@@ -144,6 +153,8 @@ def active_assignments(case: Case) -> list[CaseAssignment]:
 
 def withdraw_pending_extension(case: Case, at: datetime) -> None:
     """A pending extension request lapses when the case leaves the lead unit's hands."""
+    if case.status not in (Status.SIGNED, Status.DEFERRED):
+        return  # requests are made at `signed` (request_extension): none can be pending elsewhere
     ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).update(
         status=ExtensionStatus.WITHDRAWN, decided_at=at
     )

@@ -56,7 +56,8 @@ def assign(case: Case, lead: Unit, assisting: Sequence[Unit], *, by: User, now: 
     Every dispatch, re-dispatch after a return and reopening starts the sign clock and the handling
     clock again; first_dispatched_at keeps the first round for whole-case measures.
     """
-    case.assignments.filter(active=True).update(active=False)
+    if case.first_dispatched_at:  # units come with the first dispatch
+        case.assignments.filter(active=True).update(active=False)
     CaseAssignment.objects.bulk_create(
         [
             CaseAssignment(

@@ -75,6 +75,9 @@ def database_from_url(url: str, base_dir: Path) -> dict:
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        # JIT compiling a list query's COUNT cost 300-400 ms of a 500 ms answer at 1M cases, for
+        # queries that run in milliseconds without it (docs/performance.md); ?options=… overrides.
+        options.setdefault("options", "-c jit=off")
         name = unquote(parsed.path.lstrip("/")) or "civicgrid"
         return {
             "ENGINE": "django.db.backends.postgresql",

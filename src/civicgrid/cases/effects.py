@@ -94,10 +94,9 @@ def _rulers(case: Case) -> list[User]:
 
 
 def _recheckers(case: Case) -> list[User]:
-    rows = Membership.objects.filter(
-        Q(unit_id=case.grid_id, role=Role.GRID_WORKER) | Q(unit_id=case.community_id, role=Role.COMMUNITY_STAFF),
-        user__is_active=True,
-    )
+    grid = Q(unit_id=case.grid_id, role=Role.GRID_WORKER)
+    community = Q(unit_id=case.community_id, role=Role.COMMUNITY_STAFF)
+    rows = Membership.objects.filter(grid | community, user__is_active=True)
     users = list({m.user.pk: m.user for m in rows.select_related("user")}.values())
     return users or _members(_chain(case), [Role.DISPATCHER])
 

@@ -10,7 +10,7 @@ walks the unit tree; see cases_visible_to for why the parts are ORed with an EXI
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -54,19 +54,6 @@ def in_territory_q(user: User, roles: frozenset[str] | set[str]) -> Q | None:
     return _prefix_q("territory_path", paths) if paths else None
 
 
-def assigned_ids(
-    user: User, roles: frozenset[str] | set[str] = rules.ASSIGNMENT_ROLES, lead_only: bool = False
-) -> QuerySet[CaseAssignment, Any] | None:
-    """Ids of cases actively assigned to the user's units (in `roles`) and below."""
-    paths = _top_paths(user, roles)
-    if not paths:
-        return None
-    rows = CaseAssignment.objects.filter(_prefix_q("unit_path", paths), active=True)
-    if lead_only:
-        rows = rows.filter(role=AssignmentRole.LEAD)
-    return rows.values("case_id")
-
-
 def cases_visible_to(user: User) -> QuerySet[Case]:
     """Every case the user may read; the base of every other query here.
 
@@ -90,12 +77,28 @@ def cases_visible_to(user: User) -> QuerySet[Case]:
         visible |= territory
     paths = _top_paths(user, rules.ASSIGNMENT_ROLES)
     if paths:
-        visible |= Q(
-            Exists(
-                CaseAssignment.objects.filter(_prefix_q("unit_path", paths), case=OuterRef("pk"), active=True)
-            )
-        )
+        visible |= _assigned_q(paths)
     return Case.objects.filter(visible)
+
+
+def _led_q(paths: list[str]) -> Q:
+    """Cases with an active lead assignment to a unit under `paths`, read off the case row.
+
+    assign() sets Case.lead_unit together with the active lead assignment, and only a merge retires
+    that assignment without a new lead (test_queries checks the invariant), so this is an indexed
+    column test instead of a look at the assignments: as an EXISTS over a department's assignments,
+    PostgreSQL hashed 240,000 case ids per list request at 1M cases (0.1-0.25 s of every answer).
+    """
+    units = Unit.objects.filter(_prefix_q("path", paths)).values("pk")
+    return Q(lead_unit_id__in=units) & ~Q(status=Status.MERGED)
+
+
+def _assigned_q(paths: list[str]) -> Q:
+    """Cases with an active assignment to a unit under `paths`: led by it, or assisted (a small set)."""
+    assisted = CaseAssignment.objects.filter(
+        _prefix_q("unit_path", paths), case=OuterRef("pk"), active=True, role=AssignmentRole.ASSIST
+    )
+    return _led_q(paths) | Q(Exists(assisted))
 
 
 def may_read(user: User, case: Case) -> bool:
@@ -247,13 +250,6 @@ def to_dispatch(user: User) -> QuerySet[Case]:
     return cases.order_by("created_at")
 
 
-def _assigned_cases(user: User, lead_only: bool = False) -> QuerySet[Case]:
-    if user.is_superuser:
-        return Case.objects.all()
-    ids = assigned_ids(user, rules.HANDLER_ROLES, lead_only=lead_only)
-    return Case.objects.filter(pk__in=ids) if ids is not None else Case.objects.none()
-
-
 def to_sign(user: User) -> QuerySet[Case]:
     """Cases with an unsigned active assignment to one of the user's handling units."""
     if user.is_superuser:
@@ -269,11 +265,12 @@ def to_sign(user: User) -> QuerySet[Case]:
 
 def in_progress(user: User) -> QuerySet[Case]:
     """Cases the user's units lead that are signed for and not yet fed back."""
-    return (
-        _assigned_cases(user, lead_only=True)
-        .filter(status__in=[Status.SIGNED, Status.DEFERRED])
-        .order_by("due_at")
-    )
+    if user.is_superuser:
+        led = Case.objects.all()
+    else:
+        paths = _top_paths(user, rules.HANDLER_ROLES)
+        led = Case.objects.filter(_led_q(paths)) if paths else Case.objects.none()
+    return led.filter(status__in=[Status.SIGNED, Status.DEFERRED]).order_by("due_at")
 
 
 def due_soon(user: User, within: timedelta = timedelta(hours=24)) -> QuerySet[Case]:

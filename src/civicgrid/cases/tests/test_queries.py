@@ -169,3 +169,45 @@ def test_may_read_agrees_with_cases_visible_to(world):
         for case in filed:
             case.refresh_from_db()
             assert may_read(user, case) == (case.pk in visible), (user.username, case.number)
+
+
+def _cases_in_every_shape(world):
+    """Cases led, assisted, returned, re-dispatched, reopened, merged after dispatch and closed."""
+    from civicgrid.cases.tests.factories import case_in_state, dispatched_case
+
+    u, units = world.users, world.units
+    shapes = [case_in_state(world, s) for s in ("received", "dispatched", "signed", "pending", "closed")]
+    returned = dispatched_case(world)
+    actions.return_case(returned, by=u["handler_cg"], reason_code="not_our_duty")
+    redispatched = dispatched_case(world)
+    actions.return_case(redispatched, by=u["handler_cg"], reason_code="not_our_duty")
+    actions.dispatch_case(redispatched, by=u["dispatcher_a"], lead_unit=units["dept_sc"])
+    reopened = case_in_state(world, "closed")
+    actions.reopen_case(reopened, by=u["dispatcher_a"], reason="群众不满意")
+    target, merged = dispatched_case(world), dispatched_case(world)
+    actions.merge_case(merged, by=u["dispatcher_a"], into=target.number)
+    return [*shapes, returned, redispatched, reopened, target, merged]
+
+
+def test_the_lead_on_the_case_row_is_its_active_lead_assignment(world, cats):
+    """The invariant queries._led_q rests on: Case.lead_unit = the active lead assignment's unit."""
+    from civicgrid.cases.models import Case, CaseAssignment
+
+    _cases_in_every_shape(world)
+    for case in Case.objects.all():
+        leads = CaseAssignment.objects.filter(case=case, active=True, role="lead")
+        active_lead = set(leads.values_list("unit_id", flat=True))
+        expected = {case.lead_unit_id} if case.lead_unit_id and case.status != "merged" else set()
+        assert active_lead == expected, (case.number, case.status)
+
+
+def test_may_read_agrees_with_the_list_scope_in_every_shape(world, cats):
+    from civicgrid.cases.models import Case
+
+    _cases_in_every_shape(world)
+    cases = list(Case.objects.all())
+    for user in world.users.values():
+        visible = set(queries.cases_visible_to(user).values_list("pk", flat=True))
+        for case in cases:
+            assert queries.may_read(user, case) == (case.pk in visible), (user.username, case.number)
+    assert {c.status for c in cases} >= {"received", "dispatched", "signed", "closed", "returned", "merged"}

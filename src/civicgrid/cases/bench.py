@@ -298,7 +298,7 @@ WITH grids AS (
            count(*) AS n
     FROM cases_category c WHERE c.parent_id IS NOT NULL AND c.default_lead_unit_id IS NOT NULL
 ), texts AS (
-    -- 30 kinds of problem, so a search for one (路灯) matches about 3 % of cases, as on a real desk.
+    -- 30 kinds of problem, so a search for one (路灯) matches about one case in thirty, as on a real desk.
     SELECT ARRAY['路灯不亮', '垃圾堆积', '噪音扰民', '井盖破损', '占道经营', '违章停车', '污水外溢',
                  '树木倒伏', '小广告乱贴', '违规搭建', '道路坑洼', '消防通道堵塞', '油烟污染', '楼道杂物',
                  '电梯故障', '停水', '停电', '燃气异味', '流浪犬伤人', '广场舞扰民', '施工扬尘',

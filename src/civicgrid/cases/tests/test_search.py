@@ -1,0 +1,136 @@
+"""The list's text search: the bigram prefilter (PostgreSQL) finds exactly what the plain LIKE finds."""
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Q
+
+from civicgrid.cases import queries
+from civicgrid.cases.models import Case
+from civicgrid.cases.search import GramsMatch
+from civicgrid.cases.tests.factories import file_case
+
+on_postgres = pytest.mark.postgres
+
+
+@pytest.fixture
+def texts(world, cats):
+    """Cases whose texts the terms below hit, miss, or hit only across a field boundary."""
+    made = {
+        "lamp": file_case(world, title="路灯不亮", description="幸福路口的路灯晚上不亮", address="幸福路3号"),
+        "noise": file_case(world, title="噪音扰民", description="夜间施工噪音很大", address="和平街 A-3 号"),
+        "led": file_case(world, title="LED 屏闪烁", description="广场 LED 大屏整夜闪烁", address="广场东侧"),
+        "garbage": file_case(world, title="杂物", description="小区门口垃圾 堆积三天", address="<a b> 小区"),
+        "b1": file_case(world, by="staff_b1", title="井盖缺失", description="人行道井盖缺失，路人易摔倒"),
+    }
+    return {key: Case.objects.get(pk=case.pk) for key, case in made.items()}
+
+
+def icontains(term: str) -> set[str]:
+    found = Case.objects.filter(
+        Q(number__icontains=term)
+        | Q(title__icontains=term)
+        | Q(description__icontains=term)
+        | Q(address__icontains=term)
+    )
+    return set(found.values_list("number", flat=True))
+
+
+def searched(term: str, base=None) -> set[str]:
+    cases = base if base is not None else Case.objects.all()
+    return set(queries.filter_cases(cases, text=term).values_list("number", flat=True))
+
+
+@pytest.mark.django_db
+def test_search_finds_what_icontains_finds(texts):
+    n = {key: case.number for key, case in texts.items()}
+    expected = {
+        "路灯": {n["lamp"]},  # two Chinese characters: the common case
+        "路灯不亮": {n["lamp"]},
+        "噪音很大": {n["noise"]},
+        "灯": {n["lamp"]},  # one character: LIKE only
+        "led": {n["led"]},  # mixed case both ways
+        "Led 屏": {n["led"]},
+        "亮幸": set(),  # end of the title + start of the description: grams never span fields
+        "垃圾 堆积": {n["garbage"]},  # a space inside the term
+        "垃圾堆积": set(),
+        "A-3": {n["noise"]},  # punctuation inside the term
+        "a-3 号": {n["noise"]},
+        "<a b>": {n["garbage"]},  # would parse as an XML tag if grams kept punctuation
+        "路 灯": set(),  # no gram of letters or digits: the prefilter stands aside
+        "，路人": {n["b1"]},
+        "不存在的词": set(),
+        n["lamp"]: {n["lamp"]},  # a whole case number
+        n["lamp"][-6:]: {n["lamp"]},  # a fragment with the dash: "-0001"
+        n["noise"][-4:]: {n["noise"]},
+        n["lamp"][:6].lower(): set(n.values()),  # "cg2026": every case filed today
+    }
+    for term, numbers in expected.items():
+        assert icontains(term) == numbers, term
+        assert searched(term) == numbers, term
+        assert searched(f"  {term}  ") == numbers, term
+
+
+@pytest.mark.django_db
+def test_search_within_scope_and_through_the_api(api, world, texts):
+    # The scope's EXISTS and the prefilter in one query (column aliases stay right).
+    dispatcher_a = queries.cases_visible_to(world.users["dispatcher_a"])
+    assert searched("路灯", dispatcher_a) == {texts["lamp"].number}
+    assert searched("井盖", dispatcher_a) == set()
+    assert searched("井盖", queries.cases_visible_to(world.users["dispatcher_b"])) == {texts["b1"].number}
+    # As a subquery, with the outer query on the same table.
+    inner = queries.filter_cases(Case.objects.all(), text="闪烁").values("pk")
+    assert set(Case.objects.filter(pk__in=inner).values_list("number", flat=True)) == {texts["led"].number}
+    status, data = api.get("dispatcher_a", "/cases", q="噪音")
+    assert status == 200 and [c["number"] for c in data["items"]] == [texts["noise"].number]
+    assert data["count"] == 1
+
+
+@pytest.mark.django_db
+def test_sqlite_keeps_the_plain_like(texts):
+    if connection.vendor == "postgresql":
+        pytest.skip("SQLite only")
+    sql = str(queries.filter_cases(Case.objects.all(), text="路灯").query)
+    assert "civicgrid" not in sql and "LIKE" in sql
+    with pytest.raises(Exception, match="PostgreSQL"):
+        list(Case.objects.filter(GramsMatch("路灯")))
+
+
+def sql_value(query: str, *params):
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchone()[0]
+
+
+@on_postgres
+@pytest.mark.django_db
+def test_the_functions_and_the_index_exist():
+    assert sql_value("SELECT civicgrid_grams(%s)", "路灯不亮") == "路灯 灯不 不亮"
+    assert sql_value("SELECT civicgrid_grams(%s)", "CG2026-0042") == "cg g2 20 02 26 00 04 42"
+    assert sql_value("SELECT civicgrid_grams(%s)", "LED 屏, A-3") == "le ed"
+    assert sql_value("SELECT civicgrid_grams(%s)", "路") == "路"
+    assert sql_value("SELECT civicgrid_grams(%s)", "") == ""
+    vector = sql_value("SELECT civicgrid_case_grams(%s, %s, %s, %s)::text", "CG1", "路灯", "不亮", "")
+    assert vector == "'cg':1 'g1':2 '不亮':4 '路灯':3"
+    volatility = sql_value(
+        "SELECT string_agg(concat(proname, provolatile, proparallel), ',' ORDER BY proname)"
+        " FROM pg_proc"
+        " WHERE proname IN ('civicgrid_grams', 'civicgrid_case_grams')"
+    )
+    assert volatility == "civicgrid_case_gramsis,civicgrid_gramsis"  # immutable, parallel safe
+    index = sql_value("SELECT indexdef FROM pg_indexes WHERE indexname = 'case_text_grams'")
+    columns = "(number)::text, (title)::text, description, (address)::text"
+    assert f"USING gin (civicgrid_case_grams({columns}))" in index
+
+
+@on_postgres
+@pytest.mark.django_db
+def test_the_list_query_uses_the_index(world, texts):
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        cases = queries.filter_cases(queries.cases_visible_to(world.users["admin"]), text="路灯")
+        assert "case_text_grams" in cases.explain()
+        scoped = queries.filter_cases(queries.cases_visible_to(world.users["dispatcher_a"]), text="噪音")
+        assert "case_text_grams" in scoped.explain()
+        # A term without grams plans no empty index search (that would match nothing).
+        assert "case_text_grams" not in queries.filter_cases(Case.objects.all(), text="A-").explain()

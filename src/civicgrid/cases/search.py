@@ -3,7 +3,7 @@
 `q` must find a case whose number, title, description or address contains the term, ignoring case:
 the icontains OR in queries.filter_cases, which stays the test of what matches. On its own it reads
 every row in scope (the list's COUNT(*) took about a second with 1,000,000 cases). Chinese search
-terms are mostly two characters (路灯, 噪音), too short for trigrams, so migration 0006 indexes the
+terms are mostly two characters (路灯, 噪音), too short for trigrams, so migration 0007 indexes the
 overlapping two-character grams of the four fields (civicgrid_case_grams, a GIN index on a tsvector).
 `GramsMatch` asks that index for the cases holding every gram of the term; the LIKE then rechecks
 those few rows. Every gram of a term the LIKE finds is a gram of the field it is found in (both sides
@@ -46,7 +46,7 @@ class GramsMatch(Func):
         arg_joiner: str | None = None,
         **extra_context: Any,
     ) -> Any:
-        raise NotSupportedError("GramsMatch needs PostgreSQL (migration 0006 creates its index there)")
+        raise NotSupportedError("GramsMatch needs PostgreSQL (migration 0007 creates its index there)")
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         *columns, term = (compiler.compile(e) for e in self.get_source_expressions())

@@ -72,7 +72,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0005_step_recategorize"),
+        ("cases", "0006_list_indexes_cover_the_scope"),
     ]
 
     operations = [

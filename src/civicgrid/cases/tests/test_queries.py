@@ -211,3 +211,32 @@ def test_may_read_agrees_with_the_list_scope_in_every_shape(world, cats):
         for case in cases:
             assert queries.may_read(user, case) == (case.pk in visible), (user.username, case.number)
     assert {c.status for c in cases} >= {"received", "dispatched", "signed", "closed", "returned", "merged"}
+
+
+def test_a_search_pages_and_counts_in_one_pass(api, world, cats):
+    """With `q` the page and the total come from one window query; the same answers as count + slice."""
+    for i in range(7):
+        file_case(world, description=f"路灯不亮 第 {i} 盏" if i % 2 == 0 else f"垃圾堆积 第 {i} 处")
+    first, second, third = (
+        api.get("dispatcher_a", "/cases", q="路灯", page_size=3, page=n)[1] for n in (1, 2, 3)
+    )
+    assert (first["count"], second["count"], third["count"]) == (4, 4, 4)
+    numbers = [c["number"] for c in first["items"] + second["items"]]
+    expected = (
+        queries.cases_visible_to(world.users["dispatcher_a"])
+        .filter(description__contains="路灯")
+        .order_by("-created_at", "-id")
+        .values_list("number", flat=True)
+    )
+    assert numbers == list(expected) and third["items"] == []
+    assert all("路灯" in c["description"] for c in first["items"])
+    ids, total = queries.one_pass_page(queries.cases_visible_to(world.users["handler_cg"]), 0, 5)
+    assert (ids, total) == ([], 0)
+
+    headers, url = api.headers("dispatcher_a"), "/api/v1/cases?q=路灯&page_size=3"
+    with CaptureQueriesContext(connection) as ctx:
+        assert api.client.get(url, headers=headers).status_code == 200
+    file_case(world, description="路灯又坏了")
+    with CaptureQueriesContext(connection) as again:
+        assert api.client.get(url, headers=headers).json()["count"] == 5
+    assert len(again.captured_queries) == len(ctx.captured_queries)

@@ -168,6 +168,15 @@ def test_list_pages(login, world, cats):
     assert len(first.context["rows"]) == 20 and "第 1 / 2 页，共 23 条" in first.content.decode()
     assert 'href="?q=%E5%9E%83%E5%9C%BE&amp;page=2"' in first.content.decode()
     assert len(client.get("/cases/list/?q=垃圾&page=2").context["rows"]) == 3
+    # A search reads its page and total in one pass; bad and too-high page numbers behave as without q.
+    for page, number, rows in [("9", 2, 3), ("x", 1, 20), ("-1", 1, 20)]:
+        response = client.get(f"/cases/list/?q=垃圾&page={page}")
+        assert (response.context["page"].number, len(response.context["rows"])) == (number, rows)
+        assert f"第 {number} / 2 页，共 23 条" in response.content.decode()
+    oldest = client.get("/cases/list/?q=垃圾&sort=created&page=2").context["rows"]
+    newest = client.get("/cases/list/?q=垃圾&sort=-created").context["rows"]
+    assert [c for c, _ in oldest] == [c for c, _ in newest][:3][::-1]
+    assert client.get("/cases/list/?q=没有这个词").context["page"].paginator.count == 0
 
 
 @pytest.mark.django_db

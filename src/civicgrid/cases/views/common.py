@@ -9,7 +9,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import resolve_url
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from civicgrid.cases import desk_queries, rules, schemas
 from civicgrid.cases.models import Case
+from civicgrid.cases.queries import one_pass_page
 from civicgrid.core.errors import Forbidden
 from civicgrid.people.models import Role, User
 from civicgrid.people.queries import user_of
@@ -55,6 +57,25 @@ class CountedPaginator(Paginator):
     def __init__(self, object_list: Any, per_page: int, count: int):
         super().__init__(object_list, per_page)
         self.__dict__["count"] = count
+
+
+def search_page(cases: QuerySet[Case], number: str | None, per_page: int = PAGE_SIZE) -> Page:
+    """A page of a text search with its total from one pass over the matches (queries.one_pass_page).
+
+    A Paginator would count first and then read the page: twice over the rows the LIKE must check.
+    An out-of-range page number falls back to the last page, as Paginator.get_page does.
+    """
+    try:
+        wanted = max(1, int(number or 1))
+    except ValueError:
+        wanted = 1
+    ids, total = one_pass_page(cases, (wanted - 1) * per_page, per_page)
+    paginator = CountedPaginator(cases, per_page, total)
+    if not ids and total:
+        wanted = paginator.num_pages
+        ids, total = one_pass_page(cases, (wanted - 1) * per_page, per_page)
+    found = Case.objects.filter(pk__in=ids).select_related("category", "lead_unit", "territory").in_bulk()
+    return Page([found[pk] for pk in ids], wanted if ids else 1, paginator)
 
 
 def _map(case: Case) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from civicgrid.cases import desk_queries, export
 from civicgrid.cases.forms import CaseFilterForm
 from civicgrid.cases.queries import get_case_for
-from civicgrid.cases.views.common import PAGE_SIZE, CountedPaginator, case_context, staff_page
+from civicgrid.cases.views.common import PAGE_SIZE, CountedPaginator, case_context, search_page, staff_page
 from civicgrid.people.queries import user_of
 
 
@@ -52,10 +52,14 @@ def list_view(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
     if form.is_bound and not form.is_valid():
         return render(request, "cases/list.html", {"form": form, "rows": [], "page": None}, status=422)
-    cases = desk_queries.filter_cases(user, form.filters()).select_related(
-        "category", "lead_unit", "territory"
-    )
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = form.filters()
+    cases = desk_queries.filter_cases(user, filters)
+    if filters.q.strip():
+        page = search_page(cases, request.GET.get("page"))
+    else:
+        page = Paginator(cases.select_related("category", "lead_unit", "territory"), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
     now = timezone.now()
     query = request.GET.copy()
     query.pop("page", None)

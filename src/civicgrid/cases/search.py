@@ -4,7 +4,7 @@
 the icontains OR in queries.filter_cases, which stays the test of what matches. On its own it reads
 every row in scope (the list's COUNT(*) took about a second with 1,000,000 cases). Chinese search
 terms are mostly two characters (路灯, 噪音), too short for trigrams, so migration 0007 indexes the
-overlapping two-character grams of the four fields (civicgrid_case_grams, a GIN index on a tsvector).
+overlapping two-character grams of the four fields (the stored tsvector search_grams, GIN-indexed).
 `GramsMatch` asks that index for the cases holding every gram of the term; the LIKE then rechecks
 those few rows. Every gram of a term the LIKE finds is a gram of the field it is found in (both sides
 are upper()ed as icontains does, grams never span two fields, and grams with anything but letters or
@@ -21,21 +21,19 @@ from typing import Any
 from django.db import NotSupportedError
 from django.db.models import BooleanField, F, Func, Value
 
-SEARCHED_FIELDS = ("number", "title", "description", "address")
-
 
 class GramsMatch(Func):
     """True for the cases whose grams include all the term's grams, or for any case if the term has none.
 
-    Compiles to `civicgrid_case_grams(number, title, description, address) @@ <query>`, the expression
-    of the case_text_grams index, so the planner can answer it from the index. The columns are compiled
-    like any F() (right aliases inside subqueries); the term is a parameter.
+    Compiles to `<case>.search_grams @@ <query>`: search_grams is the column migration 0007 adds and
+    indexes (case_text_grams), which the Django model does not declare, so the case table's alias is
+    taken from a compiled column (right inside subqueries too). The term is a parameter.
     """
 
     output_field = BooleanField()
 
     def __init__(self, term: str) -> None:
-        super().__init__(*(F(name) for name in SEARCHED_FIELDS), Value(term))
+        super().__init__(F("pk"), Value(term))
 
     def as_sql(
         self,
@@ -49,13 +47,10 @@ class GramsMatch(Func):
         raise NotSupportedError("GramsMatch needs PostgreSQL (migration 0007 creates its index there)")
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        *columns, term = (compiler.compile(e) for e in self.get_source_expressions())
-        params: list[Any] = [p for _, column_params in columns for p in column_params]
-        grams = f"plainto_tsquery('simple', civicgrid_grams({term[0]}))"
+        pk, term = self.get_source_expressions()
+        column = f"{compiler.quote_name_unless_alias(pk.alias)}.{connection.ops.quote_name('search_grams')}"
+        sql, params = compiler.compile(term)
+        grams = f"plainto_tsquery('simple', civicgrid_grams({sql}))"
         # An empty tsquery matches nothing, so a term without grams must not filter: planned with the
         # term in hand, numnode(...) = 0 folds to false and the index condition is left on its own.
-        sql = (
-            f"(civicgrid_case_grams({', '.join(sql for sql, _ in columns)}) @@ {grams}"
-            f" OR numnode({grams}) = 0)"
-        )
-        return sql, (*params, *term[1], *term[1])
+        return f"({column} @@ {grams} OR numnode({grams}) = 0)", (*params, *params)

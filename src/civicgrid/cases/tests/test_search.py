@@ -103,7 +103,7 @@ def sql_value(query: str, *params):
 
 @on_postgres
 @pytest.mark.django_db
-def test_the_functions_and_the_index_exist():
+def test_the_functions_and_the_index_exist(world, cats):
     assert sql_value("SELECT civicgrid_grams(%s)", "路灯不亮") == "路灯 灯不 不亮"
     assert sql_value("SELECT civicgrid_grams(%s)", "CG2026-0042") == "cg g2 20 02 26 00 04 42"
     assert sql_value("SELECT civicgrid_grams(%s)", "LED 屏, A-3") == "le ed"
@@ -118,8 +118,13 @@ def test_the_functions_and_the_index_exist():
     )
     assert volatility == "civicgrid_case_gramsis,civicgrid_gramsis"  # immutable, parallel safe
     index = sql_value("SELECT indexdef FROM pg_indexes WHERE indexname = 'case_text_grams'")
-    columns = "(number)::text, (title)::text, description, (address)::text"
-    assert f"USING gin (civicgrid_case_grams({columns}))" in index
+    assert "USING gin (search_grams)" in index
+    # The stored column follows every write of the four fields (a generated column).
+    case = file_case(world, title="井盖破损", description="人行道上")
+    stored = "SELECT search_grams::text FROM cases_case WHERE id = %s"
+    assert sql_value(stored, case.pk).count("'井盖'") == 1
+    Case.objects.filter(pk=case.pk).update(title="路灯不亮")
+    assert "'路灯'" in sql_value(stored, case.pk) and "'井盖'" not in sql_value(stored, case.pk)
 
 
 @on_postgres

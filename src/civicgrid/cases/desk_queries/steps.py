@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from civicgrid.cases import rules
 from civicgrid.cases.actions.closing import _rechecker
@@ -38,25 +39,25 @@ if TYPE_CHECKING:
 
 
 STEP_LABELS = {
-    "register": "立案",
-    "whistle": "吹哨",
-    "dispatch": "派遣",
-    "sign": "签收",
-    "arrive": "到场报到",
-    "feedback": "反馈",
-    "recheck": "核查",
-    "rate": "回访评价",
-    "return": "退回",
-    "request_extension": "申请延期",
-    "approve_extension": "同意延期",
-    "deny_extension": "不同意延期",
-    "defer": "缓办",
-    "reopen": "重办",
-    "urge": "催办",
-    "supervise": "督办",
-    "merge": "合并",
-    "reject": "不予受理",
-    "photos": "上传照片",
+    "register": _("立案"),
+    "whistle": _("吹哨"),
+    "dispatch": _("派遣"),
+    "sign": _("签收"),
+    "arrive": _("到场报到"),
+    "feedback": _("反馈"),
+    "recheck": _("核查"),
+    "rate": _("回访评价"),
+    "return": _("退回"),
+    "request_extension": _("申请延期"),
+    "approve_extension": _("同意延期"),
+    "deny_extension": _("不同意延期"),
+    "defer": _("缓办"),
+    "reopen": _("重办"),
+    "urge": _("催办"),
+    "supervise": _("督办"),
+    "merge": _("合并"),
+    "reject": _("不予受理"),
+    "photos": _("上传照片"),
 }
 # Copies of the status lists inside each action (cases/actions/*.py).
 REGISTRABLE = (Status.RECEIVED,)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.cases import queries, rules
@@ -80,7 +80,12 @@ TABS = [
     Tab("overdue", _("已超期"), STAFF_ROLES, _("已过办理期限还未反馈的工单")),
     Tab("to_recheck", _("待核查"), rules.INTAKE_ROLES, _("承办单位已反馈，等待现场核查")),
     Tab("returned", _("被退回"), RULER_ROLES, _("承办单位退回的工单，等待重新派遣或审定")),
-    Tab("extension_requests", _("延期申请"), RULER_ROLES, _("承办单位的延期申请，等待审批")),
+    Tab(
+        "extension_requests",
+        pgettext_lazy("inbox tab", "延期申请"),
+        RULER_ROLES,
+        _("承办单位的延期申请，等待审批"),
+    ),
 ]
 TABS_BY_KEY = {t.key: t for t in TABS}
 

@@ -27,6 +27,16 @@ def fresh_geo_index():
     geo.invalidate_index()
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """LocaleMiddleware activates a request's language for the thread and leaves it active: a test that
+    asks for English would make the tests after it (code outside requests) English too."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def world(db):
     from civicgrid.testing import build_world

@@ -6,10 +6,12 @@ The forms only parse input; whether a step is allowed and valid is the action's 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from civicgrid.cases import desk_queries
 from civicgrid.cases.actions.photos import MAX_BYTES, MAX_PER_CASE
@@ -17,7 +19,15 @@ from civicgrid.cases.models import Case, Category, ReturnReason, Satisfaction, S
 from civicgrid.core.models import Unit
 from civicgrid.people.models import User
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 TEXTAREA = {"rows": 3}
+NOTE_LABEL = _("说明")
+
+
+def _unit_choice(unit: Unit) -> str:
+    return gettext("%(name)s（%(kind)s）") % {"name": unit.name, "kind": unit.get_kind_display()}
 
 
 def _choices(form: forms.Form, name: str, choices: list[tuple[str, Any]]) -> None:
@@ -29,48 +39,56 @@ def _choices(form: forms.Form, name: str, choices: list[tuple[str, Any]]) -> Non
 # --- the list's filters ---------------------------------------------------------------------------------
 
 SORT_CHOICES = [
-    ("-created", "受理时间（新→旧）"),
-    ("created", "受理时间（旧→新）"),
-    ("due", "办理期限（近→远）"),
-    ("-due", "办理期限（远→近）"),
+    ("-created", _("受理时间（新→旧）")),
+    ("created", _("受理时间（旧→新）")),
+    ("due", _("办理期限（近→远）")),
+    ("-due", _("办理期限（远→近）")),
 ]
 
 
 class CaseFilterForm(forms.Form):
     """The GET parameters of /cases/list/ and /cases/export.xlsx."""
 
-    q = forms.CharField(label="搜索", required=False, max_length=100)
-    status = forms.ChoiceField(label="状态", required=False)
-    category = forms.ChoiceField(label="分类", required=False)
-    unit = forms.ChoiceField(label="单位", required=False)
+    q = forms.CharField(label=_("搜索"), required=False, max_length=100)
+    status = forms.ChoiceField(label=_("状态"), required=False)
+    category = forms.ChoiceField(label=_("分类"), required=False)
+    unit = forms.ChoiceField(label=_("单位"), required=False)
     overdue = forms.ChoiceField(
-        label="超期", required=False, choices=[("", "全部"), ("1", "已超期"), ("0", "未超期")]
+        label=_("超期"),
+        required=False,
+        choices=[("", _("全部")), ("1", _("已超期")), ("0", _("未超期"))],
     )
     created_from = forms.DateField(
-        label="受理日期从", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("受理日期从"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    created_to = forms.DateField(label="到", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    sort = forms.ChoiceField(label="排序", required=False, choices=SORT_CHOICES)
+    created_to = forms.DateField(
+        label=_("到"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    sort = forms.ChoiceField(label=_("排序"), required=False, choices=SORT_CHOICES)
 
     def __init__(self, user: User, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["q"].widget.attrs.update({"placeholder": "编号、标题、描述、地址", "type": "search"})
-        _choices(self, "status", [("", "全部"), (desk_queries.OPEN, "未办结"), *Status.choices])
+        self.fields["q"].widget.attrs.update(
+            {"placeholder": gettext("编号、标题、描述、地址"), "type": "search"}
+        )
+        _choices(
+            self, "status", [("", gettext("全部")), (desk_queries.OPEN, gettext("未办结")), *Status.choices]
+        )
         self.categories = {str(c.pk): c for c in Category.objects.select_related("parent").order_by("code")}
         categories = [
-            (pk, f"{c.name}（大类）" if c.parent_id is None else f"　{c.name}")
+            (pk, gettext("%(name)s（大类）") % {"name": c.name} if c.parent_id is None else f"　{c.name}")
             for pk, c in self.categories.items()
         ]
-        _choices(self, "category", [("", "全部"), *categories])
+        _choices(self, "category", [("", gettext("全部")), *categories])
         self.units = {str(u.pk): u for u in desk_queries.filter_units(user)}
-        units = [(pk, f"{u.name}（{u.get_kind_display()}）") for pk, u in self.units.items()]
-        _choices(self, "unit", [("", "全部"), *units])
+        units = [(pk, _unit_choice(u)) for pk, u in self.units.items()]
+        _choices(self, "unit", [("", gettext("全部")), *units])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start, end = data.get("created_from"), data.get("created_to")
         if isinstance(start, date) and isinstance(end, date) and start > end:
-            self.add_error("created_to", "结束日期不能早于开始日期")
+            self.add_error("created_to", gettext("结束日期不能早于开始日期"))
         return data
 
     def filters(self) -> desk_queries.CaseFilters:
@@ -107,13 +125,16 @@ class PhotosField(forms.FileField):
     def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
         items = data if isinstance(data, list | tuple) else ([data] if data else [])
         if not items and self.required:
-            raise forms.ValidationError("请选择要上传的照片")
+            raise forms.ValidationError(gettext("请选择要上传的照片"))
         if len(items) > MAX_PER_CASE:
-            raise forms.ValidationError(f"每个工单最多 {MAX_PER_CASE} 张照片")
+            raise forms.ValidationError(
+                ngettext("每个工单最多 %(n)s 张照片", "每个工单最多 %(n)s 张照片", MAX_PER_CASE)
+                % {"n": MAX_PER_CASE}
+            )
         files = [super(PhotosField, self).clean(item, initial) for item in items]
         for f in files:
             if f.size and f.size > MAX_BYTES:
-                raise forms.ValidationError(f"文件“{f.name}”超过 10 MB")
+                raise forms.ValidationError(gettext("文件“%(name)s”超过 10 MB") % {"name": f.name})
         return files
 
 
@@ -127,7 +148,9 @@ class StepForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-def _note(label: str = "说明", required: bool = False, max_length: int = 2000) -> forms.CharField:
+def _note(
+    label: StrOrPromise = NOTE_LABEL, required: bool = False, max_length: int = 2000
+) -> forms.CharField:
     return forms.CharField(
         label=label, required=required, max_length=max_length, widget=forms.Textarea(attrs=TEXTAREA)
     )
@@ -138,21 +161,21 @@ class NoteForm(StepForm):
 
 
 class ReasonForm(StepForm):
-    reason = _note("理由", required=True, max_length=500)
+    reason = _note(_("理由"), required=True, max_length=500)
 
 
 class DispatchForm(StepForm):
-    lead_unit = forms.ChoiceField(label="主办单位")
+    lead_unit = forms.ChoiceField(label=_("主办单位"))
     assisting_units = forms.MultipleChoiceField(
-        label="协办单位（可多选）", required=False, widget=forms.SelectMultiple(attrs={"size": 5})
+        label=_("协办单位（可多选）"), required=False, widget=forms.SelectMultiple(attrs={"size": 5})
     )
     note = _note()
 
     def __init__(self, case: Case, user: User, *args: Any, **kwargs: Any):
         super().__init__(case, user, *args, **kwargs)
         self.targets = {str(u.pk): u for u in desk_queries.dispatch_targets(case, user)}
-        choices = [(pk, f"{u.name}（{u.get_kind_display()}）") for pk, u in self.targets.items()]
-        _choices(self, "lead_unit", [("", "请选择"), *choices])
+        choices = [(pk, _unit_choice(u)) for pk, u in self.targets.items()]
+        _choices(self, "lead_unit", [("", gettext("请选择")), *choices])
         _choices(self, "assisting_units", choices)
         default = case.category.default_lead_unit_id if case.category_id and case.category else None
         if default is not None and str(default) in self.targets:
@@ -168,23 +191,25 @@ class DispatchForm(StepForm):
         data = super().clean() or {}
         lead = data.get("lead_unit")
         if lead is not None and lead in (data.get("assisting_units") or []):
-            self.add_error("assisting_units", "主办单位不能同时是协办单位")
+            self.add_error("assisting_units", gettext("主办单位不能同时是协办单位"))
         return data
 
 
 class ReturnForm(StepForm):
-    reason_code = forms.ChoiceField(label="退回原因", choices=ReturnReason.choices, widget=forms.RadioSelect)
+    reason_code = forms.ChoiceField(
+        label=_("退回原因"), choices=ReturnReason.choices, widget=forms.RadioSelect
+    )
     note = _note()
 
 
 class ExtensionForm(StepForm):
-    working_days = forms.IntegerField(label="延期工作日", min_value=1, max_value=30, initial=3)
-    reason = _note("理由", required=True, max_length=500)
+    working_days = forms.IntegerField(label=_("延期工作日"), min_value=1, max_value=30, initial=3)
+    reason = _note(_("理由"), required=True, max_length=500)
 
 
 class ArriveForm(StepForm):
-    lat = forms.FloatField(label="纬度", min_value=-90, max_value=90)
-    lng = forms.FloatField(label="经度", min_value=-180, max_value=180)
+    lat = forms.FloatField(label=_("纬度"), min_value=-90, max_value=90)
+    lng = forms.FloatField(label=_("经度"), min_value=-180, max_value=180)
     note = _note()
 
     def __init__(self, case: Case, user: User, *args: Any, **kwargs: Any):
@@ -195,8 +220,8 @@ class ArriveForm(StepForm):
 
 class FeedbackForm(StepForm):
     multipart = True
-    result = _note("办理结果", required=True, max_length=5000)
-    photos = PhotosField(label="现场照片（可多张）", required=False)
+    result = _note(_("办理结果"), required=True, max_length=5000)
+    photos = PhotosField(label=_("现场照片（可多张）"), required=False)
     # Photos already uploaded by an attempt whose feedback failed; sent again with the retry.
     photo_ids = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -205,37 +230,39 @@ class FeedbackForm(StepForm):
         try:
             return [int(part) for part in raw.split(",") if part.strip()]
         except ValueError:
-            raise forms.ValidationError("照片编号有误") from None
+            raise forms.ValidationError(gettext("照片编号有误")) from None
 
 
 class PhotosForm(StepForm):
     multipart = True
-    photos = PhotosField(label="照片（可多张）", required=True)
+    photos = PhotosField(label=_("照片（可多张）"), required=True)
 
 
 class RecheckForm(StepForm):
     passed = forms.TypedChoiceField(
-        label="核查结果",
-        choices=[("1", "通过，结案"), ("0", "不通过，返工")],
+        label=_("核查结果"),
+        choices=[("1", _("通过，结案")), ("0", _("不通过，返工"))],
         coerce=lambda v: v == "1",
         widget=forms.RadioSelect,
     )
-    note = _note("核查意见（不通过时必填）")
+    note = _note(_("核查意见（不通过时必填）"))
 
 
 class RateForm(StepForm):
-    satisfaction = forms.ChoiceField(label="满意度", choices=Satisfaction.choices, widget=forms.RadioSelect)
+    satisfaction = forms.ChoiceField(
+        label=_("满意度"), choices=Satisfaction.choices, widget=forms.RadioSelect
+    )
     resolved = forms.TypedChoiceField(
-        label="是否解决",
-        choices=[("1", "已解决"), ("0", "未解决")],
+        label=_("是否解决"),
+        choices=[("1", _("已解决")), ("0", _("未解决"))],
         coerce=lambda v: v == "1",
         widget=forms.RadioSelect,
     )
-    comment = _note("回访意见", max_length=500)
+    comment = _note(_("回访意见"), max_length=500)
 
 
 class MergeForm(StepForm):
-    into = forms.CharField(label="合并到工单编号", max_length=24)
+    into = forms.CharField(label=_("合并到工单编号"), max_length=24)
     note = _note()
 
     def clean_into(self) -> str:

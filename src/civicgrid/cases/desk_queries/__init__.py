@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from civicgrid.cases import queries, rules
 from civicgrid.cases.desk_queries.steps import (
@@ -41,6 +43,8 @@ from civicgrid.people.models import Role
 from civicgrid.people.queries import memberships_of, scope_q
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from civicgrid.people.models import User
 
 __all__ = [
@@ -62,21 +66,26 @@ RULER_ROLES = frozenset({Role.DISPATCHER, Role.COMMUNITY_STAFF})
 @dataclass(frozen=True)
 class Tab:
     key: str
-    label: str
+    label: StrOrPromise
     roles: frozenset[str]
-    hint: str
+    hint: StrOrPromise
 
 
 TABS = [
-    Tab("to_register", "待立案", rules.INTAKE_ROLES, "新受理的工单：立案、不予受理或吹哨"),
-    Tab("to_dispatch", "待派遣", RULER_ROLES, "已立案、已吹哨或被退回的工单，等待派遣"),
-    Tab("to_sign", "待签收", rules.HANDLER_ROLES, "派给本单位、还没有签收的工单"),
-    Tab("in_progress", "办理中", rules.HANDLER_ROLES, "本单位主办、已签收还未反馈的工单"),
-    Tab("due_soon", "即将到期", STAFF_ROLES, "24 小时内到办理期限的工单"),
-    Tab("overdue", "已超期", STAFF_ROLES, "已过办理期限还未反馈的工单"),
-    Tab("to_recheck", "待核查", rules.INTAKE_ROLES, "承办单位已反馈，等待现场核查"),
-    Tab("returned", "被退回", RULER_ROLES, "承办单位退回的工单，等待重新派遣或审定"),
-    Tab("extension_requests", "延期申请", RULER_ROLES, "承办单位的延期申请，等待审批"),
+    Tab("to_register", _("待立案"), rules.INTAKE_ROLES, _("新受理的工单：立案、不予受理或吹哨")),
+    Tab("to_dispatch", _("待派遣"), RULER_ROLES, _("已立案、已吹哨或被退回的工单，等待派遣")),
+    Tab("to_sign", _("待签收"), rules.HANDLER_ROLES, _("派给本单位、还没有签收的工单")),
+    Tab("in_progress", _("办理中"), rules.HANDLER_ROLES, _("本单位主办、已签收还未反馈的工单")),
+    Tab("due_soon", _("即将到期"), STAFF_ROLES, _("24 小时内到办理期限的工单")),
+    Tab("overdue", _("已超期"), STAFF_ROLES, _("已过办理期限还未反馈的工单")),
+    Tab("to_recheck", _("待核查"), rules.INTAKE_ROLES, _("承办单位已反馈，等待现场核查")),
+    Tab("returned", _("被退回"), RULER_ROLES, _("承办单位退回的工单，等待重新派遣或审定")),
+    Tab(
+        "extension_requests",
+        pgettext_lazy("inbox tab", "延期申请"),
+        RULER_ROLES,
+        _("承办单位的延期申请，等待审批"),
+    ),
 ]
 TABS_BY_KEY = {t.key: t for t in TABS}
 
@@ -130,10 +139,14 @@ def _span(delta: timedelta) -> str:
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:
-        return f"{days}天{hours}小时" if hours else f"{days}天"
+        if hours:
+            return gettext("%(days)s天%(hours)s小时") % {"days": days, "hours": hours}
+        return gettext("%(days)s天") % {"days": days}
     if hours:
-        return f"{hours}小时{mins}分" if mins else f"{hours}小时"
-    return f"{mins}分钟"
+        if mins:
+            return gettext("%(hours)s小时%(mins)s分") % {"hours": hours, "mins": mins}
+        return gettext("%(hours)s小时") % {"hours": hours}
+    return gettext("%(mins)s分钟") % {"mins": mins}
 
 
 def _clock(
@@ -141,25 +154,26 @@ def _clock(
 ) -> Clock:
     """`yellow` as the case's columns say it (handling clock); else at 75 % of the time from `start`."""
     if now >= at:
-        return Clock(label, at, "red", "超期 " + _span(now - at))
+        return Clock(label, at, "red", gettext("超期 %(span)s") % {"span": _span(now - at)})
     if yellow is None:
         yellow = start is not None and at > start and (now - start) >= (at - start) * 0.75
-    return Clock(label, at, "yellow" if yellow else "", "剩 " + _span(at - now))
+    left = gettext("剩 %(span)s") % {"span": _span(at - now)}
+    return Clock(label, at, "yellow" if yellow else "", left)
 
 
 def clock_of(case: Case, now: datetime | None = None, *, sign: bool = False) -> Clock | None:
     """The deadline a list row shows; `sign` prefers the sign-for deadline (the to-sign inbox)."""
     now = now or timezone.now()
     if sign and case.status == Status.DISPATCHED and case.sign_by:
-        return _clock("签收期限", case.sign_by, case.dispatched_at, now)
+        return _clock(gettext("签收期限"), case.sign_by, case.dispatched_at, now)
     if case.status in CLOCK_STATUSES and case.due_at:
         # yellow_at is 75 % of the limit in working time (deadlines.yellow_at), which clock time is not.
         yellow = case.warn_level == WarnLevel.YELLOW or bool(case.yellow_at and now >= case.yellow_at)
-        return _clock("办理期限", case.due_at, case.dispatched_at, now, yellow=yellow)
+        return _clock(gettext("办理期限"), case.due_at, case.dispatched_at, now, yellow=yellow)
     if case.status == Status.FED_BACK and case.recheck_by:
-        return _clock("核查期限", case.recheck_by, case.fed_back_at, now)
+        return _clock(gettext("核查期限"), case.recheck_by, case.fed_back_at, now)
     if case.status == Status.RECEIVED and case.answer_by and case.answered_at is None:
-        return _clock("答复期限", case.answer_by, case.created_at, now)
+        return _clock(gettext("答复期限"), case.answer_by, case.created_at, now)
     return None
 
 
@@ -168,30 +182,30 @@ def case_clocks(case: Case, now: datetime | None = None) -> list[Clock]:
     now = now or timezone.now()
     found: list[Clock] = []
     if case.answer_by and case.answered_at is None and case.status not in FINAL_STATUSES:
-        found.append(_clock("答复期限", case.answer_by, case.created_at, now))
+        found.append(_clock(gettext("答复期限"), case.answer_by, case.created_at, now))
     if case.status == Status.DISPATCHED and case.sign_by:
-        found.append(_clock("签收期限", case.sign_by, case.dispatched_at, now))
+        found.append(_clock(gettext("签收期限"), case.sign_by, case.dispatched_at, now))
     if case.status in CLOCK_STATUSES and case.due_at:
-        found.append(clock_of(case, now) or _clock("办理期限", case.due_at, None, now))
+        found.append(clock_of(case, now) or _clock(gettext("办理期限"), case.due_at, None, now))
     if case.status == Status.FED_BACK and case.recheck_by:
-        found.append(_clock("核查期限", case.recheck_by, case.fed_back_at, now))
+        found.append(_clock(gettext("核查期限"), case.recheck_by, case.fed_back_at, now))
     if case.status == Status.CLOSED and case.rate_by and case.rated_at is None:
-        found.append(_clock("评价期限", case.rate_by, case.closed_at, now))
+        found.append(_clock(gettext("评价期限"), case.rate_by, case.closed_at, now))
     return found
 
 
-STATUS_HINTS: dict[str, str] = {
-    Status.RECEIVED: "已受理，等待立案",
-    Status.REGISTERED: "已立案，等待派遣",
-    Status.REJECTED: "不予受理，已告知反映人理由",
-    Status.ESCALATED: "社区已吹哨，等待街道派遣",
-    Status.DISPATCHED: "已派遣，等待承办单位签收",
-    Status.RETURNED: "承办单位已退回，等待重新派遣或审定",
-    Status.SIGNED: "承办单位已签收，正在办理",
-    Status.DEFERRED: "缓办（挂账），暂时无法解决",
-    Status.FED_BACK: "承办单位已反馈，等待现场核查",
-    Status.CLOSED: "已结案",
-    Status.MERGED: "已合并到另一工单",
+STATUS_HINTS: dict[str, StrOrPromise] = {
+    Status.RECEIVED: _("已受理，等待立案"),
+    Status.REGISTERED: _("已立案，等待派遣"),
+    Status.REJECTED: _("不予受理，已告知反映人理由"),
+    Status.ESCALATED: _("社区已吹哨，等待街道派遣"),
+    Status.DISPATCHED: _("已派遣，等待承办单位签收"),
+    Status.RETURNED: _("承办单位已退回，等待重新派遣或审定"),
+    Status.SIGNED: _("承办单位已签收，正在办理"),
+    Status.DEFERRED: _("缓办（挂账），暂时无法解决"),
+    Status.FED_BACK: _("承办单位已反馈，等待现场核查"),
+    Status.CLOSED: _("已结案"),
+    Status.MERGED: _("已合并到另一工单"),
 }
 
 
@@ -279,7 +293,7 @@ def step_details(case: Case) -> dict[int, str]:
         ).values_list("pk", "action", "changes")
     )
     codes: set[Any] = set()
-    for _, action, changes in rows:
+    for _pk, action, changes in rows:
         if action == StepAction.DISPATCH:
             codes.add(changes.get("lead_unit"))
             codes.update(changes.get("assisting_units") or [])
@@ -289,22 +303,28 @@ def step_details(case: Case) -> dict[int, str]:
         line = ""
         if action == StepAction.DISPATCH:
             lead = changes.get("lead_unit")
-            line = f"主办：{names.get(lead, lead)}"
+            line = gettext("主办：%(unit)s") % {"unit": names.get(lead, lead)}
             assisting = [names.get(c, c) for c in changes.get("assisting_units") or []]
             if assisting:
-                line += "；协办：" + "、".join(str(a) for a in assisting)
+                separator = pgettext("between names in a list", "、")
+                line += gettext("；协办：%(units)s") % {"units": separator.join(str(a) for a in assisting)}
         elif action == StepAction.RETURN:
             code = changes.get("reason_code", "")
-            line = "退回原因：" + (ReturnReason(code).label if code in ReturnReason.values else str(code))
+            reason = ReturnReason(code).label if code in ReturnReason.values else str(code)
+            line = gettext("退回原因：%(reason)s") % {"reason": reason}
         elif action == StepAction.RECHECK:
-            line = "核查通过，结案" if changes.get("passed") else "核查不通过，返工"
+            line = gettext("核查通过，结案") if changes.get("passed") else gettext("核查不通过，返工")
         elif action == StepAction.RATE:
             code = changes.get("satisfaction", "")
             label = Satisfaction(code).label if code in Satisfaction.values else str(code)
-            line = f"{label}，{'已解决' if changes.get('resolved') else '未解决'}"
+            resolved = gettext("已解决") if changes.get("resolved") else gettext("未解决")
+            line = gettext("%(satisfaction)s，%(resolved)s") % {"satisfaction": label, "resolved": resolved}
         elif action in (StepAction.REQUEST_EXTENSION, StepAction.APPROVE_EXTENSION):
-            line = f"延期 {changes.get('working_days')} 个工作日"
+            days = changes.get("working_days")
+            line = ngettext(
+                "延期 %(days)s 个工作日", "延期 %(days)s 个工作日", days if isinstance(days, int) else 0
+            ) % {"days": days}
         elif action == StepAction.MERGE:
-            line = f"合并到 {changes.get('into')}"
+            line = gettext("合并到 %(number)s") % {"number": changes.get("into")}
         details[pk] = str(line)
     return details

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from civicgrid.cases import rules
 from civicgrid.cases.actions.closing import _rechecker
@@ -38,25 +39,25 @@ if TYPE_CHECKING:
 
 
 STEP_LABELS = {
-    "register": "立案",
-    "whistle": "吹哨",
-    "dispatch": "派遣",
-    "sign": "签收",
-    "arrive": "到场报到",
-    "feedback": "反馈",
-    "recheck": "核查",
-    "rate": "回访评价",
-    "return": "退回",
-    "request_extension": "申请延期",
-    "approve_extension": "同意延期",
-    "deny_extension": "不同意延期",
-    "defer": "缓办",
-    "reopen": "重办",
-    "urge": "催办",
-    "supervise": "督办",
-    "merge": "合并",
-    "reject": "不予受理",
-    "photos": "上传照片",
+    "register": pgettext_lazy("case step button", "立案"),
+    "whistle": pgettext_lazy("case step button", "吹哨"),
+    "dispatch": pgettext_lazy("case step button", "派遣"),
+    "sign": pgettext_lazy("case step button", "签收"),
+    "arrive": pgettext_lazy("case step button", "到场报到"),
+    "feedback": pgettext_lazy("case step button", "反馈"),
+    "recheck": pgettext_lazy("case step button", "核查"),
+    "rate": pgettext_lazy("case step button", "回访评价"),
+    "return": pgettext_lazy("case step button", "退回"),
+    "request_extension": pgettext_lazy("case step button", "申请延期"),
+    "approve_extension": pgettext_lazy("case step button", "同意延期"),
+    "deny_extension": pgettext_lazy("case step button", "不同意延期"),
+    "defer": pgettext_lazy("case step button", "缓办"),
+    "reopen": pgettext_lazy("case step button", "重办"),
+    "urge": pgettext_lazy("case step button", "催办"),
+    "supervise": pgettext_lazy("case step button", "督办"),
+    "merge": pgettext_lazy("case step button", "合并"),
+    "reject": pgettext_lazy("case step button", "不予受理"),
+    "photos": pgettext_lazy("case step button", "上传照片"),
 }
 # Copies of the status lists inside each action (cases/actions/*.py).
 REGISTRABLE = (Status.RECEIVED,)

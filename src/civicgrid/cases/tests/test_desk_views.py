@@ -1,5 +1,6 @@
 """The staff desk pages: inbox tabs and counts, the list, the case page, steps (htmx and plain), scope."""
 
+import re
 from datetime import timedelta
 from io import BytesIO
 
@@ -11,8 +12,11 @@ from django.utils import timezone
 from PIL import Image
 
 from civicgrid.cases import actions
-from civicgrid.cases.models import Case, CasePhoto, CaseStep
+from civicgrid.cases.models import Case, CasePhoto, CaseStep, Category, ExtensionRequest
 from civicgrid.cases.tests.factories import PHONE, case_in_state, file_case
+from civicgrid.core.models import Unit
+from civicgrid.people.models import User
+from civicgrid.routing.models import RoutingSuggestion
 
 HX = {"HX-Request": "true"}
 
@@ -364,3 +368,57 @@ def test_step_that_takes_the_case_out_of_scope_goes_back_to_the_inbox(login, wor
     )
     # The returning unit still sees the case (its assignment stays until the next dispatch).
     assert response.status_code == 200 and "退回：已完成" in response.content.decode()
+
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def without_data(html: str, case: Case) -> str:
+    """The page without the data it shows (names, case texts, stored reasons): what is left is the UI."""
+    data = [
+        *Unit.objects.values_list("name", flat=True),
+        *Category.objects.values_list("name", flat=True),
+        *User.objects.values_list("display_name", flat=True),
+        *ExtensionRequest.objects.values_list("reason", flat=True),
+        *RoutingSuggestion.objects.values_list("wait_reason", flat=True),
+        *RoutingSuggestion.objects.values_list("unit_reason", flat=True),
+        case.title,
+        case.description,
+        case.address,
+        "张三丰",
+        "张**",
+        "简体中文",  # the language switch names each language in itself
+    ]
+    for text in sorted({t for t in data if t}, key=len, reverse=True):
+        html = html.replace(text, "")
+    return html
+
+
+@pytest.mark.django_db
+def test_desk_pages_in_english(login, world, cats):
+    case = case_in_state(world, "pending", category=cats["garbage"])
+    client = login("dispatcher_a")
+    client.cookies["django_language"] = "en"
+    en = {"Accept-Language": "en"}
+    inbox = client.get("/cases/?tab=extension_requests", headers=en).content.decode()
+    page = client.get(f"/cases/{case.number}/", headers=en).content.decode()
+    listing = client.get("/cases/list/", headers=en).content.decode()
+    for text in ["Inbox", 'Extension requests <b class="count">1</b>', "2 working days", "Time left"]:
+        assert text in inbox
+    for text in [
+        "Signed for by the handling unit; being handled",
+        "Handling deadline",
+        "Handling units",
+        "Timeline",
+        "Lead: 测试县城市管理局; assisting: 测试县市场监督管理局",
+        "asks for 2 more working days",
+        ">Approve the extension</a>",
+        ">Defer</a>",
+    ]:
+        assert text in page
+    for text in ["Filter and sort", "Received (newest first)", "Export to Excel", "1 case in all"]:
+        assert text in listing
+    for html in (inbox, page, listing):
+        for chinese in ["收件箱", "办理期限", "承办单位", "办理记录", "延期申请", "剩余", "工作日", "未分类"]:
+            assert chinese not in html
+        assert not CJK.findall(without_data(html, case))

@@ -10,12 +10,13 @@ of the user's scope is 404 before anything else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from civicgrid.cases import actions, desk_queries
@@ -26,6 +27,9 @@ from civicgrid.cases.views.common import case_context, is_htmx, staff_page
 from civicgrid.core.errors import DomainError, NotFound
 from civicgrid.people.models import User
 from civicgrid.people.queries import user_of
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 Run = Callable[[Case, User, dict[str, Any]], Any]
 
@@ -105,12 +109,12 @@ def _render_form(
     return response
 
 
-def _done(request: HttpRequest, user: User, number: str, label: str) -> HttpResponse:
+def _done(request: HttpRequest, user: User, number: str, label: StrOrPromise) -> HttpResponse:
     """After a step: the fresh panel (htmx) or a redirect; the inbox if the case left the user's scope."""
     try:
         case = get_case_for(user, number)
     except NotFound:
-        messages.success(request, f"{label}：已完成")
+        messages.success(request, gettext("%(step)s：已完成") % {"step": label})
         if is_htmx(request):
             response = HttpResponse()
             response["HX-Redirect"] = reverse("cases:inbox")
@@ -118,11 +122,11 @@ def _done(request: HttpRequest, user: User, number: str, label: str) -> HttpResp
         return redirect("cases:inbox")
     if is_htmx(request):
         context = case_context(case, user)
-        context["done"] = f"{label}：已完成"
+        context["done"] = gettext("%(step)s：已完成") % {"step": label}
         response = render(request, "cases/_panel.html", context)
         response["HX-Trigger"] = "case-changed"
         return response
-    messages.success(request, f"{label}：已完成")
+    messages.success(request, gettext("%(step)s：已完成") % {"step": label})
     return redirect("cases:case", number=number)
 
 

@@ -1,12 +1,13 @@
 """The public report page: filing, photos, retry safety, abuse control, on-behalf and mobile reporters."""
 
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from civicgrid.cases.models import Case, CasePhoto, Channel, Status
+from civicgrid.cases.models import Case, CasePhoto, Category, Channel, Status
 from civicgrid.core import crypto
 from civicgrid.intake import actions
 from civicgrid.intake.models import Block, BlockKind, MobileReporterProfile, Submission, Ticket
@@ -248,3 +249,22 @@ def test_heic_is_converted_when_pillow_heif_is_installed(client, cats):
     r = post(client, body(), photos=[out.getvalue()])
     assert r.status_code == 201, r.content
     assert CasePhoto.objects.get().content_type == "image/jpeg"
+
+
+@pytest.mark.django_db
+def test_report_and_track_pages_in_english(client, cats):
+    client.cookies["django_language"] = "en"
+    en = {"Accept-Language": "en"}
+    report = client.get("/report/", headers=en).content.decode()
+    track = client.get("/track/", headers=en).content.decode()
+    for text in ["Report a problem", "Use my location", "Contact details (optional)", "Photos (up to 5)"]:
+        assert text in report
+    for text in ["Track a report", "Tracking code", "Last four digits of the mobile number", "log in"]:
+        assert text in track
+    data = [*Category.objects.values_list("name", flat=True), "简体中文"]  # the language switch names itself
+    for html in (report, track):
+        for chinese in ["我要反映", "随手拍", "问题描述", "联系方式", "查询码", "提交", "匿名"]:
+            assert chinese not in html
+        for text in data:
+            html = html.replace(text, "")
+        assert not re.findall(r"[\u3400-\u9fff]", html)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from civicgrid.cases import rules
@@ -182,9 +183,24 @@ def one_pass_page(cases: QuerySet[Case], start: int, size: int) -> tuple[list[in
 
     For filters that no index counts on its own, the text search above all (the bigram index narrows,
     the LIKE then reads every matching row): a COUNT and a page query read the same rows twice, a
-    window count once. At 1,000,000 cases with a term in 33,000 of them: 111 ms instead of 97 + 143.
+    window count once (1,000,000 cases, a term in 33,000: 130 ms instead of 97 + 143).
+
+    The numbered matches sit in a MATERIALIZED CTE: given the window and an ORDER BY … LIMIT in one
+    query, PostgreSQL 15 costed a walk of the whole created_at index as if the LIMIT could stop it
+    early, and read every case for a term in one case in eight (3.4 s instead of 0.45 s).
     """
-    rows = list(cases.annotate(total=Window(Count("pk"))).values_list("pk", "total")[start : start + size])
+    numbered = cases.annotate(
+        row=Window(RowNumber(), order_by=list(cases.query.order_by) or ["pk"]), total=Window(Count("pk"))
+    ).values_list("pk", "row", "total")
+    sql, params = numbered.order_by().query.sql_with_params()
+    fence = "MATERIALIZED" if connections[cases.db].vendor == "postgresql" else ""
+    with connections[cases.db].cursor() as cursor:
+        cursor.execute(
+            f"WITH matches (pk, row_number, total) AS {fence} ({sql})"
+            " SELECT pk, total FROM matches ORDER BY row_number LIMIT %s OFFSET %s",
+            (*params, size, start),
+        )
+        rows = cursor.fetchall()
     if not rows:  # past the last page: no row carries the total
         return [], cases.count()
     return [pk for pk, _ in rows], rows[0][1]

@@ -10,7 +10,7 @@ walks the unit tree; see cases_visible_to for why the parts are ORed with an EXI
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Window
@@ -189,9 +189,10 @@ def one_pass_page(cases: QuerySet[Case], start: int, size: int) -> tuple[list[in
     query, PostgreSQL 15 costed a walk of the whole created_at index as if the LIMIT could stop it
     early, and read every case for a term in one case in eight (3.4 s instead of 0.45 s).
     """
-    numbered = cases.annotate(
-        row=Window(RowNumber(), order_by=list(cases.query.order_by) or ["pk"]), total=Window(Count("pk"))
-    ).values_list("pk", "row", "total")
+    order: list[Any] = list(cases.query.order_by) or ["pk"]
+    numbered = cases.annotate(row=Window(RowNumber(), order_by=order), total=Window(Count("pk"))).values_list(
+        "pk", "row", "total"
+    )
     sql, params = numbered.order_by().query.sql_with_params()
     fence = "MATERIALIZED" if connections[cases.db].vendor == "postgresql" else ""
     with connections[cases.db].cursor() as cursor:

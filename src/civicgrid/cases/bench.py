@@ -87,7 +87,10 @@ def _env(db: BenchDatabase) -> dict[str, str]:
 
 def _civicgrid(env: dict[str, str], *args: str) -> str:
     exe = [sys.executable, "-m", "civicgrid.cli", *args]
-    return subprocess.run(exe, env=env, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(exe, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"civicgrid {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 _SETUP = """

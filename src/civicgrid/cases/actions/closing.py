@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.cases import deadlines, rules
+from civicgrid.cases import deadlines, rules, transitions
 from civicgrid.cases.actions._common import active_assignments, lock, require_status, snapshot, write_step
 from civicgrid.cases.actions.handling import assign
 from civicgrid.cases.models import (
-    OPEN_STATUSES,
     AssignmentRole,
     Case,
     Satisfaction,
@@ -54,7 +53,7 @@ def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") ->
     """On-site check of the feedback: passed closes the case (结案); not passed sends it back (返工)."""
     case = lock(case, by)
     unit = _rechecker(by, case)
-    require_status(case, [Status.FED_BACK], "只有已反馈的工单可以核查")
+    require_status(case, transitions.RECHECKABLE, "只有已反馈的工单可以核查")
     before = snapshot(case)
     now = timezone.now()
     case.recheck_by = None
@@ -117,7 +116,7 @@ def apply_rating(
 
     Closed, within the rating window, once per closure; dissatisfied or unsolved reopens it.
     """
-    require_status(case, [Status.CLOSED], "只有已结案的工单可以评价")
+    require_status(case, transitions.RATEABLE, "只有已结案的工单可以评价")
     if satisfaction not in Satisfaction.values:
         raise InvalidInput("请选择满意度", details={"satisfaction": satisfaction})
     now = timezone.now()
@@ -150,7 +149,7 @@ def reopen_case(case: Case | str, *, by: User, reason: str) -> Case:
     """The dispatcher reopens a closed case for re-handling by the same lead unit."""
     case = lock(case, by)
     unit = rules.require_ruler(by, case, "只有指挥中心可以重办")
-    require_status(case, [Status.CLOSED], "只有已结案的工单可以重办")
+    require_status(case, transitions.REOPENABLE, "只有已结案的工单可以重办")
     if not reason.strip():
         raise InvalidInput("请填写重办理由", details={"reason": "required"})
     _reopen(case, by=by, unit=unit, now=timezone.now(), note=reason)
@@ -162,7 +161,7 @@ def _oversee(case: Case | str, *, by: User, note: str, action: str) -> Case:
     unit = rules.require_over(
         by, [Role.DISPATCHER, Role.LEADER], case.territory_path, "只有指挥中心或领导可以督办、催办"
     )
-    require_status(case, [s for s in OPEN_STATUSES], "已办结的工单不能督办、催办")
+    require_status(case, transitions.OVERSEEABLE, "已办结的工单不能督办、催办")
     before = snapshot(case)
     now = timezone.now()
     if action == StepAction.URGE:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.cases import deadlines, rules
+from civicgrid.cases import deadlines, rules, transitions
 from civicgrid.cases.actions._common import (
     active_assignments,
     lock,
@@ -127,11 +127,11 @@ def dispatch_case(
     unit: Unit | None
     if by.is_superuser or dispatcher is not None:
         unit = dispatcher.unit if dispatcher else None
-        require_status(case, [Status.REGISTERED, Status.ESCALATED, Status.RETURNED], "该工单当前不能派遣")
+        require_status(case, transitions.DISPATCHABLE, "该工单当前不能派遣")
         _check_targets(lead_unit, assisting_units, unit.path if unit else None)
     elif community is not None:
         unit = community.unit
-        require_status(case, [Status.REGISTERED, Status.RETURNED], "该工单当前不能由社区派遣")
+        require_status(case, transitions.COMMUNITY_DISPATCHABLE, "该工单当前不能由社区派遣")
         if case.status == Status.RETURNED:
             rules.require_ruler(by, case, "该工单由街道审定")
         if lead_unit.kind == UnitKind.DEPARTMENT or any(
@@ -186,7 +186,7 @@ def sign_case(case: Case | str, *, by: User, note: str = "") -> Case:
     held = _held(case, by)
     if not held:
         raise Forbidden("只有承办单位可以签收")
-    require_status(case, [Status.DISPATCHED, Status.SIGNED, Status.DEFERRED], "该工单当前不能签收")
+    require_status(case, transitions.SIGNABLE, "该工单当前不能签收")
     unsigned = [a for a in held if a.signed_at is None]
     if not unsigned:
         raise InvalidTransition("已签收，无需重复签收")
@@ -216,7 +216,7 @@ def return_case(case: Case | str, *, by: User, reason_code: str, note: str = "")
     """The lead unit sends a misrouted case back to the dispatcher (退回), who rules by dispatching again."""
     case = lock(case, by)
     lead = _lead_held(case, by, "只有主办单位可以退回")
-    require_status(case, [Status.DISPATCHED, Status.SIGNED], "该工单当前不能退回")
+    require_status(case, transitions.RETURNABLE, "该工单当前不能退回")
     if reason_code not in ReturnReason.values:
         raise InvalidInput("退回原因有误", details={"reason_code": reason_code})
     before = snapshot(case)
@@ -246,7 +246,7 @@ def request_extension(case: Case | str, *, by: User, working_days: int, reason: 
     """The lead unit asks for more working days, before the deadline, one request at a time."""
     case = lock(case, by)
     lead = _lead_held(case, by, "只有主办单位可以申请延期")
-    require_status(case, [Status.SIGNED], "只有已签收、办理中的工单可以申请延期")
+    require_status(case, transitions.EXTENDABLE, "只有已签收、办理中的工单可以申请延期")
     if not 1 <= working_days <= MAX_EXTENSION_WORKING_DAYS:
         raise InvalidInput(
             f"延期天数须在 1 到 {MAX_EXTENSION_WORKING_DAYS} 个工作日之间",
@@ -293,7 +293,7 @@ def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
     """The dispatcher grants the pending request: due_at moves by its working days."""
     case = lock(case, by)
     unit = rules.require_ruler(by, case, "只有指挥中心可以审批延期")
-    require_status(case, [Status.SIGNED, Status.DEFERRED], "该工单当前不能审批延期")
+    require_status(case, transitions.EXTENSION_RULED, "该工单当前不能审批延期")
     request = _pending(case)
     before = snapshot(case)
     now = timezone.now()
@@ -322,7 +322,7 @@ def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
 def deny_extension(case: Case | str, *, by: User, reason: str) -> Case:
     case = lock(case, by)
     unit = rules.require_ruler(by, case, "只有指挥中心可以审批延期")
-    require_status(case, [Status.SIGNED, Status.DEFERRED], "该工单当前不能审批延期")
+    require_status(case, transitions.EXTENSION_RULED, "该工单当前不能审批延期")
     request = _pending(case)
     now = timezone.now()
     request.status, request.decided_by, request.decided_at = ExtensionStatus.DENIED, by, now
@@ -350,7 +350,7 @@ def defer_case(case: Case | str, *, by: User, reason: str) -> Case:
     """
     case = lock(case, by)
     unit = rules.require_ruler(by, case, "只有指挥中心可以缓办")
-    require_status(case, [Status.SIGNED], "只有已签收、办理中的工单可以缓办")
+    require_status(case, transitions.DEFERRABLE, "只有已签收、办理中的工单可以缓办")
     if not reason.strip():
         raise InvalidInput("请填写缓办理由", details={"reason": "required"})
     before = snapshot(case)
@@ -370,7 +370,7 @@ def arrive_case(
     held = _held(case, by)
     if not held:
         raise Forbidden("只有承办单位可以到场报到")
-    require_status(case, [Status.DISPATCHED, Status.SIGNED, Status.DEFERRED], "该工单当前不能到场报到")
+    require_status(case, transitions.ARRIVABLE, "该工单当前不能到场报到")
     signed = [a for a in held if a.signed_at is not None]
     if not signed:
         raise InvalidTransition("请先签收再到场报到")
@@ -402,7 +402,7 @@ def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequenc
     """The lead unit reports the result (反馈) with photos uploaded before; the case waits for recheck."""
     case = lock(case, by)
     lead = _lead_held(case, by, "只有主办单位可以反馈")
-    require_status(case, [Status.SIGNED, Status.DEFERRED], "只有已签收的工单可以反馈")
+    require_status(case, transitions.FEEDBACKABLE, "只有已签收的工单可以反馈")
     if case.category_id and case.category and case.category.arrival_required and lead.arrived_at is None:
         raise InvalidTransition("该类事项须先到场报到再反馈")
     if not result.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from civicgrid.cases.actions.handling import assign
 from civicgrid.cases.models import (
     AssignmentRole,
     Case,
+    CaseAssignment,
     Satisfaction,
     Status,
     StepAction,
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from civicgrid.people.models import User
 
 
-def _rechecker(by: User, case: Case) -> Unit | None:
+def rechecker(by: User, case: Case) -> Unit | None:
     """Grid workers of the case's community, its community staff, or the subdistrict's dispatcher."""
     if by.is_superuser:
         return None
@@ -52,7 +54,7 @@ def _rechecker(by: User, case: Case) -> Unit | None:
 def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") -> Case:
     """On-site check of the feedback: passed closes the case (结案); not passed sends it back (返工)."""
     case = lock(case, by)
-    unit = _rechecker(by, case)
+    unit = rechecker(by, case)
     require_status(case, transitions.RECHECKABLE, "只有已反馈的工单可以核查")
     before = snapshot(case)
     now = timezone.now()
@@ -75,16 +77,39 @@ def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") ->
     return case
 
 
+def reopened_lead(assignments: Iterable[CaseAssignment]) -> CaseAssignment:
+    """The lead assignment a reopening goes back to; InvalidTransition when the case never had one."""
+    lead = next((a for a in assignments if a.role == AssignmentRole.LEAD), None)
+    if lead is None:
+        raise InvalidTransition("该工单没有主办单位，不能重办")
+    return lead
+
+
 def _reopen(case: Case, *, by: User, unit: Unit | None, now: datetime, note: str) -> None:
     """Back to the same lead (and assisting) units with fresh deadlines (重办)."""
     units = active_assignments(case)
-    lead = next((a.unit for a in units if a.role == AssignmentRole.LEAD), None)
-    if lead is None:
-        raise InvalidTransition("该工单没有主办单位，不能重办")
+    lead = reopened_lead(units).unit
     before = snapshot(case)
     assign(case, lead, [a.unit for a in units if a.role == AssignmentRole.ASSIST], by=by, now=now)
     case.reopen_count += 1
     write_step(case, StepAction.REOPEN, by=by, unit=unit, before=before, at=now, note=note)
+
+
+def rater(by: User, case: Case) -> Unit | None:
+    """The reporter (as no unit), or community staff or the dispatcher of its place after a callback."""
+    if case.reporter_user_id and case.reporter_user_id == by.pk:
+        return None
+    return rules.require_over(
+        by, [Role.COMMUNITY_STAFF, Role.DISPATCHER], case.territory_path, "只有反映人或回访人员可以评价"
+    )
+
+
+def require_rating_open(case: Case, now: datetime) -> None:
+    """Within the rating window, and once per closure (a reopened and closed case is rated again)."""
+    if case.rate_by is not None and now > case.rate_by:
+        raise InvalidTransition("已超过评价期限")
+    if case.rated_at is not None and case.closed_at is not None and case.rated_at >= case.closed_at:
+        raise InvalidTransition("本次办理已评价")
 
 
 @transaction.atomic
@@ -94,11 +119,7 @@ def rate_case(case: Case | str, *, by: User, satisfaction: str, resolved: bool, 
     Dissatisfied or unresolved reopens the case for re-handling by the same lead unit.
     """
     case = lock(case, by)
-    unit: Unit | None = None
-    if not (case.reporter_user_id and case.reporter_user_id == by.pk):
-        unit = rules.require_over(
-            by, [Role.COMMUNITY_STAFF, Role.DISPATCHER], case.territory_path, "只有反映人或回访人员可以评价"
-        )
+    unit = rater(by, case)
     return apply_rating(case, by=by, unit=unit, satisfaction=satisfaction, resolved=resolved, comment=comment)
 
 
@@ -120,10 +141,7 @@ def apply_rating(
     if satisfaction not in Satisfaction.values:
         raise InvalidInput("请选择满意度", details={"satisfaction": satisfaction})
     now = timezone.now()
-    if case.rate_by is not None and now > case.rate_by:
-        raise InvalidTransition("已超过评价期限")
-    if case.rated_at is not None and case.closed_at is not None and case.rated_at >= case.closed_at:
-        raise InvalidTransition("本次办理已评价")
+    require_rating_open(case, now)
     before = snapshot(case)
     case.satisfaction = satisfaction
     case.resolved = resolved

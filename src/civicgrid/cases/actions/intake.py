@@ -272,10 +272,8 @@ def register_case(case: Case | str, *, by: User, note: str = "") -> Case:
     return case
 
 
-@transaction.atomic
-def reject_case(case: Case | str, *, by: User, reason: str) -> Case:
-    """Refuses a case with a reason the reporter sees (不予受理)."""
-    case = lock(case, by)
+def rejecting_unit(case: Case, by: User) -> Unit | None:
+    """As which unit the user may refuse the case now (no query); Forbidden or InvalidTransition if not."""
     unit = rules.require_over(
         by, rules.INTAKE_ROLES, case.territory_path, "只有属地的网格员、社区或街道可以不予受理"
     )
@@ -283,6 +281,14 @@ def reject_case(case: Case | str, *, by: User, reason: str) -> Case:
     if case.status == Status.ESCALATED and not by.is_superuser:
         # Once the whistle is blown the case waits at the subdistrict, which alone may refuse it.
         unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, "已吹哨的工单由街道处理")
+    return unit
+
+
+@transaction.atomic
+def reject_case(case: Case | str, *, by: User, reason: str) -> Case:
+    """Refuses a case with a reason the reporter sees (不予受理)."""
+    case = lock(case, by)
+    unit = rejecting_unit(case, by)
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.REJECTED

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
+from civicgrid.cases import transitions
 from civicgrid.cases.models import (
     Case,
     CaseAssignment,
     CaseStep,
     ExtensionRequest,
     ExtensionStatus,
-    Status,
 )
 from civicgrid.core.errors import InvalidTransition, NotFound
 
@@ -153,7 +153,7 @@ def active_assignments(case: Case) -> list[CaseAssignment]:
 
 def withdraw_pending_extension(case: Case, at: datetime) -> None:
     """A pending extension request lapses when the case leaves the lead unit's hands."""
-    if case.status not in (Status.SIGNED, Status.DEFERRED):
+    if case.status not in transitions.EXTENSION_RULED:
         return  # requests are made at `signed` (request_extension): none can be pending elsewhere
     ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).update(
         status=ExtensionStatus.WITHDRAWN, decided_at=at

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.cases import deadlines, rules
+from civicgrid.cases import deadlines, rules, transitions
 from civicgrid.cases.actions._common import active_assignments, lock, require_status, snapshot, write_step
 from civicgrid.cases.actions.handling import assign
 from civicgrid.cases.models import (
-    OPEN_STATUSES,
     AssignmentRole,
     Case,
+    CaseAssignment,
     Satisfaction,
     Status,
     StepAction,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from civicgrid.people.models import User
 
 
-def _rechecker(by: User, case: Case) -> Unit | None:
+def rechecker(by: User, case: Case) -> Unit | None:
     """Grid workers of the case's community, its community staff, or the subdistrict's dispatcher."""
     if by.is_superuser:
         return None
@@ -53,8 +54,8 @@ def _rechecker(by: User, case: Case) -> Unit | None:
 def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") -> Case:
     """On-site check of the feedback: passed closes the case (结案); not passed sends it back (返工)."""
     case = lock(case, by)
-    unit = _rechecker(by, case)
-    require_status(case, [Status.FED_BACK], "只有已反馈的工单可以核查")
+    unit = rechecker(by, case)
+    require_status(case, transitions.RECHECKABLE, "只有已反馈的工单可以核查")
     before = snapshot(case)
     now = timezone.now()
     case.recheck_by = None
@@ -76,16 +77,39 @@ def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") ->
     return case
 
 
+def reopened_lead(assignments: Iterable[CaseAssignment]) -> CaseAssignment:
+    """The lead assignment a reopening goes back to; InvalidTransition when the case never had one."""
+    lead = next((a for a in assignments if a.role == AssignmentRole.LEAD), None)
+    if lead is None:
+        raise InvalidTransition("该工单没有主办单位，不能重办")
+    return lead
+
+
 def _reopen(case: Case, *, by: User, unit: Unit | None, now: datetime, note: str) -> None:
     """Back to the same lead (and assisting) units with fresh deadlines (重办)."""
     units = active_assignments(case)
-    lead = next((a.unit for a in units if a.role == AssignmentRole.LEAD), None)
-    if lead is None:
-        raise InvalidTransition("该工单没有主办单位，不能重办")
+    lead = reopened_lead(units).unit
     before = snapshot(case)
     assign(case, lead, [a.unit for a in units if a.role == AssignmentRole.ASSIST], by=by, now=now)
     case.reopen_count += 1
     write_step(case, StepAction.REOPEN, by=by, unit=unit, before=before, at=now, note=note)
+
+
+def rater(by: User, case: Case) -> Unit | None:
+    """The reporter (as no unit), or community staff or the dispatcher of its place after a callback."""
+    if case.reporter_user_id and case.reporter_user_id == by.pk:
+        return None
+    return rules.require_over(
+        by, [Role.COMMUNITY_STAFF, Role.DISPATCHER], case.territory_path, "只有反映人或回访人员可以评价"
+    )
+
+
+def require_rating_open(case: Case, now: datetime) -> None:
+    """Within the rating window, and once per closure (a reopened and closed case is rated again)."""
+    if case.rate_by is not None and now > case.rate_by:
+        raise InvalidTransition("已超过评价期限")
+    if case.rated_at is not None and case.closed_at is not None and case.rated_at >= case.closed_at:
+        raise InvalidTransition("本次办理已评价")
 
 
 @transaction.atomic
@@ -95,11 +119,7 @@ def rate_case(case: Case | str, *, by: User, satisfaction: str, resolved: bool, 
     Dissatisfied or unresolved reopens the case for re-handling by the same lead unit.
     """
     case = lock(case, by)
-    unit: Unit | None = None
-    if not (case.reporter_user_id and case.reporter_user_id == by.pk):
-        unit = rules.require_over(
-            by, [Role.COMMUNITY_STAFF, Role.DISPATCHER], case.territory_path, "只有反映人或回访人员可以评价"
-        )
+    unit = rater(by, case)
     return apply_rating(case, by=by, unit=unit, satisfaction=satisfaction, resolved=resolved, comment=comment)
 
 
@@ -117,14 +137,11 @@ def apply_rating(
 
     Closed, within the rating window, once per closure; dissatisfied or unsolved reopens it.
     """
-    require_status(case, [Status.CLOSED], "只有已结案的工单可以评价")
+    require_status(case, transitions.RATEABLE, "只有已结案的工单可以评价")
     if satisfaction not in Satisfaction.values:
         raise InvalidInput("请选择满意度", details={"satisfaction": satisfaction})
     now = timezone.now()
-    if case.rate_by is not None and now > case.rate_by:
-        raise InvalidTransition("已超过评价期限")
-    if case.rated_at is not None and case.closed_at is not None and case.rated_at >= case.closed_at:
-        raise InvalidTransition("本次办理已评价")
+    require_rating_open(case, now)
     before = snapshot(case)
     case.satisfaction = satisfaction
     case.resolved = resolved
@@ -150,7 +167,7 @@ def reopen_case(case: Case | str, *, by: User, reason: str) -> Case:
     """The dispatcher reopens a closed case for re-handling by the same lead unit."""
     case = lock(case, by)
     unit = rules.require_ruler(by, case, "只有指挥中心可以重办")
-    require_status(case, [Status.CLOSED], "只有已结案的工单可以重办")
+    require_status(case, transitions.REOPENABLE, "只有已结案的工单可以重办")
     if not reason.strip():
         raise InvalidInput("请填写重办理由", details={"reason": "required"})
     _reopen(case, by=by, unit=unit, now=timezone.now(), note=reason)
@@ -162,7 +179,7 @@ def _oversee(case: Case | str, *, by: User, note: str, action: str) -> Case:
     unit = rules.require_over(
         by, [Role.DISPATCHER, Role.LEADER], case.territory_path, "只有指挥中心或领导可以督办、催办"
     )
-    require_status(case, [s for s in OPEN_STATUSES], "已办结的工单不能督办、催办")
+    require_status(case, transitions.OVERSEEABLE, "已办结的工单不能督办、催办")
     before = snapshot(case)
     now = timezone.now()
     if action == StepAction.URGE:

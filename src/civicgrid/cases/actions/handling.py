@@ -3,14 +3,14 @@ arrive (到场报到) and feedback (反馈)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.cases import deadlines, rules
+from civicgrid.cases import deadlines, rules, transitions
 from civicgrid.cases.actions._common import (
     active_assignments,
     lock,
@@ -111,6 +111,25 @@ def _check_targets(lead: Unit, assisting: Sequence[Unit], within: str | None) ->
             raise InvalidInput("不能派遣到本辖区以外的单位", details={field: unit.code or unit.pk})
 
 
+def dispatching_unit(case: Case, by: User) -> tuple[Unit | None, bool]:
+    """As which unit the user may dispatch the case now, and whether as its community (no query).
+
+    The subdistrict's dispatcher (or a superuser, as no unit) dispatches what is registered, escalated
+    or returned; community staff what is registered, or returned when the community rules on it.
+    """
+    dispatcher = rules.membership_over(by, [Role.DISPATCHER], case.territory_path)
+    if by.is_superuser or dispatcher is not None:
+        require_status(case, transitions.DISPATCHABLE, "该工单当前不能派遣")
+        return (dispatcher.unit if dispatcher else None), False
+    community = rules.membership_over(by, [Role.COMMUNITY_STAFF], case.territory_path)
+    if community is None:
+        raise Forbidden("只有街道指挥中心或属地社区可以派遣")
+    require_status(case, transitions.COMMUNITY_DISPATCHABLE, "该工单当前不能由社区派遣")
+    if case.status == Status.RETURNED:
+        rules.require_ruler(by, case, "该工单由街道审定")
+    return community.unit, True
+
+
 @transaction.atomic
 def dispatch_case(
     case: Case | str, *, by: User, lead_unit: Unit, assisting_units: Sequence[Unit] = (), note: str = ""
@@ -122,27 +141,14 @@ def dispatch_case(
     cases (and those returned to them) only to their own community or its grids: "the community handles it".
     """
     case = lock(case, by)
-    dispatcher = rules.membership_over(by, [Role.DISPATCHER], case.territory_path)
-    community = rules.membership_over(by, [Role.COMMUNITY_STAFF], case.territory_path)
-    unit: Unit | None
-    if by.is_superuser or dispatcher is not None:
-        unit = dispatcher.unit if dispatcher else None
-        require_status(case, [Status.REGISTERED, Status.ESCALATED, Status.RETURNED], "该工单当前不能派遣")
-        _check_targets(lead_unit, assisting_units, unit.path if unit else None)
-    elif community is not None:
-        unit = community.unit
-        require_status(case, [Status.REGISTERED, Status.RETURNED], "该工单当前不能由社区派遣")
-        if case.status == Status.RETURNED:
-            rules.require_ruler(by, case, "该工单由街道审定")
-        if lead_unit.kind == UnitKind.DEPARTMENT or any(
-            u.kind == UnitKind.DEPARTMENT for u in assisting_units
-        ):
-            raise InvalidInput(
-                "社区只能派给本社区或其网格，需部门办理请吹哨", details={"lead_unit": lead_unit.code}
-            )
-        _check_targets(lead_unit, assisting_units, unit.path)
-    else:
-        raise Forbidden("只有街道指挥中心或属地社区可以派遣")
+    unit, as_community = dispatching_unit(case, by)
+    if as_community and (
+        lead_unit.kind == UnitKind.DEPARTMENT or any(u.kind == UnitKind.DEPARTMENT for u in assisting_units)
+    ):
+        raise InvalidInput(
+            "社区只能派给本社区或其网格，需部门办理请吹哨", details={"lead_unit": lead_unit.code}
+        )
+    _check_targets(lead_unit, assisting_units, unit.path if unit else None)
     before = snapshot(case)
     now = timezone.now()
     withdraw_pending_extension(case, now)
@@ -163,20 +169,58 @@ def dispatch_case(
     return case
 
 
-def _held(case: Case, by: User) -> list[CaseAssignment]:
-    """The case's active assignments to units where the user holds a handling role (lead first)."""
+def held_among(assignments: Iterable[CaseAssignment], by: User) -> list[CaseAssignment]:
+    """Those of `assignments` to units where the user holds a handling role, in their order (no query)."""
     return [
         a
-        for a in active_assignments(case)
+        for a in assignments
         if by.is_superuser or rules.membership_over(by, rules.HANDLER_ROLES, a.unit_path)
     ]
 
 
-def _lead_held(case: Case, by: User, message: str) -> CaseAssignment:
-    for a in _held(case, by):
+def lead_among(held: Iterable[CaseAssignment], message: str) -> CaseAssignment:
+    """The lead unit's assignment among those the user holds; Forbidden(message) if none."""
+    for a in held:
         if a.role == AssignmentRole.LEAD:
             return a
     raise Forbidden(message)
+
+
+def first_unsigned(held: Sequence[CaseAssignment]) -> CaseAssignment:
+    """What the user's sign-for signs (the lead's first); InvalidTransition when all are signed."""
+    for a in held:
+        if a.signed_at is None:
+            return a
+    raise InvalidTransition("已签收，无需重复签收")
+
+
+def first_signed(held: Sequence[CaseAssignment]) -> CaseAssignment:
+    """What the user's check-in is for (the lead's first); InvalidTransition before any sign-for."""
+    for a in held:
+        if a.signed_at is not None:
+            return a
+    raise InvalidTransition("请先签收再到场报到")
+
+
+def require_before_due(case: Case, now: datetime) -> None:
+    """An extension is asked for before the handling deadline."""
+    if case.due_at is None or now >= case.due_at:
+        raise InvalidTransition("已超过办理期限，不能再申请延期")
+
+
+def require_arrival(case: Case, lead: CaseAssignment) -> None:
+    """Categories that require arrival (需到场报到) are fed back only after the lead unit checked in."""
+    if case.category_id and case.category and case.category.arrival_required and lead.arrived_at is None:
+        raise InvalidTransition("该类事项须先到场报到再反馈")
+
+
+def _held(case: Case, by: User) -> list[CaseAssignment]:
+    """The case's active assignments to units where the user holds a handling role (lead first)."""
+    return held_among(active_assignments(case), by)
+
+
+def _lead_held(case: Case, by: User, message: str) -> CaseAssignment:
+    return lead_among(_held(case, by), message)
 
 
 @transaction.atomic
@@ -186,11 +230,8 @@ def sign_case(case: Case | str, *, by: User, note: str = "") -> Case:
     held = _held(case, by)
     if not held:
         raise Forbidden("只有承办单位可以签收")
-    require_status(case, [Status.DISPATCHED, Status.SIGNED, Status.DEFERRED], "该工单当前不能签收")
-    unsigned = [a for a in held if a.signed_at is None]
-    if not unsigned:
-        raise InvalidTransition("已签收，无需重复签收")
-    assignment = unsigned[0]
+    require_status(case, transitions.SIGNABLE, "该工单当前不能签收")
+    assignment = first_unsigned(held)
     before = snapshot(case)
     now = timezone.now()
     assignment.signed_at, assignment.signed_by = now, by
@@ -216,7 +257,7 @@ def return_case(case: Case | str, *, by: User, reason_code: str, note: str = "")
     """The lead unit sends a misrouted case back to the dispatcher (退回), who rules by dispatching again."""
     case = lock(case, by)
     lead = _lead_held(case, by, "只有主办单位可以退回")
-    require_status(case, [Status.DISPATCHED, Status.SIGNED], "该工单当前不能退回")
+    require_status(case, transitions.RETURNABLE, "该工单当前不能退回")
     if reason_code not in ReturnReason.values:
         raise InvalidInput("退回原因有误", details={"reason_code": reason_code})
     before = snapshot(case)
@@ -246,7 +287,7 @@ def request_extension(case: Case | str, *, by: User, working_days: int, reason: 
     """The lead unit asks for more working days, before the deadline, one request at a time."""
     case = lock(case, by)
     lead = _lead_held(case, by, "只有主办单位可以申请延期")
-    require_status(case, [Status.SIGNED], "只有已签收、办理中的工单可以申请延期")
+    require_status(case, transitions.EXTENDABLE, "只有已签收、办理中的工单可以申请延期")
     if not 1 <= working_days <= MAX_EXTENSION_WORKING_DAYS:
         raise InvalidInput(
             f"延期天数须在 1 到 {MAX_EXTENSION_WORKING_DAYS} 个工作日之间",
@@ -255,8 +296,7 @@ def request_extension(case: Case | str, *, by: User, working_days: int, reason: 
     if not reason.strip():
         raise InvalidInput("请填写延期理由", details={"reason": "required"})
     now = timezone.now()
-    if case.due_at is None or now >= case.due_at:
-        raise InvalidTransition("已超过办理期限，不能再申请延期")
+    require_before_due(case, now)
     if ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).exists():
         raise InvalidTransition("已有待审批的延期申请")
     request = ExtensionRequest.objects.create(
@@ -293,7 +333,7 @@ def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
     """The dispatcher grants the pending request: due_at moves by its working days."""
     case = lock(case, by)
     unit = rules.require_ruler(by, case, "只有指挥中心可以审批延期")
-    require_status(case, [Status.SIGNED, Status.DEFERRED], "该工单当前不能审批延期")
+    require_status(case, transitions.EXTENSION_RULED, "该工单当前不能审批延期")
     request = _pending(case)
     before = snapshot(case)
     now = timezone.now()
@@ -322,7 +362,7 @@ def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
 def deny_extension(case: Case | str, *, by: User, reason: str) -> Case:
     case = lock(case, by)
     unit = rules.require_ruler(by, case, "只有指挥中心可以审批延期")
-    require_status(case, [Status.SIGNED, Status.DEFERRED], "该工单当前不能审批延期")
+    require_status(case, transitions.EXTENSION_RULED, "该工单当前不能审批延期")
     request = _pending(case)
     now = timezone.now()
     request.status, request.decided_by, request.decided_at = ExtensionStatus.DENIED, by, now
@@ -350,7 +390,7 @@ def defer_case(case: Case | str, *, by: User, reason: str) -> Case:
     """
     case = lock(case, by)
     unit = rules.require_ruler(by, case, "只有指挥中心可以缓办")
-    require_status(case, [Status.SIGNED], "只有已签收、办理中的工单可以缓办")
+    require_status(case, transitions.DEFERRABLE, "只有已签收、办理中的工单可以缓办")
     if not reason.strip():
         raise InvalidInput("请填写缓办理由", details={"reason": "required"})
     before = snapshot(case)
@@ -370,15 +410,12 @@ def arrive_case(
     held = _held(case, by)
     if not held:
         raise Forbidden("只有承办单位可以到场报到")
-    require_status(case, [Status.DISPATCHED, Status.SIGNED, Status.DEFERRED], "该工单当前不能到场报到")
-    signed = [a for a in held if a.signed_at is not None]
-    if not signed:
-        raise InvalidTransition("请先签收再到场报到")
+    require_status(case, transitions.ARRIVABLE, "该工单当前不能到场报到")
+    assignment = first_signed(held)
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise InvalidInput("坐标超出范围", details={"lat": lat, "lng": lng})
     if coord == "gcj02":
         lat, lng = coords.gcj02_to_wgs84(lat, lng)
-    assignment = signed[0]
     now = timezone.now()
     assignment.arrived_at = assignment.arrived_at or now
     assignment.arrived_by = assignment.arrived_by or by
@@ -402,9 +439,8 @@ def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequenc
     """The lead unit reports the result (反馈) with photos uploaded before; the case waits for recheck."""
     case = lock(case, by)
     lead = _lead_held(case, by, "只有主办单位可以反馈")
-    require_status(case, [Status.SIGNED, Status.DEFERRED], "只有已签收的工单可以反馈")
-    if case.category_id and case.category and case.category.arrival_required and lead.arrived_at is None:
-        raise InvalidTransition("该类事项须先到场报到再反馈")
+    require_status(case, transitions.FEEDBACKABLE, "只有已签收的工单可以反馈")
+    require_arrival(case, lead)
     if not result.strip():
         raise InvalidInput("请填写办理结果", details={"result": "required"})
     photos = list(CasePhoto.objects.filter(case=case, pk__in=set(photo_ids), step__isnull=True))

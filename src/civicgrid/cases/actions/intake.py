@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from civicgrid.cases import deadlines, rules
+from civicgrid.cases import deadlines, rules, transitions
 from civicgrid.cases.actions._common import (
     active_assignments,
     lock,
@@ -262,7 +262,7 @@ def register_case(case: Case | str, *, by: User, note: str = "") -> Case:
     unit = rules.require_over(
         by, rules.INTAKE_ROLES, case.territory_path, "只有属地的网格员、社区或街道可以立案"
     )
-    require_status(case, [Status.RECEIVED], "只有已受理的工单可以立案")
+    require_status(case, transitions.REGISTRABLE, "只有已受理的工单可以立案")
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.REGISTERED
@@ -272,19 +272,23 @@ def register_case(case: Case | str, *, by: User, note: str = "") -> Case:
     return case
 
 
+def rejecting_unit(case: Case, by: User) -> Unit | None:
+    """As which unit the user may refuse the case now (no query); Forbidden or InvalidTransition if not."""
+    unit = rules.require_over(
+        by, rules.INTAKE_ROLES, case.territory_path, "只有属地的网格员、社区或街道可以不予受理"
+    )
+    require_status(case, transitions.REJECTABLE, "该工单已在办理中，不能不予受理")
+    if case.status == Status.ESCALATED and not by.is_superuser:
+        # Once the whistle is blown the case waits at the subdistrict, which alone may refuse it.
+        unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, "已吹哨的工单由街道处理")
+    return unit
+
+
 @transaction.atomic
 def reject_case(case: Case | str, *, by: User, reason: str) -> Case:
     """Refuses a case with a reason the reporter sees (不予受理)."""
     case = lock(case, by)
-    unit = rules.require_over(
-        by, rules.INTAKE_ROLES, case.territory_path, "只有属地的网格员、社区或街道可以不予受理"
-    )
-    require_status(
-        case, [Status.RECEIVED, Status.REGISTERED, Status.ESCALATED], "该工单已在办理中，不能不予受理"
-    )
-    if case.status == Status.ESCALATED and not by.is_superuser:
-        # Once the whistle is blown the case waits at the subdistrict, which alone may refuse it.
-        unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, "已吹哨的工单由街道处理")
+    unit = rejecting_unit(case, by)
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.REJECTED
@@ -299,7 +303,7 @@ def whistle_case(case: Case | str, *, by: User, note: str = "") -> Case:
     """The community blows the whistle (吹哨): the case goes up to the subdistrict centre."""
     case = lock(case, by)
     unit = rules.require_over(by, [Role.COMMUNITY_STAFF], case.territory_path, "只有属地社区可以吹哨")
-    require_status(case, [Status.RECEIVED, Status.REGISTERED], "只有已受理或已立案的工单可以吹哨")
+    require_status(case, transitions.WHISTLEABLE, "只有已受理或已立案的工单可以吹哨")
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.ESCALATED
@@ -307,9 +311,6 @@ def whistle_case(case: Case | str, *, by: User, note: str = "") -> Case:
     case.answered_at = case.answered_at or now
     write_step(case, StepAction.WHISTLE, by=by, unit=unit, before=before, at=now, note=note)
     return case
-
-
-MERGEABLE = (Status.RECEIVED, Status.REGISTERED, Status.ESCALATED, Status.DISPATCHED, Status.RETURNED)
 
 
 @transaction.atomic
@@ -336,7 +337,7 @@ def merge_case(case: Case | str, *, by: User, into: Case | str, note: str = "") 
     unit = rules.require_over(
         by, [Role.DISPATCHER, Role.COMMUNITY_STAFF], source.territory_path, "只有属地社区或街道可以合并工单"
     )
-    require_status(source, MERGEABLE, "该工单当前不能合并")
+    require_status(source, transitions.MERGEABLE, "该工单当前不能合并")
     if target.status in FINAL_STATUSES:
         raise InvalidTransition("要合并到的工单已办结或已合并", details={"into": target.number})
     before = snapshot(source)

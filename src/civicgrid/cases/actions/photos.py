@@ -7,7 +7,7 @@ row lock); files are written inside it and removed again if it fails, so nothing
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from typing import TYPE_CHECKING
@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from civicgrid.cases import rules
 from civicgrid.cases.actions._common import lock
-from civicgrid.cases.models import FINAL_STATUSES, Case, CasePhoto, CaseStep, StepAction
+from civicgrid.cases.models import FINAL_STATUSES, Case, CaseAssignment, CasePhoto, CaseStep, StepAction
 from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition
 
 if TYPE_CHECKING:
@@ -81,17 +81,18 @@ def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
     )
 
 
-def _check_may_upload(case: Case, by: User) -> None:
+def check_may_upload(case: Case, by: User, assignments: Iterable[CaseAssignment]) -> None:
+    """Open cases only; the reporter, the filer, intake staff of its place and its units' handlers.
+
+    `assignments` are the case's active ones; a queryset is read only when the check gets that far.
+    """
     if case.status in FINAL_STATUSES:
         raise InvalidTransition("已办结的工单不能再上传照片")
     if by.is_superuser or by.pk in (case.reporter_user_id, case.created_by_id):
         return
     if rules.membership_over(by, rules.INTAKE_ROLES, case.territory_path):
         return
-    if any(
-        rules.membership_over(by, rules.HANDLER_ROLES, a.unit_path)
-        for a in case.assignments.filter(active=True)
-    ):
+    if any(rules.membership_over(by, rules.HANDLER_ROLES, a.unit_path) for a in assignments):
         return
     raise Forbidden("无权为该工单上传照片")
 
@@ -107,7 +108,7 @@ def add_photos(
     try:
         with transaction.atomic():
             case = lock(case, by)
-            _check_may_upload(case, by)
+            check_may_upload(case, by, case.assignments.filter(active=True))
             step = None
             if step_id is not None:
                 step = CaseStep.objects.filter(pk=step_id, case=case, action=StepAction.FEEDBACK).first()

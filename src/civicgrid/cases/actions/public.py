@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.cases import rules
+from civicgrid.cases import rules, transitions
 from civicgrid.cases.actions._common import lock, require_status, snapshot, write_step
 from civicgrid.cases.actions.closing import apply_rating
 from civicgrid.cases.actions.intake import create_case
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 # The public page takes fewer photos than a case may hold, so staff can still add their own.
 MAX_REPORT_PHOTOS = 5
-ABUSIVE_STATUSES = (Status.RECEIVED, Status.REGISTERED, Status.ESCALATED)
 
 
 def _store_photos(case: Case, photos: Sequence[PreparedPhoto], by: User, written: list[str]) -> None:
@@ -162,7 +161,7 @@ def mark_abusive(case: Case | str, *, by: User, reason: str) -> Case:
     """
     case = lock(case, by)
     unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, "只有街道指挥中心可以标记恶意反映")
-    require_status(case, ABUSIVE_STATUSES, "该工单已在办理中，不能标记为恶意反映")
+    require_status(case, transitions.ABUSE_MARKABLE, "该工单已在办理中，不能标记为恶意反映")
     reason = reason.strip()
     if not reason:
         raise InvalidInput("请填写理由", details={"reason": "required"})

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from civicgrid.cases import rules
+from civicgrid.cases import rules, transitions
 from civicgrid.cases.actions._common import lock, require_status, snapshot, write_step
 from civicgrid.cases.actions.handling import assign
 from civicgrid.cases.models import Case, Category, Status, StepAction
@@ -24,10 +24,6 @@ from civicgrid.people.models import Role
 if TYPE_CHECKING:
     from civicgrid.core.models import Unit
     from civicgrid.people.models import User
-
-AUTO_DISPATCHABLE = (Status.RECEIVED, Status.REGISTERED)
-# Before anybody handles it: afterwards the category would change the time limit of work under way.
-RECATEGORIZABLE = (Status.RECEIVED, Status.REGISTERED, Status.ESCALATED, Status.RETURNED)
 
 
 def _scores_text(scores: list[dict[str, Any]]) -> str:
@@ -59,7 +55,7 @@ def auto_dispatch(
         status = Case.objects.select_for_update().filter(pk=case.pk).values_list("status", flat=True).first()
         if status != case.status:
             case.refresh_from_db()
-    require_status(case, AUTO_DISPATCHABLE, "该工单已不能自动派遣")
+    require_status(case, transitions.AUTO_DISPATCHABLE, "该工单已不能自动派遣")
     now = timezone.now()
     unit = case.subdistrict if case.subdistrict_id else None
     system = cast("User", AnonymousUser())
@@ -114,7 +110,7 @@ def recategorize(case: Case | str, *, by: User, category: Category, note: str = 
     unit = rules.require_over(
         by, [Role.DISPATCHER, Role.COMMUNITY_STAFF], case.territory_path, "只有属地社区或街道可以修改分类"
     )
-    require_status(case, RECATEGORIZABLE, "该工单已在办理中，不能修改分类")
+    require_status(case, transitions.RECATEGORIZABLE, "该工单已在办理中，不能修改分类")
     if case.status == Status.ESCALATED and not by.is_superuser:
         unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, "已吹哨的工单由街道修改分类")
     if case.status == Status.RETURNED:

@@ -1,9 +1,11 @@
 """The steps a user may take on a case now: a dry run of the actions' checks, and dispatch targets.
 
-The checks mirror cases/actions: the same rules (cases.rules, and the actions' own pure helpers where
-they exist) in the same order, raising the same Forbidden/InvalidTransition as the action would. The
-status tables are copies of the lists inside each action; tests/test_desk_steps.py runs every action
-for every persona and state and fails when "shown" and "succeeds" part ways.
+Each check asks what its action asks, in the same order, raising the same Forbidden/InvalidTransition:
+the role rules of cases.rules, the statuses of cases.transitions (the actions read the same sets), and
+the actions' own pure helpers where they exist. What differs is where the facts come from: the case's
+active assignments and whether an extension waits are loaded once (StepContext) instead of under the
+action's lock. tests/test_desk_steps.py runs every action for every persona and state and fails when
+"shown" and "succeeds" part ways.
 """
 
 from __future__ import annotations
@@ -17,18 +19,14 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import pgettext_lazy
 
-from civicgrid.cases import rules
-from civicgrid.cases.actions.closing import _rechecker
-from civicgrid.cases.actions.intake import MERGEABLE
+from civicgrid.cases import rules, transitions
+from civicgrid.cases.actions import closing, handling, intake, photos
+from civicgrid.cases.actions._common import require_status
 from civicgrid.cases.models import (
-    FINAL_STATUSES,
-    OPEN_STATUSES,
-    AssignmentRole,
     Case,
     CaseAssignment,
     ExtensionRequest,
     ExtensionStatus,
-    Status,
 )
 from civicgrid.core.errors import DomainError, Forbidden, InvalidTransition
 from civicgrid.core.models import Unit, UnitKind
@@ -59,21 +57,6 @@ STEP_LABELS = {
     "reject": pgettext_lazy("case step button", "不予受理"),
     "photos": pgettext_lazy("case step button", "上传照片"),
 }
-# Copies of the status lists inside each action (cases/actions/*.py).
-REGISTRABLE = (Status.RECEIVED,)
-REJECTABLE = (Status.RECEIVED, Status.REGISTERED, Status.ESCALATED)
-WHISTLEABLE = (Status.RECEIVED, Status.REGISTERED)
-DISPATCHABLE = (Status.REGISTERED, Status.ESCALATED, Status.RETURNED)
-COMMUNITY_DISPATCHABLE = (Status.REGISTERED, Status.RETURNED)
-SIGNABLE = (Status.DISPATCHED, Status.SIGNED, Status.DEFERRED)
-RETURNABLE = (Status.DISPATCHED, Status.SIGNED)
-EXTENDABLE = (Status.SIGNED,)
-EXTENSION_RULED = (Status.SIGNED, Status.DEFERRED)
-DEFERRABLE = (Status.SIGNED,)
-ARRIVABLE = (Status.DISPATCHED, Status.SIGNED, Status.DEFERRED)
-FEEDBACKABLE = (Status.SIGNED, Status.DEFERRED)
-RECHECKABLE = (Status.FED_BACK,)
-CLOSED = (Status.CLOSED,)
 
 
 @dataclass
@@ -87,24 +70,11 @@ class StepContext:
     now: datetime
 
     def held(self) -> list[CaseAssignment]:
-        """Active assignments to units where the user holds a handling role, lead first (actions._held)."""
-        user = self.user
-        return [
-            a
-            for a in self.assignments
-            if user.is_superuser or rules.membership_over(user, rules.HANDLER_ROLES, a.unit_path)
-        ]
+        """Active assignments to units where the user holds a handling role, lead first (as the actions)."""
+        return handling.held_among(self.assignments, self.user)
 
     def lead_held(self, message: str) -> CaseAssignment:
-        for a in self.held():
-            if a.role == AssignmentRole.LEAD:
-                return a
-        raise Forbidden(message)
-
-
-def _status(case: Case, allowed: Sequence[str], message: str) -> None:
-    if case.status not in allowed:
-        raise InvalidTransition(message)
+        return handling.lead_among(self.held(), message)
 
 
 def _over(ctx: StepContext, roles: Sequence[str] | frozenset[str], message: str) -> None:
@@ -113,128 +83,98 @@ def _over(ctx: StepContext, roles: Sequence[str] | frozenset[str], message: str)
 
 def _register(ctx: StepContext) -> None:
     _over(ctx, rules.INTAKE_ROLES, "只有属地的网格员、社区或街道可以立案")
-    _status(ctx.case, REGISTRABLE, "只有已受理的工单可以立案")
+    require_status(ctx.case, transitions.REGISTRABLE, "只有已受理的工单可以立案")
 
 
 def _reject(ctx: StepContext) -> None:
-    _over(ctx, rules.INTAKE_ROLES, "只有属地的网格员、社区或街道可以不予受理")
-    _status(ctx.case, REJECTABLE, "该工单已在办理中，不能不予受理")
-    if ctx.case.status == Status.ESCALATED and not ctx.user.is_superuser:
-        _over(ctx, [Role.DISPATCHER], "已吹哨的工单由街道处理")
+    intake.rejecting_unit(ctx.case, ctx.user)
 
 
 def _whistle(ctx: StepContext) -> None:
     _over(ctx, [Role.COMMUNITY_STAFF], "只有属地社区可以吹哨")
-    _status(ctx.case, WHISTLEABLE, "只有已受理或已立案的工单可以吹哨")
+    require_status(ctx.case, transitions.WHISTLEABLE, "只有已受理或已立案的工单可以吹哨")
 
 
 def _merge(ctx: StepContext) -> None:
     _over(ctx, [Role.DISPATCHER, Role.COMMUNITY_STAFF], "只有属地社区或街道可以合并工单")
-    _status(ctx.case, MERGEABLE, "该工单当前不能合并")
+    require_status(ctx.case, transitions.MERGEABLE, "该工单当前不能合并")
 
 
 def _dispatch(ctx: StepContext) -> None:
-    case, user = ctx.case, ctx.user
-    if user.is_superuser or rules.membership_over(user, [Role.DISPATCHER], case.territory_path):
-        _status(case, DISPATCHABLE, "该工单当前不能派遣")
-    elif rules.membership_over(user, [Role.COMMUNITY_STAFF], case.territory_path):
-        _status(case, COMMUNITY_DISPATCHABLE, "该工单当前不能由社区派遣")
-        if case.status == Status.RETURNED:
-            rules.require_ruler(user, case, "该工单由街道审定")
-    else:
-        raise Forbidden("只有街道指挥中心或属地社区可以派遣")
+    handling.dispatching_unit(ctx.case, ctx.user)
 
 
 def _sign(ctx: StepContext) -> None:
     held = ctx.held()
     if not held:
         raise Forbidden("只有承办单位可以签收")
-    _status(ctx.case, SIGNABLE, "该工单当前不能签收")
-    if all(a.signed_at is not None for a in held):
-        raise InvalidTransition("已签收，无需重复签收")
+    require_status(ctx.case, transitions.SIGNABLE, "该工单当前不能签收")
+    handling.first_unsigned(held)
 
 
 def _return(ctx: StepContext) -> None:
     ctx.lead_held("只有主办单位可以退回")
-    _status(ctx.case, RETURNABLE, "该工单当前不能退回")
+    require_status(ctx.case, transitions.RETURNABLE, "该工单当前不能退回")
 
 
 def _request_extension(ctx: StepContext) -> None:
     ctx.lead_held("只有主办单位可以申请延期")
-    _status(ctx.case, EXTENDABLE, "只有已签收、办理中的工单可以申请延期")
-    if ctx.case.due_at is None or ctx.now >= ctx.case.due_at:
-        raise InvalidTransition("已超过办理期限，不能再申请延期")
+    require_status(ctx.case, transitions.EXTENDABLE, "只有已签收、办理中的工单可以申请延期")
+    handling.require_before_due(ctx.case, ctx.now)
     if ctx.has_pending:
         raise InvalidTransition("已有待审批的延期申请")
 
 
 def _decide_extension(ctx: StepContext) -> None:
     rules.require_ruler(ctx.user, ctx.case, "只有指挥中心可以审批延期")
-    _status(ctx.case, EXTENSION_RULED, "该工单当前不能审批延期")
+    require_status(ctx.case, transitions.EXTENSION_RULED, "该工单当前不能审批延期")
     if not ctx.has_pending:
         raise InvalidTransition("没有待审批的延期申请")
 
 
 def _defer(ctx: StepContext) -> None:
     rules.require_ruler(ctx.user, ctx.case, "只有指挥中心可以缓办")
-    _status(ctx.case, DEFERRABLE, "只有已签收、办理中的工单可以缓办")
+    require_status(ctx.case, transitions.DEFERRABLE, "只有已签收、办理中的工单可以缓办")
 
 
 def _arrive(ctx: StepContext) -> None:
     held = ctx.held()
     if not held:
         raise Forbidden("只有承办单位可以到场报到")
-    _status(ctx.case, ARRIVABLE, "该工单当前不能到场报到")
-    if all(a.signed_at is None for a in held):
-        raise InvalidTransition("请先签收再到场报到")
+    require_status(ctx.case, transitions.ARRIVABLE, "该工单当前不能到场报到")
+    handling.first_signed(held)
 
 
 def _feedback(ctx: StepContext) -> None:
     lead = ctx.lead_held("只有主办单位可以反馈")
-    _status(ctx.case, FEEDBACKABLE, "只有已签收的工单可以反馈")
-    category = ctx.case.category if ctx.case.category_id else None
-    if category is not None and category.arrival_required and lead.arrived_at is None:
-        raise InvalidTransition("该类事项须先到场报到再反馈")
+    require_status(ctx.case, transitions.FEEDBACKABLE, "只有已签收的工单可以反馈")
+    handling.require_arrival(ctx.case, lead)
 
 
 def _photos(ctx: StepContext) -> None:
-    """actions.photos._check_may_upload over the preloaded assignments."""
-    case, user = ctx.case, ctx.user
-    if case.status in FINAL_STATUSES:
-        raise InvalidTransition("已办结的工单不能再上传照片")
-    if user.is_superuser or user.pk in (case.reporter_user_id, case.created_by_id):
-        return
-    if rules.membership_over(user, rules.INTAKE_ROLES, case.territory_path) or ctx.held():
-        return
-    raise Forbidden("无权为该工单上传照片")
+    photos.check_may_upload(ctx.case, ctx.user, ctx.assignments)
 
 
 def _recheck(ctx: StepContext) -> None:
-    _rechecker(ctx.user, ctx.case)
-    _status(ctx.case, RECHECKABLE, "只有已反馈的工单可以核查")
+    closing.rechecker(ctx.user, ctx.case)
+    require_status(ctx.case, transitions.RECHECKABLE, "只有已反馈的工单可以核查")
 
 
 def _rate(ctx: StepContext) -> None:
-    case = ctx.case
-    if not (case.reporter_user_id and case.reporter_user_id == ctx.user.pk):
-        _over(ctx, [Role.COMMUNITY_STAFF, Role.DISPATCHER], "只有反映人或回访人员可以评价")
-    _status(case, CLOSED, "只有已结案的工单可以评价")
-    if case.rate_by is not None and ctx.now > case.rate_by:
-        raise InvalidTransition("已超过评价期限")
-    if case.rated_at is not None and case.closed_at is not None and case.rated_at >= case.closed_at:
-        raise InvalidTransition("本次办理已评价")
+    closing.rater(ctx.user, ctx.case)
+    require_status(ctx.case, transitions.RATEABLE, "只有已结案的工单可以评价")
+    closing.require_rating_open(ctx.case, ctx.now)
 
 
 def _reopen(ctx: StepContext) -> None:
     rules.require_ruler(ctx.user, ctx.case, "只有指挥中心可以重办")
-    _status(ctx.case, CLOSED, "只有已结案的工单可以重办")
-    if not any(a.role == AssignmentRole.LEAD for a in ctx.assignments):
-        raise InvalidTransition("该工单没有主办单位，不能重办")
+    require_status(ctx.case, transitions.REOPENABLE, "只有已结案的工单可以重办")
+    closing.reopened_lead(ctx.assignments)
 
 
 def _oversee(ctx: StepContext) -> None:
     _over(ctx, [Role.DISPATCHER, Role.LEADER], "只有指挥中心或领导可以督办、催办")
-    _status(ctx.case, OPEN_STATUSES, "已办结的工单不能督办、催办")
+    require_status(ctx.case, transitions.OVERSEEABLE, "已办结的工单不能督办、催办")
 
 
 CHECKS: dict[str, Callable[[StepContext], None]] = {

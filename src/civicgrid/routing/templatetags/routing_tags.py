@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.urls import NoReverseMatch, reverse
 
-from civicgrid.cases import desk_queries
+from civicgrid.cases import desk_queries, transitions
 from civicgrid.cases.models import OPEN_STATUSES
 from civicgrid.core.errors import DomainError
 from civicgrid.routing import keywords, queries
@@ -46,7 +46,7 @@ def routing_suggestions(context: dict[str, Any], case: Any) -> dict[str, Any]:
     ctx = desk_queries.step_context(case, user)
     may_dispatch = _may(ctx, "dispatch")
     may_merge = _may(ctx, "merge")
-    may_recategorize = is_open and case.status in ("received", "registered", "escalated", "returned")
+    may_recategorize = is_open and case.status in transitions.RECATEGORIZABLE
     return {
         "show": True,
         "case": case,

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from django.utils import timezone
 from ninja import Field, Schema
 
-from civicgrid.cases import rules
+from civicgrid.cases import rules, transitions
 from civicgrid.cases.models import (
     CLOCK_STATUSES,
     AssignmentRole,
@@ -26,7 +26,6 @@ from civicgrid.cases.models import (
     ExtensionRequest,
     ReturnReason,
     Satisfaction,
-    Status,
     Urgency,
 )
 from civicgrid.core import crypto
@@ -331,7 +330,7 @@ def photo_out(photo: CasePhoto) -> dict[str, Any]:
 def case_detail(case: Case, viewer: User) -> dict[str, Any]:
     """Everything about one case that this viewer may see, with its timeline and photos."""
     # No query for what cannot exist: units come with the first dispatch, and an extension request is
-    # made at `signed` and withdrawn or decided before the case leaves signed/deferred (actions).
+    # pending only in transitions.EXTENSION_RULED (made at `signed`, withdrawn when the case leaves).
     assignments = (
         list(case.assignments.filter(active=True).select_related("unit")) if case.first_dispatched_at else []
     )
@@ -339,7 +338,7 @@ def case_detail(case: Case, viewer: User) -> dict[str, Any]:
     photos = list(case.photos.order_by("id"))
     pending = (
         ExtensionRequest.objects.filter(case=case, status="pending").select_related("unit").first()
-        if case.status in (Status.SIGNED, Status.DEFERRED)
+        if case.status in transitions.EXTENSION_RULED
         else None
     )
     staff_viewer = rules.is_staff_viewer(viewer)

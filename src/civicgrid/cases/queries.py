@@ -179,7 +179,7 @@ def with_list_relations(cases: QuerySet[Case]) -> QuerySet[Case]:
 
 
 def one_pass_page(cases: QuerySet[Case], start: int, size: int) -> tuple[list[int], int]:
-    """The ids of one page of `cases` (in its order) and the total, from one pass over the matches.
+    """The ids of one page of `cases` (in its order_by, else by id) and the total, in one pass.
 
     For filters that no index counts on its own, the text search above all (the bigram index narrows,
     the LIKE then reads every matching row): a COUNT and a page query read the same rows twice, a

@@ -62,6 +62,37 @@ def map_settings() -> dict[str, Any]:
     }
 
 
+def report_messages() -> dict[str, str]:
+    """The texts report.js shows, in the request's language; the script fills each %(name)s itself."""
+    return {
+        "chosen": gettext("已选：%(category)s"),
+        "required": gettext("%(label)s（必填）"),
+        "photoAlt": gettext("照片 %(n)s"),
+        "removePhoto": gettext("删除照片"),
+        "tooManyPhotos": gettext("最多上传 %(n)s 张照片"),
+        "photoUnreadable": gettext("照片读取失败，请重新选择"),
+        "placeGps": gettext("当前位置 %(place)s"),
+        "placePin": gettext("地图选点 %(place)s"),
+        "noGeolocation": gettext("此设备不能定位，请在地图上点选"),
+        "locateFailed": gettext("定位失败，请在地图上点选或选择社区"),
+        "distance": gettext("%(m)s 米"),
+        "followToo": gettext("我也关注此事"),
+        "followed": gettext("已关注"),
+        "offline": gettext("网络不可用，请稍后再试"),
+        "deviceCode": gettext("查询码 %(code)s"),
+        "pending": gettext("%(n)s 条反映尚未发出，联网后将自动提交。"),
+        "needCategory": gettext("请选择问题分类"),
+        "needDescription": gettext("请描述问题"),
+        "needPlace": gettext("请在地图上选择位置，或选择所在社区"),
+        "submitting": gettext("正在提交…"),
+        "submit": gettext("提交"),
+        "submitFailed": gettext("提交失败，请稍后再试"),
+        "savedOffline": gettext("网络不可用：已保存在本机，联网后自动提交。"),
+        "notSaved": gettext("网络不可用，且照片太大无法保存在本机，请联网后再提交。"),
+        "copied": gettext("已复制"),
+    }
+
+
 # --- the report page -----------------------------------------------------------------------------
 
 
@@ -73,6 +104,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
     context = {
         "categories": queries.public_categories(),
         "map": map_settings(),
+        "report_messages": report_messages(),
         "types": [(t.value, t.label) for t in CaseType if t != CaseType.INCIDENT],
         "may_act_for_others": bool(roles & {Role.HOUSEHOLD_LEADER, Role.GRID_WORKER}),
         "is_mobile_reporter": Role.MOBILE_REPORTER in roles,

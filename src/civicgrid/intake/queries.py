@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import shapely
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from shapely.geometry import mapping, shape
 
 from civicgrid.cases.models import (
@@ -28,6 +30,8 @@ from civicgrid.core.models import Unit, UnitKind
 from civicgrid.intake.models import ServiceDefinition, Submission, Ticket
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from civicgrid.people.models import User
 
 SIMILAR_RADIUS_M = 300
@@ -64,57 +68,68 @@ def abusive_q() -> Q:
     )
 
 
+# The status in plain words, as the reporter reads it; %(unit)s is the lead unit. Translated when shown
+# (the resident pages and their JSON); Open311 asks for the Chinese (intake.open311.views).
+_RESIDENT_STATUS: dict[str, StrOrPromise] = {
+    Status.RECEIVED: _("已收到，等待受理"),
+    Status.REGISTERED: _("已受理，正在安排办理"),
+    Status.ESCALATED: _("已上报街道，正在协调办理"),
+    Status.DISPATCHED: _("已转交%(unit)s办理"),
+    Status.RETURNED: _("正在重新安排办理单位"),
+    Status.SIGNED: _("%(unit)s正在办理"),
+    Status.DEFERRED: _("暂缓办理"),
+    Status.FED_BACK: _("已办理，等待核查"),
+    Status.CLOSED: _("已办结"),
+    Status.REJECTED: _("不予受理"),
+    Status.MERGED: _("已与相同的反映合并办理"),
+}
+
+
 def resident_status(case: Case) -> str:
-    """The status in plain words, as the reporter reads it."""
-    lead = case.lead_unit.name if case.lead_unit_id and case.lead_unit else "相关单位"
-    words = {
-        Status.RECEIVED: "已收到，等待受理",
-        Status.REGISTERED: "已受理，正在安排办理",
-        Status.ESCALATED: "已上报街道，正在协调办理",
-        Status.DISPATCHED: f"已转交{lead}办理",
-        Status.RETURNED: "正在重新安排办理单位",
-        Status.SIGNED: f"{lead}正在办理",
-        Status.DEFERRED: "暂缓办理",
-        Status.FED_BACK: "已办理，等待核查",
-        Status.CLOSED: "已办结",
-        Status.REJECTED: "不予受理",
-        Status.MERGED: "已与相同的反映合并办理",
-    }
-    return words.get(Status(case.status), case.get_status_display())
+    """The status in plain words, as the reporter reads it, in the active language."""
+    words = _RESIDENT_STATUS.get(Status(case.status))
+    if words is None:
+        return str(case.get_status_display())
+    if case.status not in (Status.DISPATCHED, Status.SIGNED):
+        return str(words)
+    lead = case.lead_unit.name if case.lead_unit_id and case.lead_unit else gettext("相关单位")
+    return str(words) % {"unit": lead}
 
 
 # Steps the resident sees and how; notes are shown only where they are written for the resident.
-_PUBLIC_STEPS: dict[str, tuple[str, bool]] = {
-    StepAction.CREATE: ("已收到您的反映", False),
-    StepAction.REGISTER: ("已受理", False),
-    StepAction.REJECT: ("不予受理", True),
-    StepAction.WHISTLE: ("已上报街道协调", False),
-    StepAction.DISPATCH: ("已转交办理单位", False),
-    StepAction.SIGN: ("办理单位已接单", False),
-    StepAction.APPROVE_EXTENSION: ("办理期限已延长", False),
-    StepAction.DEFER: ("暂缓办理", False),
-    StepAction.ARRIVE: ("工作人员已到现场", False),
-    StepAction.FEEDBACK: ("已办理", True),
-    StepAction.RATE: ("您已评价", True),
-    StepAction.REOPEN: ("重新办理", True),
-    StepAction.MERGE: ("已与相同的反映合并办理", False),
+_PUBLIC_STEPS: dict[str, tuple[StrOrPromise, bool]] = {
+    StepAction.CREATE: (_("已收到您的反映"), False),
+    StepAction.REGISTER: (pgettext_lazy("resident timeline", "已受理"), False),
+    StepAction.REJECT: (_("不予受理"), True),
+    StepAction.WHISTLE: (_("已上报街道协调"), False),
+    StepAction.DISPATCH: (_("已转交办理单位"), False),
+    StepAction.SIGN: (_("办理单位已接单"), False),
+    StepAction.APPROVE_EXTENSION: (_("办理期限已延长"), False),
+    StepAction.DEFER: (_("暂缓办理"), False),
+    StepAction.ARRIVE: (_("工作人员已到现场"), False),
+    StepAction.FEEDBACK: (_("已办理"), True),
+    StepAction.RATE: (_("您已评价"), True),
+    StepAction.REOPEN: (_("重新办理"), True),
+    StepAction.MERGE: (_("已与相同的反映合并办理"), False),
 }
 
 
 def resident_timeline(case: Case) -> list[dict[str, Any]]:
-    """The timeline without staff names or internal notes (returns, extension requests, urging)."""
+    """The timeline without staff names or internal notes (returns, extension requests, urging).
+
+    Texts are in the active language; notes and unit names are data and stay as written."""
     steps = case.steps.select_related("unit").order_by("at", "id")
     out = []
     for step in steps:
         if step.action == StepAction.RECHECK:
             passed = bool((step.changes or {}).get("passed"))
-            text = "已核查，办结" if passed else "核查未通过，继续办理"
+            text = gettext("已核查，办结") if passed else gettext("核查未通过，继续办理")
             out.append({"at": step.at, "text": text, "note": "", "unit": ""})
             continue
         shown = _PUBLIC_STEPS.get(step.action)
         if shown is None:
             continue
-        text, with_note = shown
+        label, with_note = shown
         unit = ""
         if step.action in (StepAction.DISPATCH, StepAction.SIGN, StepAction.FEEDBACK) and case.lead_unit_id:
             unit = step.unit.name if step.unit and step.action != StepAction.DISPATCH else ""
@@ -122,8 +137,8 @@ def resident_timeline(case: Case) -> list[dict[str, Any]]:
         if step.action == StepAction.REJECT and case.reject_reason:
             note = case.reject_reason
         if step.action == StepAction.MERGE and case.merged_into_id and case.merged_into:
-            note = f"请关注 {case.merged_into.number} 的办理进度"
-        out.append({"at": step.at, "text": text, "note": note, "unit": unit})
+            note = gettext("请关注 %(number)s 的办理进度") % {"number": case.merged_into.number}
+        out.append({"at": step.at, "text": str(label), "note": note, "unit": unit})
     return out
 
 
@@ -163,9 +178,9 @@ def source_label(case: Case, submission: Submission | None) -> str:
     """How the case came in, as shown next to it (a mobile reporter's company included)."""
     label = Channel(case.channel).label
     if submission is not None and submission.company:
-        return f"{label}（{submission.company}）"
+        return gettext("%(channel)s（%(company)s）") % {"channel": label, "company": submission.company}
     if submission is not None and submission.on_behalf:
-        return f"{label}（代为反映）"
+        return gettext("%(channel)s（代为反映）") % {"channel": label}
     return str(label)
 
 

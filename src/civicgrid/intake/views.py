@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicgrid.cases import actions as case_actions
@@ -61,6 +62,37 @@ def map_settings() -> dict[str, Any]:
     }
 
 
+def report_messages() -> dict[str, str]:
+    """The texts report.js shows, in the request's language; the script fills each %(name)s itself."""
+    return {
+        "chosen": gettext("已选：%(category)s"),
+        "required": gettext("%(label)s（必填）"),
+        "photoAlt": gettext("照片 %(n)s"),
+        "removePhoto": gettext("删除照片"),
+        "tooManyPhotos": gettext("最多上传 %(n)s 张照片"),
+        "photoUnreadable": gettext("照片读取失败，请重新选择"),
+        "placeGps": gettext("当前位置 %(place)s"),
+        "placePin": gettext("地图选点 %(place)s"),
+        "noGeolocation": gettext("此设备不能定位，请在地图上点选"),
+        "locateFailed": gettext("定位失败，请在地图上点选或选择社区"),
+        "distance": gettext("%(m)s 米"),
+        "followToo": gettext("我也关注此事"),
+        "followed": gettext("已关注"),
+        "offline": gettext("网络不可用，请稍后再试"),
+        "deviceCode": gettext("查询码 %(code)s"),
+        "pending": gettext("%(n)s 条反映尚未发出，联网后将自动提交。"),
+        "needCategory": gettext("请选择问题分类"),
+        "needDescription": gettext("请描述问题"),
+        "needPlace": gettext("请在地图上选择位置，或选择所在社区"),
+        "submitting": gettext("正在提交…"),
+        "submit": gettext("提交"),
+        "submitFailed": gettext("提交失败，请稍后再试"),
+        "savedOffline": gettext("网络不可用：已保存在本机，联网后自动提交。"),
+        "notSaved": gettext("网络不可用，且照片太大无法保存在本机，请联网后再提交。"),
+        "copied": gettext("已复制"),
+    }
+
+
 # --- the report page -----------------------------------------------------------------------------
 
 
@@ -72,6 +104,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
     context = {
         "categories": queries.public_categories(),
         "map": map_settings(),
+        "report_messages": report_messages(),
         "types": [(t.value, t.label) for t in CaseType if t != CaseType.INCIDENT],
         "may_act_for_others": bool(roles & {Role.HOUSEHOLD_LEADER, Role.GRID_WORKER}),
         "is_mobile_reporter": Role.MOBILE_REPORTER in roles,
@@ -86,9 +119,9 @@ def _float(value: str | None, field: str) -> float | None:
     try:
         number = float(value)
     except ValueError:
-        raise InvalidInput("位置坐标无效", details={field: value}) from None
+        raise InvalidInput(gettext("位置坐标无效"), details={field: value}) from None
     if number != number or number in (float("inf"), float("-inf")):
-        raise InvalidInput("位置坐标无效", details={field: value})
+        raise InvalidInput(gettext("位置坐标无效"), details={field: value})
     return number
 
 
@@ -100,9 +133,9 @@ def report_submit(request: HttpRequest) -> JsonResponse:
         try:
             attributes = json.loads(post.get("attributes") or "{}")
         except ValueError:
-            raise InvalidInput("补充信息格式有误", details={"attributes": "json"}) from None
+            raise InvalidInput(gettext("补充信息格式有误"), details={"attributes": "json"}) from None
         if not isinstance(attributes, dict):
-            raise InvalidInput("补充信息格式有误", details={"attributes": "object"})
+            raise InvalidInput(gettext("补充信息格式有误"), details={"attributes": "object"})
         data = actions.ReportInput(
             description=post.get("description", ""),
             category=post.get("category", ""),
@@ -241,7 +274,7 @@ def _granted_ticket(request: HttpRequest, ticket_id: int) -> Ticket:
         or (user is not None and (ticket.user_id == user.pk or ticket.case.reporter_user_id == user.pk))
     )
     if not allowed or ticket is None:
-        raise NotFound("请先输入查询码")
+        raise NotFound(gettext("请先输入查询码"))
     return ticket
 
 
@@ -266,7 +299,7 @@ def track_rate(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = _granted_ticket(request, ticket_id)
     form = RateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "请选择满意度和是否解决")
+        messages.error(request, gettext("请选择满意度和是否解决"))
         return redirect("intake:track_case", ticket.pk)
     case_actions.rate_by_ticket(
         ticket,
@@ -275,7 +308,10 @@ def track_rate(request: HttpRequest, ticket_id: int) -> HttpResponse:
         comment=form.cleaned_data["comment"],
         by=_user(request),
     )
-    messages.success(request, "感谢您的评价。" + ("已为您申请重新办理。" if _reopened(ticket) else ""))
+    if _reopened(ticket):
+        messages.success(request, gettext("感谢您的评价。已为您申请重新办理。"))
+    else:
+        messages.success(request, gettext("感谢您的评价。"))
     return redirect("intake:track_case", ticket.pk)
 
 
@@ -305,7 +341,7 @@ def my_case(request: HttpRequest, number: str) -> HttpResponse:
     user = user_of(request)
     case = queries.my_cases(user).filter(number=number).first()
     if case is None:
-        raise NotFound("工单不存在")
+        raise NotFound(gettext("工单不存在"))
     if request.method == "POST":
         form = RateForm(request.POST)
         if form.is_valid():
@@ -317,9 +353,9 @@ def my_case(request: HttpRequest, number: str) -> HttpResponse:
                     resolved=form.cleaned_data["resolved"] == "yes",
                     comment=form.cleaned_data["comment"],
                 )
-                messages.success(request, "感谢您的评价。")
+                messages.success(request, gettext("感谢您的评价。"))
             else:
-                messages.error(request, "只有反映人可以评价")
+                messages.error(request, gettext("只有反映人可以评价"))
         return redirect("intake:my_case", number)
     view = queries.resident_view(case)
     context = {
@@ -350,7 +386,7 @@ def join(request: HttpRequest) -> HttpResponse:
                 )
             else:
                 if form.cleaned_data.get("website"):
-                    raise actions.Honeypot("提交失败，请刷新页面后重试")
+                    raise actions.Honeypot(gettext("提交失败，请刷新页面后重试"))
                 limits.check_and_hit("join_ip", limits.client_ip(request))
                 user = actions.register_mobile_reporter(
                     username=form.cleaned_data["username"],
@@ -372,7 +408,7 @@ def join(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, exc.message)
             status = exc.status
         else:
-            messages.success(request, "登记成功，您的随手拍将显示所属企业。")
+            messages.success(request, gettext("登记成功，您的随手拍将显示所属企业。"))
             return redirect("intake:report")
     return render(request, "intake/join.html", {"form": form}, status=status)
 
@@ -388,7 +424,9 @@ def mark_abusive(request: HttpRequest, number: str) -> HttpResponse:
     case = get_case_for(user, number)
     from civicgrid.cases import rules
 
-    rules.require_over(user, [Role.DISPATCHER], case.territory_path, "只有街道指挥中心可以标记恶意反映")
+    rules.require_over(
+        user, [Role.DISPATCHER], case.territory_path, gettext("只有街道指挥中心可以标记恶意反映")
+    )
     form = AbusiveForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         case = case_actions.mark_abusive(case, by=user, reason=form.cleaned_data["reason"])
@@ -396,7 +434,7 @@ def mark_abusive(request: HttpRequest, number: str) -> HttpResponse:
             actions.block_sender(
                 case, by=user, days=int(form.cleaned_data["block_days"]), reason=form.cleaned_data["reason"]
             )
-        messages.success(request, f"{case.number} 已标记为恶意反映。")
+        messages.success(request, gettext("%(number)s 已标记为恶意反映。") % {"number": case.number})
         return redirect("intake:mark_abusive", case.number)
     return render(
         request,

@@ -1,5 +1,6 @@
 """The staff desk pages: inbox tabs and counts, the list, the case page, steps (htmx and plain), scope."""
 
+import json
 import re
 from datetime import timedelta
 from io import BytesIO
@@ -422,3 +423,22 @@ def test_desk_pages_in_english(login, world, cats):
         for chinese in ["收件箱", "办理期限", "承办单位", "办理记录", "延期申请", "剩余", "工作日", "未分类"]:
             assert chinese not in html
         assert not CJK.findall(without_data(html, case))
+    # desk.js's texts (the arrive step's "use my position") come with the page, in its language.
+    assert desk_messages(page) == {
+        "locating": "Locating…",
+        "located": "Located (accurate to about %(m)s m)",
+        "locateFailed": "Could not get the location; please fill it in by hand",
+    }
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(f"/cases/{case.number}/").content.decode()
+    assert desk_messages(chinese) == {
+        "locating": "正在定位…",
+        "located": "已定位（精度约 %(m)s 米）",
+        "locateFailed": "无法获取位置，请手动填写",
+    }
+
+
+def desk_messages(html: str) -> dict[str, str]:
+    found = re.search(r'<script id="desk-messages" type="application/json">(.*?)</script>', html, re.S)
+    assert found
+    return json.loads(found.group(1))

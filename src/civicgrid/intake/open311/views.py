@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import override
 from django.views.decorators.csrf import csrf_exempt
 
 from civicgrid.cases.models import FINAL_STATUSES, Case, CasePhoto, Status
@@ -155,7 +156,8 @@ def _status_notes(case: Case) -> str:
         return case.reject_reason or "不予受理"
     if case.status == Status.MERGED and case.merged_into is not None:
         return f"已合并到 {case.merged_into.number}"
-    return queries.resident_status(case)
+    with override(None):  # the API speaks the message ids (Chinese), whatever the client's Accept-Language
+        return queries.resident_status(case)
 
 
 def request_object(request: HttpRequest, case: Case) -> dict[str, Any]:

@@ -155,6 +155,9 @@ def test_post_creates_a_case_and_get_shows_it_without_the_reporter(client, cats,
     assert (
         item["status"] == "open" and item["service_code"] == "CS01" and item["lat"] == pytest.approx(25.705)
     )
+    assert item["status_notes"] == "已收到，等待受理"
+    english = js(client.get(f"{BASE}/requests/{number}.json", headers={"Accept-Language": "en"}))
+    assert english[0]["status_notes"] == "已收到，等待受理"  # the API is not translated
     assert item["requested_datetime"].endswith("+08:00") and "T" in item["requested_datetime"]
     text = json.dumps(detail, ensure_ascii=False)
     for secret in ("张三", "13811112222", "zhang@example.com", "acct-9", "dev-1"):

@@ -9,6 +9,7 @@ from PIL import Image
 
 from civicgrid.cases.models import Case, CasePhoto, Category, Channel, Status
 from civicgrid.core import crypto
+from civicgrid.core.models import Unit
 from civicgrid.intake import actions
 from civicgrid.intake.models import Block, BlockKind, MobileReporterProfile, Submission, Ticket
 from civicgrid.intake.tests.conftest import IN_GRID_A1, jpeg
@@ -268,3 +269,81 @@ def test_report_and_track_pages_in_english(client, cats):
         for text in data:
             html = html.replace(text, "")
         assert not re.findall(r"[\u3400-\u9fff]", html)
+
+
+def script_json(html: str, element_id: str):
+    """The value a page hands its script through `json_script`."""
+    found = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html, re.S)
+    assert found, element_id
+    return json.loads(found.group(1))
+
+
+@pytest.mark.django_db
+def test_report_script_messages_follow_the_language(client, cats):
+    """report.js shows only what the page gives it: English under English, the Chinese ids otherwise."""
+    chinese = script_json(client.get("/report/").content.decode(), "report-messages")
+    client.cookies["django_language"] = "en"
+    english_page = client.get("/report/", headers={"Accept-Language": "en"}).content.decode()
+    english = script_json(english_page, "report-messages")
+    assert english.keys() == chinese.keys()
+    assert chinese["chosen"] == "已选：%(category)s"
+    assert chinese["pending"] == "%(n)s 条反映尚未发出，联网后将自动提交。"
+    assert chinese["submit"] == "提交" and chinese["distance"] == "%(m)s 米"
+    assert all(re.search(r"[\u3400-\u9fff]", text) for text in chinese.values())
+    assert english["chosen"] == "Chosen: %(category)s" and english["submit"] == "Submit"
+    assert english["tooManyPhotos"] == "You can upload at most %(n)s photos"
+    assert not [text for text in english.values() if re.search(r"[\u3400-\u9fff]", text)]
+    for key, text in chinese.items():  # the script fills the same placeholders in both languages
+        assert re.findall(r"%\((\w+)\)s", text) == re.findall(r"%\((\w+)\)s", english[key]), key
+
+
+def test_page_scripts_carry_no_chinese():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for script in ("intake/static/intake/report.js", "cases/static/cases/desk.js"):
+        assert not re.findall(r"[\u3400-\u9fff]", (root / script).read_text(encoding="utf-8")), script
+
+
+@pytest.mark.django_db
+def test_resident_case_page_in_english(client, cats, world):
+    """Status, timeline and source of the tracking page (and the submit answer) follow the language."""
+    from civicgrid.intake.tests.test_follow import close
+
+    client.cookies["django_language"] = "en"
+    en = {"Accept-Language": "en"}
+    filed = client.post("/report/submit", body(), headers=en).json()
+    assert filed["status"] == "Received; waiting to be accepted"
+    page = client.get(filed["url"], headers=en).content.decode()
+    for text in ["Received; waiting to be accepted", "We received your report", "Resident request"]:
+        assert text in page
+    case = close(world, filed["number"])
+    page = client.get(filed["url"], headers=en).content.decode()
+    for text in [
+        '<p class="status-big">Done</p>',
+        "We received your report",
+        "Accepted",
+        "Passed to the handling unit",
+        "The handling unit took it on (测试县城市管理局)",
+        "Handled (测试县城市管理局)",
+        "Rechecked; done",
+    ]:
+        assert text in page
+    for chinese in ["已办结", "已收到您的反映", "已受理", "已转交办理单位", "已核查", "群众点单"]:
+        assert chinese not in page
+    data = [
+        *Unit.objects.values_list("name", flat=True),
+        *Category.objects.values_list("name", flat=True),
+        *case.description.splitlines(),  # shown with line breaks
+        case.address,
+        *case.feedback_result.splitlines(),
+        "简体中文",
+    ]
+    for text in sorted({t for t in data if t}, key=len, reverse=True):
+        page = page.replace(text, "")
+    assert not re.findall(r"[\u3400-\u9fff]", page)
+    # The same page in Chinese: the ids, unchanged.
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get(filed["url"]).content.decode()
+    for text in ['<p class="status-big">已办结</p>', "已收到您的反映", "已受理", "已转交办理单位", "核查"]:
+        assert text in page

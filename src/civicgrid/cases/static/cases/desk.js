@@ -1,7 +1,16 @@
 /* The staff desk: the case map (Leaflet, no tiles unless a URL is given), cancel links of step forms,
-   "use my position" for arriving on site. Everything else is htmx attributes in the templates. */
+   "use my position" for arriving on site. Everything else is htmx attributes in the templates.
+   Texts come translated from the page (#desk-messages, cases/templatetags/desk_tags.py). */
 (function () {
   "use strict";
+
+  function tr(key, values) {
+    var source = document.getElementById("desk-messages");
+    var text = source ? JSON.parse(source.textContent)[key] || "" : "";
+    return text.replace(/%\((\w+)\)s/g, function (all, name) {
+      return values && Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : all;
+    });
+  }
 
   function initMap(el) {
     if (el._civicgridMap || !window.L) return;
@@ -44,14 +53,14 @@
     if (locate && navigator.geolocation) {
       var form = locate.closest("form");
       var status = form.querySelector("[data-locate-status]");
-      if (status) status.textContent = "正在定位…";
+      if (status) status.textContent = tr("locating");
       navigator.geolocation.getCurrentPosition(function (pos) {
         // Browsers report WGS-84, which is what the case stores.
         form.querySelector("[name=lat]").value = pos.coords.latitude.toFixed(6);
         form.querySelector("[name=lng]").value = pos.coords.longitude.toFixed(6);
-        if (status) status.textContent = "已定位（精度约 " + Math.round(pos.coords.accuracy) + " 米）";
+        if (status) status.textContent = tr("located", { m: Math.round(pos.coords.accuracy) });
       }, function () {
-        if (status) status.textContent = "无法获取位置，请手动填写";
+        if (status) status.textContent = tr("locateFailed");
       }, { enableHighAccuracy: true, timeout: 15000 });
     }
   });

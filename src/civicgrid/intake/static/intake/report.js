@@ -1,10 +1,12 @@
-/* Civic Grid 随手拍: the resident report page. Plain JS, no framework.
+/* Civic Grid snapshot report: the resident report page. Plain JS, no framework.
  *
  * - Photos are shrunk on the phone (longest side 1600 px, JPEG) before they are sent or saved.
  * - Every report gets an idempotency key when it is made; a report that could not be sent stays in
  *   localStorage ("cg-pending") and is sent again on the `online` event or the next visit. The server
  *   answers a repeat of the same key and body with the same case, so a retry never files twice.
  * - The map draws the grids from our own GeoJSON; tiles only when the installation configures them.
+ * - Its texts come translated from the page (#report-messages, intake.views.report_messages); tr()
+ *   fills their %(name)s placeholders.
  */
 (function () {
   "use strict";
@@ -13,12 +15,18 @@
   var $ = function (id) { return document.getElementById(id); };
   var categories = JSON.parse($("categories").textContent);
   var mapSettings = JSON.parse($("map-settings").textContent);
+  var messages = JSON.parse($("report-messages").textContent);
   var PENDING = "cg-pending", MINE = "cg-my-reports", MAX_PHOTOS = 5, MAX_SIDE = 1600;
   var state = { category: null, lat: null, lng: null, coord: "wgs84", source: "", photos: [], key: newKey() };
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return "k" + Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+  function tr(key, values) {
+    return messages[key].replace(/%\((\w+)\)s/g, function (all, name) {
+      return values && Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : all;
+    });
   }
   function csrf() {
     var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -52,7 +60,7 @@
   }
   function chooseCategory(c) {
     state.category = c;
-    $("cat-chosen").textContent = "已选：" + (c.group ? c.group + " / " : "") + c.name;
+    $("cat-chosen").textContent = tr("chosen", { category: (c.group ? c.group + " / " : "") + c.name });
     renderCategories($("cat-search").value);
     $("anon-wrap").hidden = !c.anonymous;
     if (!c.anonymous) $("anonymous").checked = false;
@@ -65,7 +73,7 @@
     attrs.forEach(function (a) {
       if (a.variable === false) { box.appendChild(el("p", { class: "muted" }, a.description)); return; }
       var id = "attr-" + a.code, p = el("p", { class: "field" });
-      p.appendChild(el("label", { for: id }, a.description + (a.required ? "（必填）" : "")));
+      p.appendChild(el("label", { for: id }, a.required ? tr("required", { label: a.description }) : a.description));
       var input;
       if (a.datatype === "singlevaluelist" || a.datatype === "multivaluelist") {
         input = el("select", { id: id, "data-attr": a.code });
@@ -121,8 +129,8 @@
     state.photos.forEach(function (p, i) {
       var fig = el("figure");
       var isImage = /^data:image\/(jpeg|png|webp)/.test(p.data);
-      fig.appendChild(isImage ? el("img", { src: p.data, alt: "照片 " + (i + 1) }) : el("span", {}, p.name));
-      var rm = el("button", { type: "button", "aria-label": "删除照片" }, "×");
+      fig.appendChild(isImage ? el("img", { src: p.data, alt: tr("photoAlt", { n: i + 1 }) }) : el("span", {}, p.name));
+      var rm = el("button", { type: "button", "aria-label": tr("removePhoto") }, "×");
       rm.addEventListener("click", function () { state.photos.splice(i, 1); renderPreviews(); });
       fig.appendChild(rm);
       box.appendChild(fig);
@@ -130,20 +138,20 @@
   }
   $("photos").addEventListener("change", function (e) {
     var files = Array.prototype.slice.call(e.target.files || []);
-    if (state.photos.length + files.length > MAX_PHOTOS) showError("最多上传 " + MAX_PHOTOS + " 张照片");
+    if (state.photos.length + files.length > MAX_PHOTOS) showError(tr("tooManyPhotos", { n: MAX_PHOTOS }));
     files = files.slice(0, Math.max(0, MAX_PHOTOS - state.photos.length));
     Promise.all(files.map(shrink)).then(function (list) {
       state.photos = state.photos.concat(list);
       renderPreviews();
       e.target.value = "";
-    }).catch(function () { showError("照片读取失败，请重新选择"); });
+    }).catch(function () { showError(tr("photoUnreadable")); });
   });
 
   /* --- map and place ------------------------------------------------------------------------- */
   var map = null, pin = null;
   function setPlace(lat, lng, coord, source) {
     state.lat = lat; state.lng = lng; state.coord = coord; state.source = source;
-    $("place-text").textContent = (source === "gps" ? "当前位置 " : "地图选点 ") + lat.toFixed(5) + ", " + lng.toFixed(5);
+    $("place-text").textContent = tr(source === "gps" ? "placeGps" : "placePin", { place: lat.toFixed(5) + ", " + lng.toFixed(5) });
     if (map && window.L) {
       if (pin) pin.setLatLng([lat, lng]); else pin = L.circleMarker([lat, lng], { radius: 8, className: "pin" }).addTo(map);
     }
@@ -173,13 +181,13 @@
     map.on("click", function (e) { setPlace(e.latlng.lat, e.latlng.lng, mapSettings.tileCoord || "wgs84", "pin"); });
   }
   $("locate").addEventListener("click", function () {
-    if (!navigator.geolocation) { showError("此设备不能定位，请在地图上点选"); return; }
+    if (!navigator.geolocation) { showError(tr("noGeolocation")); return; }
     navigator.geolocation.getCurrentPosition(function (p) {
       // Browsers give WGS-84; the map shows it as is unless its tiles are GCJ-02 (then the pin is off
       // by the GCJ offset on screen, but the stored point is right).
       setPlace(p.coords.latitude, p.coords.longitude, "wgs84", "gps");
       if (map) map.setView([p.coords.latitude, p.coords.longitude], 16);
-    }, function () { showError("定位失败，请在地图上点选或选择社区"); }, { enableHighAccuracy: true, timeout: 10000 });
+    }, function () { showError(tr("locateFailed")); }, { enableHighAccuracy: true, timeout: 10000 });
   });
 
   /* --- near duplicates ------------------------------------------------------------------------- */
@@ -195,8 +203,8 @@
         (data.items || []).forEach(function (item) {
           var li = el("li");
           li.appendChild(el("strong", {}, item.summary));
-          li.appendChild(el("div", { class: "muted small" }, item.number + " · " + item.status + " · " + item.distance_m + " 米 · " + item.created_at));
-          var b = el("button", { type: "button", class: "follow" }, "我也关注此事");
+          li.appendChild(el("div", { class: "muted small" }, item.number + " · " + item.status + " · " + tr("distance", { m: item.distance_m }) + " · " + item.created_at));
+          var b = el("button", { type: "button", class: "follow" }, tr("followToo"));
           b.addEventListener("click", function () { follow(item.number, b); });
           li.appendChild(b);
           list.appendChild(li);
@@ -215,8 +223,8 @@
       .then(function (res) {
         if (!res.ok) { button.disabled = false; showError(res.data.error.message); return; }
         remember(res.data.number, res.data.code, res.data.url);
-        done(res.data.number, res.data.code, res.data.url, "已关注");
-      }).catch(function () { button.disabled = false; showError("网络不可用，请稍后再试"); });
+        done(res.data.number, res.data.code, res.data.url, tr("followed"));
+      }).catch(function () { button.disabled = false; showError(tr("offline")); });
   }
 
   /* --- submitting, offline queue ------------------------------------------------------------- */
@@ -274,14 +282,14 @@
     mine.forEach(function (m) {
       var li = el("li");
       li.appendChild(el("a", { href: m.url }, m.number));
-      li.appendChild(document.createTextNode(" 查询码 " + m.code));
+      li.appendChild(document.createTextNode(" " + tr("deviceCode", { code: m.code })));
       ul.appendChild(li);
     });
   }
   function renderPending() {
     var n = load(PENDING).length, box = $("pending");
     box.hidden = !n;
-    box.textContent = n ? n + " 条反映尚未发出，联网后将自动提交。" : "";
+    box.textContent = n ? tr("pending", { n: n }) : "";
   }
   function done(number, code, url, status) {
     $("done-code").textContent = code;
@@ -315,18 +323,18 @@
     e.preventDefault();
     showError("");
     var report = collect();
-    if (!report.fields.category) { showError("请选择问题分类"); return; }
-    if (!report.fields.description.trim()) { showError("请描述问题"); return; }
-    if (!report.fields.lat && !report.fields.community && !report.fields.address) { showError("请在地图上选择位置，或选择所在社区"); return; }
+    if (!report.fields.category) { showError(tr("needCategory")); return; }
+    if (!report.fields.description.trim()) { showError(tr("needDescription")); return; }
+    if (!report.fields.lat && !report.fields.community && !report.fields.address) { showError(tr("needPlace")); return; }
     var queued = load(PENDING).filter(function (p) { return p.key !== report.key; });
     queued.push(report);
     var stored = save(PENDING, queued);
     var button = $("submit");
     button.disabled = true;
-    button.textContent = "正在提交…";
+    button.textContent = tr("submitting");
     send(report).then(function (res) {
       button.disabled = false;
-      button.textContent = "提交";
+      button.textContent = tr("submit");
       if (res.status === 200 || res.status === 201) {
         dropPending(report.key);
         remember(res.data.number, res.data.code, res.data.url);
@@ -334,19 +342,19 @@
         state.key = newKey();
       } else {
         if (res.status !== 429 && res.status < 500) dropPending(report.key);
-        showError((res.data.error && res.data.error.message) || "提交失败，请稍后再试");
+        showError((res.data.error && res.data.error.message) || tr("submitFailed"));
       }
       renderPending();
     }).catch(function () {
       button.disabled = false;
-      button.textContent = "提交";
-      showError(stored ? "网络不可用：已保存在本机，联网后自动提交。" : "网络不可用，且照片太大无法保存在本机，请联网后再提交。");
+      button.textContent = tr("submit");
+      showError(stored ? tr("savedOffline") : tr("notSaved"));
       renderPending();
     });
   });
   $("copy").addEventListener("click", function () {
     var code = $("done-code").textContent;
-    if (navigator.clipboard) navigator.clipboard.writeText(code).then(function () { $("copy").textContent = "已复制"; });
+    if (navigator.clipboard) navigator.clipboard.writeText(code).then(function () { $("copy").textContent = tr("copied"); });
   });
   if ($("on_behalf")) $("on_behalf").addEventListener("change", function (e) {
     $("anonymous").checked = false;

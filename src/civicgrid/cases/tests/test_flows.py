@@ -1,6 +1,7 @@
 """Return and re-dispatch, rework, reopening after a rating, deferral, arrival, merging."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -57,7 +58,10 @@ def test_recheck_failure_sends_it_back_for_rework(api, world, cats):
 
 
 @pytest.mark.django_db
+@time_machine.travel(datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False)
 def test_dissatisfied_rating_reopens_for_the_same_lead(api, world, cats):
+    # A Wednesday morning: a day later the new sign-by deadline is a working day later too (run
+    # after 17:30 on a Friday, both deadlines fell on Monday morning).
     status, created = api.post("resident", "/cases", {"description": "噪音扰民", **IN_GRID_A1})
     number = created["number"]
     u = world.users

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -58,12 +59,12 @@ def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> Http
         }
         for e in exc.errors
     ]
-    return error_response(request, 422, "invalid_input", "请求参数有误", details)
+    return error_response(request, 422, "invalid_input", _("请求参数有误"), details)
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error_response(request, 401, "unauthorized", "未登录或令牌无效")
+    return error_response(request, 401, "unauthorized", _("未登录或令牌无效"))
 
 
 @api.exception_handler(HttpError)

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema
 from ninja import Status as Reply
 from ninja.files import UploadedFile
@@ -47,7 +48,9 @@ def _category(code: str | None) -> Category | None:
         return None
     category = Category.objects.filter(code=code, is_active=True).first()
     if category is None:
-        raise InvalidInput("未知的分类", details=[{"field": "category", "message": f"未知的分类编码 {code}"}])
+        raise InvalidInput(
+            _("未知的分类"), details=[{"field": "category", "message": f"未知的分类编码 {code}"}]
+        )
     return category
 
 
@@ -66,7 +69,9 @@ def _reply(request: HttpRequest, case: Case) -> dict[str, Any]:
 def create_case(request: HttpRequest, body: schemas.CaseIn, response: HttpResponse):
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput("Idempotency-Key 过长", details=[{"field": "Idempotency-Key", "message": "≤ 100"}])
+        raise InvalidInput(
+            _("Idempotency-Key 过长"), details=[{"field": "Idempotency-Key", "message": "≤ 100"}]
+        )
     case = actions.create_case(
         by=_user(request),
         description=body.description,
@@ -93,17 +98,17 @@ def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
     statuses = [s.strip() for s in (filters.status or "").split(",") if s.strip()]
     unknown = [s for s in statuses if s not in Status.values]
     if unknown:
-        raise InvalidInput("未知的状态", details=[{"field": "status", "message": ",".join(unknown)}])
+        raise InvalidInput(_("未知的状态"), details=[{"field": "status", "message": ",".join(unknown)}])
     unit = None
     if filters.unit:
         unit = Unit.objects.filter(code=filters.unit).first()
         if unit is None:
-            raise InvalidInput("未知的单位", details=[{"field": "unit", "message": filters.unit}])
+            raise InvalidInput(_("未知的单位"), details=[{"field": "unit", "message": filters.unit}])
     category = None
     if filters.category:
         category = Category.objects.filter(code=filters.category).first()
         if category is None:
-            raise InvalidInput("未知的分类", details=[{"field": "category", "message": filters.category}])
+            raise InvalidInput(_("未知的分类"), details=[{"field": "category", "message": filters.category}])
     return filter_cases(
         cases_visible_to(user),
         statuses=statuses,
@@ -139,7 +144,7 @@ def read_case(request: HttpRequest, number: str):
 def _unit(code: str, field: str) -> Unit:
     unit = Unit.objects.filter(code=code).first()
     if unit is None:
-        raise InvalidInput("未知的单位", details=[{"field": field, "message": f"未知的单位编码 {code}"}])
+        raise InvalidInput(_("未知的单位"), details=[{"field": field, "message": f"未知的单位编码 {code}"}])
     return unit
 
 
@@ -233,7 +238,7 @@ for _name, (_schema, _run) in ACTIONS.items():
 )
 def unknown_action(request: HttpRequest, number: str, action: str):
     get_case_for(_user(request), number)
-    raise NotFound("未知的操作", details={"action": action, "known": sorted(ACTIONS)})
+    raise NotFound(_("未知的操作"), details={"action": action, "known": sorted(ACTIONS)})
 
 
 @router.post("/cases/{number}/photos", response={201: list[schemas.PhotoOut]}, summary="上传照片")
@@ -246,7 +251,8 @@ def upload_photos(
     for upload in photos:
         if upload.size and upload.size > actions.photos.MAX_BYTES:
             raise InvalidInput(
-                f"文件“{upload.name}”超过 10 MB", details=[{"field": "photos", "message": upload.name}]
+                _("文件“%(name)s”超过 10 MB") % {"name": upload.name},
+                details=[{"field": "photos", "message": upload.name}],
             )
         files.append((upload.name or "photo", upload.read()))
     rows = actions.add_photos(case, by=user, files=files, step_id=step)

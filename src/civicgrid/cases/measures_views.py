@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from civicgrid.cases.measures.report import (
@@ -67,7 +68,7 @@ def _date(request: HttpRequest, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidInput("日期格式应为 YYYY-MM-DD", details=[{"field": name, "message": value}]) from exc
+        raise InvalidInput(_("日期格式应为 YYYY-MM-DD"), details=[{"field": name, "message": value}]) from exc
 
 
 def _text(value: Any, kind: str) -> str:

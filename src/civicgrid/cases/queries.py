@@ -16,6 +16,7 @@ from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import rules
 from civicgrid.cases.models import (
@@ -140,7 +141,7 @@ def get_case_for(user: User, number: str) -> Case:
     rows = Case.objects.select_related("category", "category__parent", "merged_into").filter(number=number)
     found = next(iter(rows.order_by()[:1]), None)
     if found is None or not may_read(user, found):
-        raise NotFound("工单不存在")
+        raise NotFound(_("工单不存在"))
     return _with_units(found)
 
 
@@ -151,7 +152,7 @@ def case_after_step(user: User, case: Case) -> Case:
     three more queries on PostgreSQL.
     """
     if not may_read(user, case):
-        raise NotFound("工单不存在")
+        raise NotFound(_("工单不存在"))
     return _with_units(case)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext as _
+
 from civicgrid.core.errors import Forbidden
 from civicgrid.core.models import Unit, UnitKind
 from civicgrid.people.models import Membership, Role
@@ -94,12 +96,12 @@ def ruler_of(user: User, case: Case) -> Membership | None:
     return None
 
 
-def require_ruler(user: User, case: Case, message: str = "只有指挥中心可以进行此操作") -> Unit | None:
+def require_ruler(user: User, case: Case, message: str | None = None) -> Unit | None:
     if user.is_superuser:
         return None
     m = ruler_of(user, case)
     if m is None:
-        raise Forbidden(message)
+        raise Forbidden(message or _("只有指挥中心可以进行此操作"))
     return m.unit
 
 

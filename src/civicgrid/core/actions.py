@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from civicgrid.core import audit, geo
 from civicgrid.core.errors import InvalidInput
@@ -27,9 +28,9 @@ def _polygon_bounds(polygon: str) -> tuple[float, float, float, float] | None:
             raise ValueError("not a Polygon or MultiPolygon")
         geom = shape(geometry)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise InvalidInput("边界必须是 GeoJSON 多边形", details={"polygon": str(exc)}) from exc
+        raise InvalidInput(_("边界必须是 GeoJSON 多边形"), details={"polygon": str(exc)}) from exc
     if geom.is_empty or not geom.is_valid:
-        raise InvalidInput("边界多边形无效（自相交或为空）", details={"polygon": "invalid geometry"})
+        raise InvalidInput(_("边界多边形无效（自相交或为空）"), details={"polygon": "invalid geometry"})
     return geom.bounds
 
 
@@ -57,9 +58,9 @@ def create_unit(
 ) -> Unit:
     """Adds a unit under its parent (a root when there is none)."""
     if kind not in UnitKind.values:
-        raise InvalidInput("未知的单位类型", details={"kind": kind})
+        raise InvalidInput(_("未知的单位类型"), details={"kind": kind})
     if not name.strip():
-        raise InvalidInput("单位名称不能为空", details={"name": "required"})
+        raise InvalidInput(_("单位名称不能为空"), details={"name": "required"})
     unit = Unit(kind=kind, name=name.strip(), parent=parent, code=code or None, polygon=polygon)
     _place(unit)
     unit.save()
@@ -79,10 +80,10 @@ def update_unit(unit: Unit, *, by: Any = None, **changes: Any) -> Unit:
     old_path = unit.path
     for name, value in changes.items():
         if name not in {"name", "code", "parent", "polygon", "is_active", "kind"}:
-            raise InvalidInput("不能修改此字段", details={name: "not editable"})
+            raise InvalidInput(_("不能修改此字段"), details={name: "not editable"})
         setattr(unit, name, value)
     if unit.parent_id and unit.parent and unit.parent.path.startswith(old_path):
-        raise InvalidInput("不能把单位移到它自己的下级", details={"parent": "cycle"})
+        raise InvalidInput(_("不能把单位移到它自己的下级"), details={"parent": "cycle"})
     _place(unit)
     _fix_path(unit)
     unit.save()

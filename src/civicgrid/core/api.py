@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 
 from civicgrid.core import coords, geo
@@ -50,7 +51,7 @@ def unit_out(unit: Unit) -> dict:
 @router.get("/units", response=UnitPage, summary="调用者可见的单位")
 def list_units(request: HttpRequest, filters: Query[UnitFilter], page: int = 1, page_size: int = 200):
     if page < 1 or not 1 <= page_size <= 1000:
-        raise InvalidInput("分页参数有误", details={"page": page, "page_size": page_size})
+        raise InvalidInput(_("分页参数有误"), details={"page": page, "page_size": page_size})
     units = units_visible_to(user_of(request)).select_related("parent")
     if filters.kind:
         units = units.filter(kind=filters.kind)
@@ -81,7 +82,7 @@ class LocateOut(Schema):
 @router.get("/locate", response=LocateOut, summary="坐标定位到网格、社区、街道")
 def locate(request: HttpRequest, lat: float, lng: float, coord: Literal["wgs84", "gcj02"] = "wgs84"):
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise InvalidInput("坐标超出范围", details={"lat": lat, "lng": lng})
+        raise InvalidInput(_("坐标超出范围"), details={"lat": lat, "lng": lng})
     if coord == "gcj02":
         lat, lng = coords.gcj02_to_wgs84(lat, lng)
     found = geo.locate(lat, lng)
@@ -130,7 +131,7 @@ def list_audit(
 ):
     require_role(user_of(request), [Role.ADMINISTRATOR])
     if page < 1 or not 1 <= page_size <= 500:
-        raise InvalidInput("分页参数有误", details={"page": page, "page_size": page_size})
+        raise InvalidInput(_("分页参数有误"), details={"page": page, "page_size": page_size})
     rows = AuditEntry.objects.select_related("actor")
     for field, value in (("object_type", object_type), ("object_id", object_id), ("action", action)):
         if value:

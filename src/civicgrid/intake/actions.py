@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import actions as case_actions
 from civicgrid.cases.actions.photos import PreparedPhoto, prepare_photo
@@ -92,8 +93,8 @@ def issue_ticket(case: Case, *, kind: str, user: User | None = None, phone: str 
     """A new tracking code for the case; returns the row and the code (shown once, kept encrypted)."""
     phone = "".join((phone or "").split())
     if phone and not (phone.lstrip("+").replace("-", "").isdigit() and 5 <= len(phone) <= 20):
-        raise InvalidInput("联系电话格式不正确", details={"phone": "invalid"})
-    for _ in range(5):
+        raise InvalidInput(_("联系电话格式不正确"), details={"phone": "invalid"})
+    for _attempt in range(5):
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         try:
             with transaction.atomic():
@@ -141,7 +142,7 @@ def verify_ticket(code: str, phone_digits: str, *, ip: str) -> Ticket:
         limits.hit("follow_ip", ip)
         if code:
             limits.hit("follow_code", code_digest(code))
-        raise NotFound("查询码或手机号后四位不正确")
+        raise NotFound(_("查询码或手机号后四位不正确"))
     limits.reset("follow_code", code_digest(code))
     assert ticket is not None
     return ticket
@@ -216,7 +217,7 @@ def _open_photo_bytes(name: str, data: bytes) -> tuple[str, bytes]:
         from PIL import Image
     except ImportError:
         raise InvalidInput(
-            f"暂不支持 HEIC 格式的照片“{name}”，请改用 JPEG", details={"photos": name}
+            _("暂不支持 HEIC 格式的照片“%(name)s”，请改用 JPEG") % {"name": name}, details={"photos": name}
         ) from None
     pillow_heif.register_heif_opener()
     try:
@@ -224,17 +225,21 @@ def _open_photo_bytes(name: str, data: bytes) -> tuple[str, bytes]:
             out = BytesIO()
             image.convert("RGB").save(out, format="JPEG", quality=92)
     except Exception as exc:  # a broken HEIC is a bad upload like any other
-        raise InvalidInput(f"文件“{name}”不是有效的图片", details={"photos": name}) from exc
+        raise InvalidInput(
+            _("文件“%(name)s”不是有效的图片") % {"name": name}, details={"photos": name}
+        ) from exc
     return name, out.getvalue()
 
 
 def prepare_photos(files: Sequence[tuple[str, bytes]]) -> list[PreparedPhoto]:
     """Verifies and re-encodes uploads (without EXIF); several at once on several cores."""
     if len(files) > MAX_REPORT_PHOTOS:
-        raise InvalidInput(f"最多上传 {MAX_REPORT_PHOTOS} 张照片", details={"photos": "too many"})
+        raise InvalidInput(
+            _("最多上传 %(count)s 张照片") % {"count": MAX_REPORT_PHOTOS}, details={"photos": "too many"}
+        )
     for name, data in files:
         if len(data) > MAX_PHOTO_BYTES:
-            raise InvalidInput(f"照片“{name}”超过 10 MB", details={"photos": name})
+            raise InvalidInput(_("照片“%(name)s”超过 10 MB") % {"name": name}, details={"photos": name})
 
     def one(item: tuple[str, bytes]) -> PreparedPhoto:
         return prepare_photo(*_open_photo_bytes(*item))
@@ -274,14 +279,14 @@ def _replay(scope: str, key: str, digest: str) -> Filed | None:
     if found is None:
         return None
     if found.request_hash != digest:
-        raise IdempotencyConflict("同一提交编号已用于内容不同的反映", details={"key": key})
+        raise IdempotencyConflict(_("同一提交编号已用于内容不同的反映"), details={"key": key})
     return Filed(found.case, reporter_code(found.case), replayed=True)
 
 
 def public_category(code: str) -> Category:
     category = Category.objects.filter(code=code, public=True, is_active=True).first()
     if category is None:
-        raise InvalidInput("请选择问题分类", details={"category": code or "required"})
+        raise InvalidInput(_("请选择问题分类"), details={"category": code or "required"})
     return category
 
 
@@ -299,7 +304,8 @@ def check_attributes(category: Category, given: dict[str, Any]) -> list[tuple[st
         if not values:
             if attr.get("required"):
                 raise InvalidInput(
-                    f"请回答：{attr.get('description') or code}", details={f"attribute[{code}]": "required"}
+                    _("请回答：%(question)s") % {"question": attr.get("description") or code},
+                    details={f"attribute[{code}]": "required"},
                 )
             continue
         datatype = attr.get("datatype", "string")
@@ -307,7 +313,8 @@ def check_attributes(category: Category, given: dict[str, Any]) -> list[tuple[st
             names = {str(v.get("key")): str(v.get("name")) for v in attr.get("values", [])}
             if any(v not in names for v in values) or (datatype == "singlevaluelist" and len(values) > 1):
                 raise InvalidInput(
-                    f"“{attr.get('description') or code}”的选项无效", details={f"attribute[{code}]": values}
+                    _("“%(question)s”的选项无效") % {"question": attr.get("description") or code},
+                    details={f"attribute[{code}]": values},
                 )
             shown = "、".join(names[v] for v in values)
         elif datatype == "number":
@@ -315,7 +322,8 @@ def check_attributes(category: Category, given: dict[str, Any]) -> list[tuple[st
                 float(values[0])
             except ValueError:
                 raise InvalidInput(
-                    f"“{attr.get('description') or code}”须为数字", details={f"attribute[{code}]": values[0]}
+                    _("“%(question)s”须为数字") % {"question": attr.get("description") or code},
+                    details={f"attribute[{code}]": values[0]},
                 ) from None
             shown = values[0]
         else:
@@ -355,13 +363,13 @@ def submit_report(
     submission row and the reporter's tracking ticket in one transaction.
     """
     if data.honeypot:
-        raise Honeypot("提交失败，请刷新页面后重试")
+        raise Honeypot(_("提交失败，请刷新页面后重试"))
     user = user if user is not None and getattr(user, "is_authenticated", False) else None
     phone = "".join((data.phone or "").split())
     limits.check_blocked(ip=ip, phone=phone)
     key = (data.idempotency_key or "").strip()
     if len(key) > 100:
-        raise InvalidInput("提交编号过长", details={"idempotency_key": "≤ 100"})
+        raise InvalidInput(_("提交编号过长"), details={"idempotency_key": "≤ 100"})
     scope = f"u{user.pk}" if user is not None else (f"k{api_key.pk}" if api_key else "anon")
     digest = request_digest(data, files, {"source": source, "device_id": device_id})
     if key:
@@ -377,22 +385,27 @@ def submit_report(
 
     description = (data.description or "").strip()
     if not description:
-        raise InvalidInput("请描述问题", details={"description": "required"})
+        raise InvalidInput(_("请描述问题"), details={"description": "required"})
     if len(description) > MAX_DESCRIPTION:
-        raise InvalidInput(f"问题描述请勿超过 {MAX_DESCRIPTION} 字", details={"description": "too long"})
+        raise InvalidInput(
+            _("问题描述请勿超过 %(count)s 字") % {"count": MAX_DESCRIPTION},
+            details={"description": "too long"},
+        )
     category = public_category(data.category)
     answers = check_attributes(category, data.attributes)
     if answers:
         description += "\n\n" + "\n".join(f"【{q}】{a}" for q, a in answers)
     if data.anonymous and not category.anonymous_allowed:
-        raise InvalidInput("该类事项不受理匿名反映，请留下姓名和电话", details={"anonymous": "not allowed"})
+        raise InvalidInput(
+            _("该类事项不受理匿名反映，请留下姓名和电话"), details={"anonymous": "not allowed"}
+        )
     if data.on_behalf:
         if user is None or not (
             {m.role for m in memberships_of(user)} & {Role.HOUSEHOLD_LEADER, Role.GRID_WORKER}
         ):
-            raise Forbidden("只有联户长和网格员可以代他人反映")
+            raise Forbidden(_("只有联户长和网格员可以代他人反映"))
         if not (data.name.strip() and phone):
-            raise InvalidInput("代他人反映时请填写对方的姓名和电话", details={"phone": "required"})
+            raise InvalidInput(_("代他人反映时请填写对方的姓名和电话"), details={"phone": "required"})
 
     lat, lng, coord, location_source = data.lat, data.lng, data.coord, data.location_source
     if lat is None or lng is None:
@@ -401,7 +414,7 @@ def submit_report(
         if point is not None:
             lat, lng, coord, location_source = point[0], point[1], "wgs84", LocationSource.ADDRESS
         elif user is None or not any(m.unit.kind in _PLACED_KINDS for m in memberships_of(user)):
-            raise InvalidInput("请在地图上选择位置，或选择所在社区", details={"location": "required"})
+            raise InvalidInput(_("请在地图上选择位置，或选择所在社区"), details={"location": "required"})
         else:
             location_source = LocationSource.FILER
     prepared = prepare_photos(files)
@@ -515,7 +528,7 @@ def mobile_reporter_unit() -> Unit:
     unit = Unit.objects.filter(kind=UnitKind.COUNTY, is_active=True).order_by("depth", "id").first()
     unit = unit or Unit.objects.filter(kind=UnitKind.CITY).order_by("id").first()
     if unit is None:
-        raise NotFound("尚未配置单位")
+        raise NotFound(_("尚未配置单位"))
     return unit
 
 
@@ -525,9 +538,9 @@ def register_mobile_reporter(
 ) -> User:
     """A courier or truck driver signs up with their company; their reports come in as mobile_reporter."""
     if not company.strip():
-        raise InvalidInput("请填写所属企业", details={"company": "required"})
+        raise InvalidInput(_("请填写所属企业"), details={"company": "required"})
     if kind not in ReporterKind.values:
-        raise InvalidInput("请选择类型", details={"kind": kind})
+        raise InvalidInput(_("请选择类型"), details={"kind": kind})
     user = people_actions.create_user(
         username=username.strip(), password=password, display_name=display_name.strip()
     )
@@ -539,8 +552,8 @@ def register_mobile_reporter(
 @transaction.atomic
 def set_company(user: User, *, company: str, kind: str = ReporterKind.COURIER) -> MobileReporterProfile:
     if not company.strip():
-        raise InvalidInput("请填写所属企业", details={"company": "required"})
-    profile, _ = MobileReporterProfile.objects.update_or_create(
+        raise InvalidInput(_("请填写所属企业"), details={"company": "required"})
+    profile, _created = MobileReporterProfile.objects.update_or_create(
         user=user, defaults={"company": company.strip()[:100], "kind": kind}
     )
     if Role.MOBILE_REPORTER not in {m.role for m in memberships_of(user)}:

@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from civicgrid.core import crypto
 from civicgrid.core.errors import DomainError, Forbidden
@@ -32,18 +34,18 @@ class Limit:
     name: str
     count: int
     seconds: int
-    message: str
+    message: str  # a message id (gettext_noop), translated when raised
 
 
 # Defaults; CIVICGRID_INTAKE_LIMITS = {"submit_ip": (count, seconds), …} overrides any of them.
 _DEFAULTS = {
-    "submit_ip": Limit("submit_ip", 20, 3600, "提交过于频繁，请一小时后再试"),
-    "submit_phone": Limit("submit_phone", 10, 86400, "该手机号今天提交次数过多，请明天再试"),
-    "submit_user": Limit("submit_user", 200, 86400, "今天提交次数过多，请明天再试"),
-    "follow_ip": Limit("follow_ip", 10, 900, "查询失败次数过多，请 15 分钟后再试"),
-    "follow_code": Limit("follow_code", 5, 3600, "该查询码尝试次数过多，请一小时后再试"),
-    "similar_ip": Limit("similar_ip", 120, 3600, "查询过于频繁，请稍后再试"),
-    "join_ip": Limit("join_ip", 5, 3600, "注册过于频繁，请一小时后再试"),
+    "submit_ip": Limit("submit_ip", 20, 3600, gettext_noop("提交过于频繁，请一小时后再试")),
+    "submit_phone": Limit("submit_phone", 10, 86400, gettext_noop("该手机号今天提交次数过多，请明天再试")),
+    "submit_user": Limit("submit_user", 200, 86400, gettext_noop("今天提交次数过多，请明天再试")),
+    "follow_ip": Limit("follow_ip", 10, 900, gettext_noop("查询失败次数过多，请 15 分钟后再试")),
+    "follow_code": Limit("follow_code", 5, 3600, gettext_noop("该查询码尝试次数过多，请一小时后再试")),
+    "similar_ip": Limit("similar_ip", 120, 3600, gettext_noop("查询过于频繁，请稍后再试")),
+    "join_ip": Limit("join_ip", 5, 3600, gettext_noop("注册过于频繁，请一小时后再试")),
     "open311_key": Limit("open311_key", 600, 3600, "API key rate limit exceeded"),
 }
 
@@ -99,14 +101,14 @@ def check_and_hit(name: str, ident: str) -> None:
         return
     rule = limit(name)
     if hit(name, ident) > rule.count:
-        raise RateLimited(rule.message, details={"limit": name, "retry_after": rule.seconds})
+        raise RateLimited(_(rule.message), details={"limit": name, "retry_after": rule.seconds})
 
 
 def check_only(name: str, ident: str) -> None:
     """RateLimited when the window is already full (for limits that count only failures)."""
     if ident and exceeded(name, ident):
         rule = limit(name)
-        raise RateLimited(rule.message, details={"limit": name, "retry_after": rule.seconds})
+        raise RateLimited(_(rule.message), details={"limit": name, "retry_after": rule.seconds})
 
 
 def reset(name: str, ident: str) -> None:
@@ -156,7 +158,7 @@ def is_blocked(*, ip: str = "", phone: str = "") -> bool:
 
 def check_blocked(*, ip: str = "", phone: str = "") -> None:
     if is_blocked(ip=ip, phone=phone):
-        raise Forbidden("您的提交已被限制。如有疑问，请联系所在社区。", details={"blocked": True})
+        raise Forbidden(_("您的提交已被限制。如有疑问，请联系所在社区。"), details={"blocked": True})
 
 
 def block_until(days: int | None) -> datetime | None:

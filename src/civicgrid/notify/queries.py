@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from civicgrid.core.errors import NotFound
 from civicgrid.notify.models import Notification
@@ -29,5 +30,5 @@ def get_notification_for(user: Any, pk: int) -> Notification:
     """The user's own notification, else NotFound (also for somebody else's)."""
     row = inbox_for(user).filter(pk=pk).first()
     if row is None:
-        raise NotFound("消息不存在")
+        raise NotFound(_("消息不存在"))
     return row

@@ -12,6 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.core import audit
 from civicgrid.core.errors import InvalidInput
@@ -45,9 +46,9 @@ def create_user(
     password once instead of once per account.
     """
     if not username.strip():
-        raise InvalidInput("用户名不能为空", details={"username": "required"})
+        raise InvalidInput(_("用户名不能为空"), details={"username": "required"})
     if User.objects.filter(username=username).exists():
-        raise InvalidInput("用户名已存在", details={"username": "taken"})
+        raise InvalidInput(_("用户名已存在"), details={"username": "taken"})
     user = User(
         username=username,
         display_name=display_name,
@@ -65,7 +66,7 @@ def create_user(
             try:
                 validate_password(password, user)
             except ValidationError as exc:
-                raise InvalidInput("密码不符合要求", details={"password": list(exc.messages)}) from exc
+                raise InvalidInput(_("密码不符合要求"), details={"password": list(exc.messages)}) from exc
         user.set_password(password)
     user.save()
     audit.record(
@@ -77,7 +78,7 @@ def create_user(
 @transaction.atomic
 def add_membership(user: User, unit: Unit, role: Role | str, *, by: Any = None) -> Membership:
     if role not in Role.values:
-        raise InvalidInput("未知的角色", details={"role": role})
+        raise InvalidInput(_("未知的角色"), details={"role": role})
     membership, created = Membership.objects.get_or_create(user=user, unit=unit, role=role)
     if created:
         audit.record(
@@ -100,11 +101,11 @@ def remove_membership(membership: Membership, *, by: Any = None) -> None:
 @transaction.atomic
 def change_password(user: User, *, old_password: str, new_password: str) -> None:
     if not user.check_password(old_password):
-        raise InvalidInput("原密码不正确", details={"old_password": "wrong"})
+        raise InvalidInput(_("原密码不正确"), details={"old_password": "wrong"})
     try:
         validate_password(new_password, user)
     except ValidationError as exc:
-        raise InvalidInput("新密码不符合要求", details={"new_password": list(exc.messages)}) from exc
+        raise InvalidInput(_("新密码不符合要求"), details={"new_password": list(exc.messages)}) from exc
     user.set_password(new_password)
     user.save(update_fields=["password"])
     audit.record(user, "user.change_password", user)

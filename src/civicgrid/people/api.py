@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
 from civicgrid.core.errors import DomainError, NotFound
@@ -57,13 +58,13 @@ def client_address(request: HttpRequest) -> str:
 def issue_token(request: HttpRequest, body: TokenIn):
     keys = actions.throttle_keys(body.username, client_address(request))
     if actions.login_locked_until(keys):
-        raise Throttled("登录失败次数过多，请稍后再试")
+        raise Throttled(_("登录失败次数过多，请稍后再试"))
     user = authenticate(request, username=body.username, password=body.password)
     if user is None:
         actions.note_login_failure(keys)
-        raise Unauthorized("用户名或密码错误")
+        raise Unauthorized(_("用户名或密码错误"))
     actions.note_login_success(keys)
-    _, token = actions.create_token(user, name=body.name or "api")
+    _row, token = actions.create_token(user, name=body.name or "api")
     return {"token": token}
 
 
@@ -127,5 +128,5 @@ def create_token(request: HttpRequest, body: TokenCreateIn):
 def revoke_token(request: HttpRequest, token_id: int):
     row = ApiToken.objects.filter(user=user_of(request), pk=token_id).first()
     if row is None:
-        raise NotFound("令牌不存在")
+        raise NotFound(_("令牌不存在"))
     return _token_row(actions.revoke_token(row, by=user_of(request)))

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from civicgrid.core.errors import Forbidden, NotFound
 from civicgrid.core.models import Unit
@@ -16,7 +17,7 @@ def user_of(request: HttpRequest) -> User:
     """The signed-in user of a request that passed authentication (typed for the checkers)."""
     user = request.user
     if not isinstance(user, User):
-        raise NotFound("未登录")
+        raise NotFound(_("未登录"))
     return user
 
 
@@ -63,7 +64,7 @@ def get_unit_for(user: User, *, pk: int | None = None, code: str | None = None) 
     lookup = {"pk": pk} if pk is not None else {"code": code}
     unit = units_visible_to(user).filter(**lookup).first()
     if unit is None:
-        raise NotFound("单位不存在")
+        raise NotFound(_("单位不存在"))
     return unit
 
 

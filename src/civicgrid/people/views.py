@@ -126,7 +126,7 @@ def tokens_view(request: HttpRequest) -> HttpResponse:
 def revoke_token_view(request: HttpRequest, pk: int) -> HttpResponse:
     row = ApiToken.objects.filter(user=user_of(request), pk=pk).first()
     if row is None:
-        raise NotFound("令牌不存在")
+        raise NotFound(_("令牌不存在"))
     actions.revoke_token(row, by=user_of(request))
     messages.success(request, f"令牌 {row.prefix}… 已吊销。")
     return redirect("people:tokens")

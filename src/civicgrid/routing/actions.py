@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import rules as case_rules
 from civicgrid.cases.actions._common import snapshot
@@ -104,17 +105,17 @@ def may_edit_rules(user: User) -> bool:
 
 def require_rule_editor(user: User) -> None:
     if not may_edit_rules(user):
-        raise Forbidden("只有街道指挥中心或系统管理员可以维护分派规则")
+        raise Forbidden(_("只有街道指挥中心或系统管理员可以维护分派规则"))
 
 
 def _check(phrase: str, category: Category | None) -> str:
     phrase = " ".join(phrase.split())
     if not phrase:
-        raise InvalidInput("请填写关键词", details={"phrase": "required"})
+        raise InvalidInput(_("请填写关键词"), details={"phrase": "required"})
     if len(phrase) > 100:
-        raise InvalidInput("关键词过长", details={"phrase": "≤ 100"})
+        raise InvalidInput(_("关键词过长"), details={"phrase": "≤ 100"})
     if category is None or not category.is_active:
-        raise InvalidInput("请选择启用的分类", details={"category": "required"})
+        raise InvalidInput(_("请选择启用的分类"), details={"category": "required"})
     return phrase
 
 
@@ -151,7 +152,7 @@ def save_rule(
     result = rules.dry_run(phrase, category, priority=priority, exclude_rule=rule.pk if rule else None)
     if expect_changed is not None and expect_changed != result.changed:
         raise InvalidInput(
-            "试运行结果已变化，请重新确认", details={"changed": result.changed, "expected": expect_changed}
+            _("试运行结果已变化，请重新确认"), details={"changed": result.changed, "expected": expect_changed}
         )
     fields = ["phrase", "category", "priority", "note", "is_active"]
     before: dict[str, Any] | None = audit.snapshot(rule, fields) if rule is not None else None

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja import Status as Reply
 from pydantic import Field
@@ -28,7 +29,9 @@ def _user(request: HttpRequest) -> User:
 def _category(code: str) -> Category:
     category = Category.objects.filter(code=code, is_active=True).first()
     if category is None:
-        raise InvalidInput("未知的分类", details=[{"field": "category", "message": f"未知的分类编码 {code}"}])
+        raise InvalidInput(
+            _("未知的分类"), details=[{"field": "category", "message": f"未知的分类编码 {code}"}]
+        )
     return category
 
 
@@ -243,7 +246,7 @@ def _require_admin(user: User) -> None:
     from civicgrid.cases.rules import has_role
 
     if not (user.is_superuser or has_role(user, [Role.ADMINISTRATOR, Role.DISPATCHER])):
-        raise Forbidden("只有系统管理员或街道指挥中心可以查看和回滚模型")
+        raise Forbidden(_("只有系统管理员或街道指挥中心可以查看和回滚模型"))
 
 
 def _model_out(row: RoutingModel) -> dict[str, Any]:
@@ -270,7 +273,7 @@ def list_models(request: HttpRequest):
 def rollback(request: HttpRequest):
     user = _user(request)
     if not (user.is_superuser or _is_admin(user)):
-        raise Forbidden("只有系统管理员可以回滚模型")
+        raise Forbidden(_("只有系统管理员可以回滚模型"))
     return _model_out(registry.rollback(by=user))
 
 

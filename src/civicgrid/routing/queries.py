@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import rules as case_rules
 from civicgrid.cases.models import Case, Category
@@ -38,7 +39,7 @@ def case_for_routing(user: User, number: str) -> Case:
     """The case if the user may read it (NotFound otherwise) and see its routing (Forbidden otherwise)."""
     case = get_case_for(user, number)
     if not may_see_routing(user, case):
-        raise Forbidden("只有属地的网格员、社区、街道或管理人员可以查看派遣建议")
+        raise Forbidden(_("只有属地的网格员、社区、街道或管理人员可以查看派遣建议"))
     return case
 
 

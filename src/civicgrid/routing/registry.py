@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.core import audit
 from civicgrid.core.errors import InvalidTransition, NotFound
@@ -195,9 +196,9 @@ def activate(version: int, *, by: User | None = None) -> RoutingModel:
     """Makes a registered version the active one (its file must still exist)."""
     row = RoutingModel.objects.select_for_update().filter(version=version).first()
     if row is None:
-        raise NotFound("模型版本不存在", details={"version": version})
+        raise NotFound(_("模型版本不存在"), details={"version": version})
     if not file_path(row).exists():
-        raise InvalidTransition("该版本的模型文件已不存在", details={"version": version})
+        raise InvalidTransition(_("该版本的模型文件已不存在"), details={"version": version})
     _activate(row, by)
     return row
 
@@ -207,12 +208,12 @@ def rollback(*, by: User | None = None) -> RoutingModel:
     """Goes back to the newest version older than the active one whose file still exists."""
     current = RoutingModel.objects.select_for_update().filter(is_active=True).first()
     if current is None:
-        raise InvalidTransition("当前没有启用的模型")
+        raise InvalidTransition(_("当前没有启用的模型"))
     for row in RoutingModel.objects.filter(version__lt=current.version).order_by("-version"):
         if file_path(row).exists():
             _activate(row, by)
             return row
-    raise InvalidTransition("没有可以回滚到的早先版本", details={"version": current.version})
+    raise InvalidTransition(_("没有可以回滚到的早先版本"), details={"version": current.version})
 
 
 def deactivate(*, by: User | None = None) -> None:

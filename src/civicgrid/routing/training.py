@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from civicgrid.cases.models import Case, Status
 from civicgrid.core.errors import DomainError
@@ -126,7 +127,7 @@ def train_from_cases(
     labels = sorted(set(data.labels))
     if len(data) < needed or len(labels) < 2:
         raise NotEnoughData(
-            "已办结的工单太少，暂不能训练模型",
+            _("已办结的工单太少，暂不能训练模型"),
             details={"examples": len(data), "needed": needed, "labels": len(labels)},
         )
     from civicgrid.routing import classifier

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from civicgrid.cases import actions as case_actions
@@ -39,7 +40,7 @@ def dispatch_as_suggested(request: HttpRequest, number: str) -> HttpResponse:
     suggestion = queries.suggestion_of(case)
     try:
         if suggestion is None or suggestion.lead_unit is None:
-            raise InvalidTransition("该工单没有可用的派遣建议")
+            raise InvalidTransition(_("该工单没有可用的派遣建议"))
         if suggestion.category_id and suggestion.category_id != case.category_id and suggestion.category:
             case_actions.recategorize(case.number, by=user, category=suggestion.category, note="按系统建议")
         case_actions.dispatch_case(
@@ -58,7 +59,7 @@ def recategorize(request: HttpRequest, number: str) -> HttpResponse:
     category = Category.objects.filter(code=code, is_active=True).first()
     try:
         if category is None:
-            raise InvalidInput("请选择分类")
+            raise InvalidInput(_("请选择分类"))
         case_actions.recategorize(number, by=user, category=category, note=request.POST.get("note", "")[:500])
     except DomainError as exc:
         return _back(request, number, exc)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import transitions
 from civicgrid.cases.models import (
@@ -91,7 +92,7 @@ def lock(case: Case | str, by: User) -> Case:
     rows = Case.objects.select_related("category").select_for_update(of=("self",)).filter(number=number)
     locked = next(iter(rows.order_by()[:1]), None)
     if locked is None or not may_read(by, locked):
-        raise NotFound("工单不存在")
+        raise NotFound(_("工单不存在"))
     return locked
 
 

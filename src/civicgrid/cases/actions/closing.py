@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import deadlines, rules, transitions
 from civicgrid.cases.actions._common import active_assignments, lock, require_status, snapshot, write_step
@@ -46,7 +47,7 @@ def rechecker(by: User, case: Case) -> Unit | None:
     if m is None:
         m = rules.membership_over(by, [Role.GRID_WORKER], case.territory_path)
     if m is None:
-        raise Forbidden("只有属地网格员、社区或街道可以核查")
+        raise Forbidden(_("只有属地网格员、社区或街道可以核查"))
     return m.unit
 
 
@@ -55,7 +56,7 @@ def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") ->
     """On-site check of the feedback: passed closes the case (结案); not passed sends it back (返工)."""
     case = lock(case, by)
     unit = rechecker(by, case)
-    require_status(case, transitions.RECHECKABLE, "只有已反馈的工单可以核查")
+    require_status(case, transitions.RECHECKABLE, _("只有已反馈的工单可以核查"))
     before = snapshot(case)
     now = timezone.now()
     case.recheck_by = None
@@ -65,7 +66,7 @@ def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") ->
         case.rate_by = deadlines.rate_by(now)
     else:
         if not note.strip():
-            raise InvalidInput("核查不通过时请说明原因", details={"note": "required"})
+            raise InvalidInput(_("核查不通过时请说明原因"), details={"note": "required"})
         # Rework stays with the lead unit on the original deadline: the unit already signed for it.
         case.status = Status.SIGNED
         case.rework_count += 1
@@ -81,7 +82,7 @@ def reopened_lead(assignments: Iterable[CaseAssignment]) -> CaseAssignment:
     """The lead assignment a reopening goes back to; InvalidTransition when the case never had one."""
     lead = next((a for a in assignments if a.role == AssignmentRole.LEAD), None)
     if lead is None:
-        raise InvalidTransition("该工单没有主办单位，不能重办")
+        raise InvalidTransition(_("该工单没有主办单位，不能重办"))
     return lead
 
 
@@ -100,16 +101,16 @@ def rater(by: User, case: Case) -> Unit | None:
     if case.reporter_user_id and case.reporter_user_id == by.pk:
         return None
     return rules.require_over(
-        by, [Role.COMMUNITY_STAFF, Role.DISPATCHER], case.territory_path, "只有反映人或回访人员可以评价"
+        by, [Role.COMMUNITY_STAFF, Role.DISPATCHER], case.territory_path, _("只有反映人或回访人员可以评价")
     )
 
 
 def require_rating_open(case: Case, now: datetime) -> None:
     """Within the rating window, and once per closure (a reopened and closed case is rated again)."""
     if case.rate_by is not None and now > case.rate_by:
-        raise InvalidTransition("已超过评价期限")
+        raise InvalidTransition(_("已超过评价期限"))
     if case.rated_at is not None and case.closed_at is not None and case.rated_at >= case.closed_at:
-        raise InvalidTransition("本次办理已评价")
+        raise InvalidTransition(_("本次办理已评价"))
 
 
 @transaction.atomic
@@ -137,9 +138,9 @@ def apply_rating(
 
     Closed, within the rating window, once per closure; dissatisfied or unsolved reopens it.
     """
-    require_status(case, transitions.RATEABLE, "只有已结案的工单可以评价")
+    require_status(case, transitions.RATEABLE, _("只有已结案的工单可以评价"))
     if satisfaction not in Satisfaction.values:
-        raise InvalidInput("请选择满意度", details={"satisfaction": satisfaction})
+        raise InvalidInput(_("请选择满意度"), details={"satisfaction": satisfaction})
     now = timezone.now()
     require_rating_open(case, now)
     before = snapshot(case)
@@ -166,10 +167,10 @@ def apply_rating(
 def reopen_case(case: Case | str, *, by: User, reason: str) -> Case:
     """The dispatcher reopens a closed case for re-handling by the same lead unit."""
     case = lock(case, by)
-    unit = rules.require_ruler(by, case, "只有指挥中心可以重办")
-    require_status(case, transitions.REOPENABLE, "只有已结案的工单可以重办")
+    unit = rules.require_ruler(by, case, _("只有指挥中心可以重办"))
+    require_status(case, transitions.REOPENABLE, _("只有已结案的工单可以重办"))
     if not reason.strip():
-        raise InvalidInput("请填写重办理由", details={"reason": "required"})
+        raise InvalidInput(_("请填写重办理由"), details={"reason": "required"})
     _reopen(case, by=by, unit=unit, now=timezone.now(), note=reason)
     return case
 
@@ -177,9 +178,9 @@ def reopen_case(case: Case | str, *, by: User, reason: str) -> Case:
 def _oversee(case: Case | str, *, by: User, note: str, action: str) -> Case:
     case = lock(case, by)
     unit = rules.require_over(
-        by, [Role.DISPATCHER, Role.LEADER], case.territory_path, "只有指挥中心或领导可以督办、催办"
+        by, [Role.DISPATCHER, Role.LEADER], case.territory_path, _("只有指挥中心或领导可以督办、催办")
     )
-    require_status(case, transitions.OVERSEEABLE, "已办结的工单不能督办、催办")
+    require_status(case, transitions.OVERSEEABLE, _("已办结的工单不能督办、催办"))
     before = snapshot(case)
     now = timezone.now()
     if action == StepAction.URGE:

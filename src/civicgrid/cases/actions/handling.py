@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import deadlines, rules, transitions
 from civicgrid.cases.actions._common import (
@@ -101,14 +102,14 @@ def _check_targets(lead: Unit, assisting: Sequence[Unit], within: str | None) ->
     seen: set[int] = set()
     for field, unit in [("lead_unit", lead)] + [("assisting_units", u) for u in assisting]:
         if unit.pk in seen:
-            raise InvalidInput("同一单位不能重复派遣", details={field: unit.code or unit.pk})
+            raise InvalidInput(_("同一单位不能重复派遣"), details={field: unit.code or unit.pk})
         seen.add(unit.pk)
         if unit.kind not in rules.DISPATCH_TARGET_KINDS or not unit.is_active:
             raise InvalidInput(
-                "只能派遣到职能部门、内设机构、社区或网格", details={field: unit.code or unit.pk}
+                _("只能派遣到职能部门、内设机构、社区或网格"), details={field: unit.code or unit.pk}
             )
         if within is not None and unit.kind != UnitKind.DEPARTMENT and not unit.path.startswith(within):
-            raise InvalidInput("不能派遣到本辖区以外的单位", details={field: unit.code or unit.pk})
+            raise InvalidInput(_("不能派遣到本辖区以外的单位"), details={field: unit.code or unit.pk})
 
 
 def dispatching_unit(case: Case, by: User) -> tuple[Unit | None, bool]:
@@ -119,14 +120,14 @@ def dispatching_unit(case: Case, by: User) -> tuple[Unit | None, bool]:
     """
     dispatcher = rules.membership_over(by, [Role.DISPATCHER], case.territory_path)
     if by.is_superuser or dispatcher is not None:
-        require_status(case, transitions.DISPATCHABLE, "该工单当前不能派遣")
+        require_status(case, transitions.DISPATCHABLE, _("该工单当前不能派遣"))
         return (dispatcher.unit if dispatcher else None), False
     community = rules.membership_over(by, [Role.COMMUNITY_STAFF], case.territory_path)
     if community is None:
-        raise Forbidden("只有街道指挥中心或属地社区可以派遣")
-    require_status(case, transitions.COMMUNITY_DISPATCHABLE, "该工单当前不能由社区派遣")
+        raise Forbidden(_("只有街道指挥中心或属地社区可以派遣"))
+    require_status(case, transitions.COMMUNITY_DISPATCHABLE, _("该工单当前不能由社区派遣"))
     if case.status == Status.RETURNED:
-        rules.require_ruler(by, case, "该工单由街道审定")
+        rules.require_ruler(by, case, _("该工单由街道审定"))
     return community.unit, True
 
 
@@ -146,7 +147,7 @@ def dispatch_case(
         lead_unit.kind == UnitKind.DEPARTMENT or any(u.kind == UnitKind.DEPARTMENT for u in assisting_units)
     ):
         raise InvalidInput(
-            "社区只能派给本社区或其网格，需部门办理请吹哨", details={"lead_unit": lead_unit.code}
+            _("社区只能派给本社区或其网格，需部门办理请吹哨"), details={"lead_unit": lead_unit.code}
         )
     _check_targets(lead_unit, assisting_units, unit.path if unit else None)
     before = snapshot(case)
@@ -191,7 +192,7 @@ def first_unsigned(held: Sequence[CaseAssignment]) -> CaseAssignment:
     for a in held:
         if a.signed_at is None:
             return a
-    raise InvalidTransition("已签收，无需重复签收")
+    raise InvalidTransition(_("已签收，无需重复签收"))
 
 
 def first_signed(held: Sequence[CaseAssignment]) -> CaseAssignment:
@@ -199,19 +200,19 @@ def first_signed(held: Sequence[CaseAssignment]) -> CaseAssignment:
     for a in held:
         if a.signed_at is not None:
             return a
-    raise InvalidTransition("请先签收再到场报到")
+    raise InvalidTransition(_("请先签收再到场报到"))
 
 
 def require_before_due(case: Case, now: datetime) -> None:
     """An extension is asked for before the handling deadline."""
     if case.due_at is None or now >= case.due_at:
-        raise InvalidTransition("已超过办理期限，不能再申请延期")
+        raise InvalidTransition(_("已超过办理期限，不能再申请延期"))
 
 
 def require_arrival(case: Case, lead: CaseAssignment) -> None:
     """Categories that require arrival (需到场报到) are fed back only after the lead unit checked in."""
     if case.category_id and case.category and case.category.arrival_required and lead.arrived_at is None:
-        raise InvalidTransition("该类事项须先到场报到再反馈")
+        raise InvalidTransition(_("该类事项须先到场报到再反馈"))
 
 
 def _held(case: Case, by: User) -> list[CaseAssignment]:
@@ -229,8 +230,8 @@ def sign_case(case: Case | str, *, by: User, note: str = "") -> Case:
     case = lock(case, by)
     held = _held(case, by)
     if not held:
-        raise Forbidden("只有承办单位可以签收")
-    require_status(case, transitions.SIGNABLE, "该工单当前不能签收")
+        raise Forbidden(_("只有承办单位可以签收"))
+    require_status(case, transitions.SIGNABLE, _("该工单当前不能签收"))
     assignment = first_unsigned(held)
     before = snapshot(case)
     now = timezone.now()
@@ -256,10 +257,10 @@ def sign_case(case: Case | str, *, by: User, note: str = "") -> Case:
 def return_case(case: Case | str, *, by: User, reason_code: str, note: str = "") -> Case:
     """The lead unit sends a misrouted case back to the dispatcher (退回), who rules by dispatching again."""
     case = lock(case, by)
-    lead = _lead_held(case, by, "只有主办单位可以退回")
-    require_status(case, transitions.RETURNABLE, "该工单当前不能退回")
+    lead = _lead_held(case, by, _("只有主办单位可以退回"))
+    require_status(case, transitions.RETURNABLE, _("该工单当前不能退回"))
     if reason_code not in ReturnReason.values:
-        raise InvalidInput("退回原因有误", details={"reason_code": reason_code})
+        raise InvalidInput(_("退回原因有误"), details={"reason_code": reason_code})
     before = snapshot(case)
     now = timezone.now()
     withdraw_pending_extension(case, now)
@@ -286,19 +287,19 @@ def return_case(case: Case | str, *, by: User, reason_code: str, note: str = "")
 def request_extension(case: Case | str, *, by: User, working_days: int, reason: str) -> ExtensionRequest:
     """The lead unit asks for more working days, before the deadline, one request at a time."""
     case = lock(case, by)
-    lead = _lead_held(case, by, "只有主办单位可以申请延期")
-    require_status(case, transitions.EXTENDABLE, "只有已签收、办理中的工单可以申请延期")
+    lead = _lead_held(case, by, _("只有主办单位可以申请延期"))
+    require_status(case, transitions.EXTENDABLE, _("只有已签收、办理中的工单可以申请延期"))
     if not 1 <= working_days <= MAX_EXTENSION_WORKING_DAYS:
         raise InvalidInput(
-            f"延期天数须在 1 到 {MAX_EXTENSION_WORKING_DAYS} 个工作日之间",
+            _("延期天数须在 1 到 %(max)s 个工作日之间") % {"max": MAX_EXTENSION_WORKING_DAYS},
             details={"working_days": working_days},
         )
     if not reason.strip():
-        raise InvalidInput("请填写延期理由", details={"reason": "required"})
+        raise InvalidInput(_("请填写延期理由"), details={"reason": "required"})
     now = timezone.now()
     require_before_due(case, now)
     if ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).exists():
-        raise InvalidTransition("已有待审批的延期申请")
+        raise InvalidTransition(_("已有待审批的延期申请"))
     request = ExtensionRequest.objects.create(
         case=case,
         unit=lead.unit,
@@ -324,7 +325,7 @@ def request_extension(case: Case | str, *, by: User, working_days: int, reason: 
 def _pending(case: Case) -> ExtensionRequest:
     request = ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).first()
     if request is None:
-        raise InvalidTransition("没有待审批的延期申请")
+        raise InvalidTransition(_("没有待审批的延期申请"))
     return request
 
 
@@ -332,8 +333,8 @@ def _pending(case: Case) -> ExtensionRequest:
 def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
     """The dispatcher grants the pending request: due_at moves by its working days."""
     case = lock(case, by)
-    unit = rules.require_ruler(by, case, "只有指挥中心可以审批延期")
-    require_status(case, transitions.EXTENSION_RULED, "该工单当前不能审批延期")
+    unit = rules.require_ruler(by, case, _("只有指挥中心可以审批延期"))
+    require_status(case, transitions.EXTENSION_RULED, _("该工单当前不能审批延期"))
     request = _pending(case)
     before = snapshot(case)
     now = timezone.now()
@@ -361,8 +362,8 @@ def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
 @transaction.atomic
 def deny_extension(case: Case | str, *, by: User, reason: str) -> Case:
     case = lock(case, by)
-    unit = rules.require_ruler(by, case, "只有指挥中心可以审批延期")
-    require_status(case, transitions.EXTENSION_RULED, "该工单当前不能审批延期")
+    unit = rules.require_ruler(by, case, _("只有指挥中心可以审批延期"))
+    require_status(case, transitions.EXTENSION_RULED, _("该工单当前不能审批延期"))
     request = _pending(case)
     now = timezone.now()
     request.status, request.decided_by, request.decided_at = ExtensionStatus.DENIED, by, now
@@ -389,10 +390,10 @@ def defer_case(case: Case | str, *, by: User, reason: str) -> Case:
     wants it asks them, so the decision and its reason are the dispatcher's step on the timeline.
     """
     case = lock(case, by)
-    unit = rules.require_ruler(by, case, "只有指挥中心可以缓办")
-    require_status(case, transitions.DEFERRABLE, "只有已签收、办理中的工单可以缓办")
+    unit = rules.require_ruler(by, case, _("只有指挥中心可以缓办"))
+    require_status(case, transitions.DEFERRABLE, _("只有已签收、办理中的工单可以缓办"))
     if not reason.strip():
-        raise InvalidInput("请填写缓办理由", details={"reason": "required"})
+        raise InvalidInput(_("请填写缓办理由"), details={"reason": "required"})
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.DEFERRED
@@ -409,11 +410,11 @@ def arrive_case(
     case = lock(case, by)
     held = _held(case, by)
     if not held:
-        raise Forbidden("只有承办单位可以到场报到")
-    require_status(case, transitions.ARRIVABLE, "该工单当前不能到场报到")
+        raise Forbidden(_("只有承办单位可以到场报到"))
+    require_status(case, transitions.ARRIVABLE, _("该工单当前不能到场报到"))
     assignment = first_signed(held)
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise InvalidInput("坐标超出范围", details={"lat": lat, "lng": lng})
+        raise InvalidInput(_("坐标超出范围"), details={"lat": lat, "lng": lng})
     if coord == "gcj02":
         lat, lng = coords.gcj02_to_wgs84(lat, lng)
     now = timezone.now()
@@ -438,14 +439,14 @@ def arrive_case(
 def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequence[int] = ()) -> Case:
     """The lead unit reports the result (反馈) with photos uploaded before; the case waits for recheck."""
     case = lock(case, by)
-    lead = _lead_held(case, by, "只有主办单位可以反馈")
-    require_status(case, transitions.FEEDBACKABLE, "只有已签收的工单可以反馈")
+    lead = _lead_held(case, by, _("只有主办单位可以反馈"))
+    require_status(case, transitions.FEEDBACKABLE, _("只有已签收的工单可以反馈"))
     require_arrival(case, lead)
     if not result.strip():
-        raise InvalidInput("请填写办理结果", details={"result": "required"})
+        raise InvalidInput(_("请填写办理结果"), details={"result": "required"})
     photos = list(CasePhoto.objects.filter(case=case, pk__in=set(photo_ids), step__isnull=True))
     if len(photos) != len(set(photo_ids)):
-        raise InvalidInput("照片不存在或已使用", details={"photo_ids": list(photo_ids)})
+        raise InvalidInput(_("照片不存在或已使用"), details={"photo_ids": list(photo_ids)})
     before = snapshot(case)
     now = timezone.now()
     withdraw_pending_extension(case, now)

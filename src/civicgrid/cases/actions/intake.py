@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import deadlines, rules, transitions
 from civicgrid.cases.actions._common import (
@@ -86,15 +87,15 @@ def _place(case: Case, unit: Unit) -> None:
 
 def _locate(case: Case, by: User, lat: float | None, lng: float | None, coord: str) -> None:
     if (lat is None) != (lng is None):
-        raise InvalidInput("经纬度必须同时提供", details={"lat": "lat and lng go together"})
+        raise InvalidInput(_("经纬度必须同时提供"), details={"lat": "lat and lng go together"})
     unit: Unit | None = None
     if lat is not None and lng is not None:
         if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-            raise InvalidInput("坐标超出范围", details={"lat": lat, "lng": lng})
+            raise InvalidInput(_("坐标超出范围"), details={"lat": lat, "lng": lng})
         if coord == "gcj02":
             lat, lng = coords.gcj02_to_wgs84(lat, lng)
         elif coord != "wgs84":
-            raise InvalidInput("坐标系只能是 wgs84 或 gcj02", details={"coord": coord})
+            raise InvalidInput(_("坐标系只能是 wgs84 或 gcj02"), details={"coord": coord})
         case.lat, case.lng = lat, lng
         found = geo.locate(lat, lng)
         case.locate_method = found.method
@@ -105,7 +106,7 @@ def _locate(case: Case, by: User, lat: float | None, lng: float | None, coord: s
         if unit is not None:
             case.locate_method = case.locate_method or "filer_unit"
     if unit is None:
-        raise InvalidInput("无法确定事发地点，请在地图上选择位置", details={"lat": "unlocated"})
+        raise InvalidInput(_("无法确定事发地点，请在地图上选择位置"), details={"lat": "unlocated"})
     _place(case, unit)
 
 
@@ -125,7 +126,7 @@ def _replay(by: User, key: str, digest: str) -> Case | None:
         return None
     if existing.request_hash != digest:
         raise IdempotencyConflict(
-            "同一个 Idempotency-Key 已用于内容不同的请求", details={"number": existing.number}
+            _("同一个 Idempotency-Key 已用于内容不同的请求"), details={"number": existing.number}
         )
     existing.replayed = True
     return existing
@@ -193,25 +194,27 @@ def _create(
 ) -> Case:
     description = (request["description"] or "").strip()
     if not description:
-        raise InvalidInput("请填写问题描述", details={"description": "required"})
+        raise InvalidInput(_("请填写问题描述"), details={"description": "required"})
     if category is not None and not category.is_active:
-        raise InvalidInput("该分类已停用", details={"category": category.code})
+        raise InvalidInput(_("该分类已停用"), details={"category": category.code})
     if request["type"] not in CaseType.values:
-        raise InvalidInput("未知的类型", details={"type": request["type"]})
+        raise InvalidInput(_("未知的类型"), details={"type": request["type"]})
     if request["urgency"] not in Urgency.values:
-        raise InvalidInput("未知的紧急程度", details={"urgency": request["urgency"]})
+        raise InvalidInput(_("未知的紧急程度"), details={"urgency": request["urgency"]})
     channel = request["channel"] or _default_channel(by)
     if channel not in Channel.values:
-        raise InvalidInput("未知的渠道", details={"channel": channel})
+        raise InvalidInput(_("未知的渠道"), details={"channel": channel})
     if channel not in _allowed_channels(by):
-        raise Forbidden("无权以该渠道提交", details={"channel": channel})
+        raise Forbidden(_("无权以该渠道提交"), details={"channel": channel})
     anonymous = bool(request["anonymous"])
     if anonymous and category is not None and not category.anonymous_allowed:
-        raise InvalidInput("该类事项不受理匿名反映", details={"anonymous": "not allowed for this category"})
+        raise InvalidInput(
+            _("该类事项不受理匿名反映"), details={"anonymous": "not allowed for this category"}
+        )
     phone = "" if anonymous else "".join((request["reporter_phone"] or "").split())
     name = "" if anonymous else (request["reporter_name"] or "").strip()
     if phone and not (phone.lstrip("+").replace("-", "").isdigit() and 5 <= len(phone) <= 20):
-        raise InvalidInput("联系电话格式不正确", details={"reporter_phone": "invalid"})
+        raise InvalidInput(_("联系电话格式不正确"), details={"reporter_phone": "invalid"})
 
     now = timezone.now()
     case = Case(
@@ -260,9 +263,9 @@ def register_case(case: Case | str, *, by: User, note: str = "") -> Case:
     """Received → registered (立案), by community staff, the dispatcher or the grid worker of its place."""
     case = lock(case, by)
     unit = rules.require_over(
-        by, rules.INTAKE_ROLES, case.territory_path, "只有属地的网格员、社区或街道可以立案"
+        by, rules.INTAKE_ROLES, case.territory_path, _("只有属地的网格员、社区或街道可以立案")
     )
-    require_status(case, transitions.REGISTRABLE, "只有已受理的工单可以立案")
+    require_status(case, transitions.REGISTRABLE, _("只有已受理的工单可以立案"))
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.REGISTERED
@@ -275,12 +278,12 @@ def register_case(case: Case | str, *, by: User, note: str = "") -> Case:
 def rejecting_unit(case: Case, by: User) -> Unit | None:
     """As which unit the user may refuse the case now (no query); Forbidden or InvalidTransition if not."""
     unit = rules.require_over(
-        by, rules.INTAKE_ROLES, case.territory_path, "只有属地的网格员、社区或街道可以不予受理"
+        by, rules.INTAKE_ROLES, case.territory_path, _("只有属地的网格员、社区或街道可以不予受理")
     )
-    require_status(case, transitions.REJECTABLE, "该工单已在办理中，不能不予受理")
+    require_status(case, transitions.REJECTABLE, _("该工单已在办理中，不能不予受理"))
     if case.status == Status.ESCALATED and not by.is_superuser:
         # Once the whistle is blown the case waits at the subdistrict, which alone may refuse it.
-        unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, "已吹哨的工单由街道处理")
+        unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, _("已吹哨的工单由街道处理"))
     return unit
 
 
@@ -302,8 +305,8 @@ def reject_case(case: Case | str, *, by: User, reason: str) -> Case:
 def whistle_case(case: Case | str, *, by: User, note: str = "") -> Case:
     """The community blows the whistle (吹哨): the case goes up to the subdistrict centre."""
     case = lock(case, by)
-    unit = rules.require_over(by, [Role.COMMUNITY_STAFF], case.territory_path, "只有属地社区可以吹哨")
-    require_status(case, transitions.WHISTLEABLE, "只有已受理或已立案的工单可以吹哨")
+    unit = rules.require_over(by, [Role.COMMUNITY_STAFF], case.territory_path, _("只有属地社区可以吹哨"))
+    require_status(case, transitions.WHISTLEABLE, _("只有已受理或已立案的工单可以吹哨"))
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.ESCALATED
@@ -321,25 +324,28 @@ def merge_case(case: Case | str, *, by: User, into: Case | str, note: str = "") 
     source_number = case if isinstance(case, str) else case.number
     target_number = into if isinstance(into, str) else into.number
     if source_number == target_number:
-        raise InvalidInput("不能合并到工单自身", details={"into": target_number})
+        raise InvalidInput(_("不能合并到工单自身"), details={"into": target_number})
     visible = dict(
         cases_visible_to(by).filter(number__in=[source_number, target_number]).values_list("number", "pk")
     )
     if source_number not in visible:
-        raise NotFound("工单不存在")
+        raise NotFound(_("工单不存在"))
     if target_number not in visible:
-        raise NotFound("要合并到的工单不存在", details={"into": target_number})
+        raise NotFound(_("要合并到的工单不存在"), details={"into": target_number})
     # Lock both rows in id order so that two merges of the same pair cannot deadlock.
     locked = {
         c.pk: c for c in Case.objects.select_for_update().filter(pk__in=visible.values()).order_by("pk")
     }
     source, target = locked[visible[source_number]], locked[visible[target_number]]
     unit = rules.require_over(
-        by, [Role.DISPATCHER, Role.COMMUNITY_STAFF], source.territory_path, "只有属地社区或街道可以合并工单"
+        by,
+        [Role.DISPATCHER, Role.COMMUNITY_STAFF],
+        source.territory_path,
+        _("只有属地社区或街道可以合并工单"),
     )
-    require_status(source, transitions.MERGEABLE, "该工单当前不能合并")
+    require_status(source, transitions.MERGEABLE, _("该工单当前不能合并"))
     if target.status in FINAL_STATUSES:
-        raise InvalidTransition("要合并到的工单已办结或已合并", details={"into": target.number})
+        raise InvalidTransition(_("要合并到的工单已办结或已合并"), details={"into": target.number})
     before = snapshot(source)
     now = timezone.now()
     for assignment in active_assignments(source):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from civicgrid.cases import rules
@@ -45,15 +46,18 @@ class PreparedPhoto:
 
 def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
     """Checks one upload is a real JPEG/PNG/WebP and re-encodes it without metadata; InvalidInput if not."""
-    bad = InvalidInput(f"文件“{name}”不是有效的图片，只接受 JPEG、PNG、WebP 格式", details={"photos": name})
+    bad = InvalidInput(
+        _("文件“%(name)s”不是有效的图片，只接受 JPEG、PNG、WebP 格式") % {"name": name},
+        details={"photos": name},
+    )
     if len(data) > MAX_BYTES:
-        raise InvalidInput(f"文件“{name}”超过 10 MB", details={"photos": name})
+        raise InvalidInput(_("文件“%(name)s”超过 10 MB") % {"name": name}, details={"photos": name})
     try:
         with Image.open(BytesIO(data)) as probe:
             if probe.format not in FORMATS:
                 raise bad
             if probe.width * probe.height > MAX_PIXELS:
-                raise InvalidInput(f"图片“{name}”像素过大", details={"photos": name})
+                raise InvalidInput(_("图片“%(name)s”像素过大") % {"name": name}, details={"photos": name})
             fmt = probe.format
             probe.verify()
         with Image.open(BytesIO(data)) as image:
@@ -87,14 +91,14 @@ def check_may_upload(case: Case, by: User, assignments: Iterable[CaseAssignment]
     `assignments` are the case's active ones; a queryset is read only when the check gets that far.
     """
     if case.status in FINAL_STATUSES:
-        raise InvalidTransition("已办结的工单不能再上传照片")
+        raise InvalidTransition(_("已办结的工单不能再上传照片"))
     if by.is_superuser or by.pk in (case.reporter_user_id, case.created_by_id):
         return
     if rules.membership_over(by, rules.INTAKE_ROLES, case.territory_path):
         return
     if any(rules.membership_over(by, rules.HANDLER_ROLES, a.unit_path) for a in assignments):
         return
-    raise Forbidden("无权为该工单上传照片")
+    raise Forbidden(_("无权为该工单上传照片"))
 
 
 def add_photos(
@@ -102,7 +106,7 @@ def add_photos(
 ) -> list[CasePhoto]:
     """Adds photos (name, bytes) to a case, at most MAX_PER_CASE in all; optionally to a feedback step."""
     if not files:
-        raise InvalidInput("请选择要上传的照片", details={"photos": "required"})
+        raise InvalidInput(_("请选择要上传的照片"), details={"photos": "required"})
     prepared = [prepare_photo(name, data) for name, data in files]
     written: list[str] = []
     try:
@@ -113,9 +117,12 @@ def add_photos(
             if step_id is not None:
                 step = CaseStep.objects.filter(pk=step_id, case=case, action=StepAction.FEEDBACK).first()
                 if step is None:
-                    raise InvalidInput("只能把照片附在本工单的反馈记录上", details={"step": step_id})
+                    raise InvalidInput(_("只能把照片附在本工单的反馈记录上"), details={"step": step_id})
             if case.photos.count() + len(prepared) > MAX_PER_CASE:
-                raise InvalidInput(f"每个工单最多 {MAX_PER_CASE} 张照片", details={"photos": "too many"})
+                raise InvalidInput(
+                    _("每个工单最多 %(count)s 张照片") % {"count": MAX_PER_CASE},
+                    details={"photos": "too many"},
+                )
             rows = []
             for photo in prepared:
                 stem = f"cases/{case.number}/{uuid.uuid4().hex}"

@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import rules, transitions
 from civicgrid.cases.actions._common import lock, require_status, snapshot, write_step
@@ -78,7 +79,9 @@ def file_report(
     Files written before a failure are removed again, so nothing is half saved.
     """
     if len(photos) > MAX_REPORT_PHOTOS:
-        raise InvalidInput(f"最多上传 {MAX_REPORT_PHOTOS} 张照片", details={"photos": "too many"})
+        raise InvalidInput(
+            _("最多上传 %(count)s 张照片") % {"count": MAX_REPORT_PHOTOS}, details={"photos": "too many"}
+        )
     written: list[str] = []
     try:
         with transaction.atomic():
@@ -119,10 +122,10 @@ def rate_by_ticket(
     from civicgrid.intake.models import TicketKind
 
     if ticket.kind != TicketKind.REPORTER:
-        raise Forbidden("只有反映人可以评价")
+        raise Forbidden(_("只有反映人可以评价"))
     case = Case.objects.select_for_update().filter(pk=ticket.case_id).first()
     if case is None:
-        raise NotFound("工单不存在")
+        raise NotFound(_("工单不存在"))
     return apply_rating(
         case,
         by=_actor(by),
@@ -146,7 +149,7 @@ def follow_case(number: str, *, by: User | None = None, phone: str = "") -> tupl
         .first()
     )
     if case is None:
-        raise NotFound("该事项不存在或已办结")
+        raise NotFound(_("该事项不存在或已办结"))
     user = by if by is not None and getattr(by, "is_authenticated", False) else None
     with transaction.atomic():
         return issue_ticket(case, kind=TicketKind.FOLLOWER, user=user, phone=phone)
@@ -160,11 +163,13 @@ def mark_abusive(case: Case | str, *, by: User, reason: str) -> Case:
     the public lists and Open311 use to leave it out.
     """
     case = lock(case, by)
-    unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, "只有街道指挥中心可以标记恶意反映")
-    require_status(case, transitions.ABUSE_MARKABLE, "该工单已在办理中，不能标记为恶意反映")
+    unit = rules.require_over(
+        by, [Role.DISPATCHER], case.territory_path, _("只有街道指挥中心可以标记恶意反映")
+    )
+    require_status(case, transitions.ABUSE_MARKABLE, _("该工单已在办理中，不能标记为恶意反映"))
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("请填写理由", details={"reason": "required"})
+        raise InvalidInput(_("请填写理由"), details={"reason": "required"})
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.REJECTED

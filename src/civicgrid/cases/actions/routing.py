@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import rules, transitions
 from civicgrid.cases.actions._common import lock, require_status, snapshot, write_step
@@ -55,7 +56,7 @@ def auto_dispatch(
         status = Case.objects.select_for_update().filter(pk=case.pk).values_list("status", flat=True).first()
         if status != case.status:
             case.refresh_from_db()
-    require_status(case, transitions.AUTO_DISPATCHABLE, "该工单已不能自动派遣")
+    require_status(case, transitions.AUTO_DISPATCHABLE, _("该工单已不能自动派遣"))
     now = timezone.now()
     unit = case.subdistrict if case.subdistrict_id else None
     system = cast("User", AnonymousUser())
@@ -108,17 +109,17 @@ def recategorize(case: Case | str, *, by: User, category: Category, note: str = 
     """
     case = lock(case, by)
     unit = rules.require_over(
-        by, [Role.DISPATCHER, Role.COMMUNITY_STAFF], case.territory_path, "只有属地社区或街道可以修改分类"
+        by, [Role.DISPATCHER, Role.COMMUNITY_STAFF], case.territory_path, _("只有属地社区或街道可以修改分类")
     )
-    require_status(case, transitions.RECATEGORIZABLE, "该工单已在办理中，不能修改分类")
+    require_status(case, transitions.RECATEGORIZABLE, _("该工单已在办理中，不能修改分类"))
     if case.status == Status.ESCALATED and not by.is_superuser:
-        unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, "已吹哨的工单由街道修改分类")
+        unit = rules.require_over(by, [Role.DISPATCHER], case.territory_path, _("已吹哨的工单由街道修改分类"))
     if case.status == Status.RETURNED:
-        unit = rules.require_ruler(by, case, "该工单由街道审定") or unit
+        unit = rules.require_ruler(by, case, _("该工单由街道审定")) or unit
     if not category.is_active:
-        raise InvalidInput("该分类已停用", details={"category": category.code})
+        raise InvalidInput(_("该分类已停用"), details={"category": category.code})
     if category.pk == case.category_id:
-        raise InvalidInput("分类没有变化", details={"category": category.code})
+        raise InvalidInput(_("分类没有变化"), details={"category": category.code})
     old = case.category.code if case.category_id and case.category else None
     before = snapshot(case)
     case.category = category

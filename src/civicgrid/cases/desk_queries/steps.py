@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from civicgrid.cases import rules, transitions
@@ -82,8 +83,8 @@ def _over(ctx: StepContext, roles: Sequence[str] | frozenset[str], message: str)
 
 
 def _register(ctx: StepContext) -> None:
-    _over(ctx, rules.INTAKE_ROLES, "只有属地的网格员、社区或街道可以立案")
-    require_status(ctx.case, transitions.REGISTRABLE, "只有已受理的工单可以立案")
+    _over(ctx, rules.INTAKE_ROLES, _("只有属地的网格员、社区或街道可以立案"))
+    require_status(ctx.case, transitions.REGISTRABLE, _("只有已受理的工单可以立案"))
 
 
 def _reject(ctx: StepContext) -> None:
@@ -91,13 +92,13 @@ def _reject(ctx: StepContext) -> None:
 
 
 def _whistle(ctx: StepContext) -> None:
-    _over(ctx, [Role.COMMUNITY_STAFF], "只有属地社区可以吹哨")
-    require_status(ctx.case, transitions.WHISTLEABLE, "只有已受理或已立案的工单可以吹哨")
+    _over(ctx, [Role.COMMUNITY_STAFF], _("只有属地社区可以吹哨"))
+    require_status(ctx.case, transitions.WHISTLEABLE, _("只有已受理或已立案的工单可以吹哨"))
 
 
 def _merge(ctx: StepContext) -> None:
-    _over(ctx, [Role.DISPATCHER, Role.COMMUNITY_STAFF], "只有属地社区或街道可以合并工单")
-    require_status(ctx.case, transitions.MERGEABLE, "该工单当前不能合并")
+    _over(ctx, [Role.DISPATCHER, Role.COMMUNITY_STAFF], _("只有属地社区或街道可以合并工单"))
+    require_status(ctx.case, transitions.MERGEABLE, _("该工单当前不能合并"))
 
 
 def _dispatch(ctx: StepContext) -> None:
@@ -107,47 +108,47 @@ def _dispatch(ctx: StepContext) -> None:
 def _sign(ctx: StepContext) -> None:
     held = ctx.held()
     if not held:
-        raise Forbidden("只有承办单位可以签收")
-    require_status(ctx.case, transitions.SIGNABLE, "该工单当前不能签收")
+        raise Forbidden(_("只有承办单位可以签收"))
+    require_status(ctx.case, transitions.SIGNABLE, _("该工单当前不能签收"))
     handling.first_unsigned(held)
 
 
 def _return(ctx: StepContext) -> None:
-    ctx.lead_held("只有主办单位可以退回")
-    require_status(ctx.case, transitions.RETURNABLE, "该工单当前不能退回")
+    ctx.lead_held(_("只有主办单位可以退回"))
+    require_status(ctx.case, transitions.RETURNABLE, _("该工单当前不能退回"))
 
 
 def _request_extension(ctx: StepContext) -> None:
-    ctx.lead_held("只有主办单位可以申请延期")
-    require_status(ctx.case, transitions.EXTENDABLE, "只有已签收、办理中的工单可以申请延期")
+    ctx.lead_held(_("只有主办单位可以申请延期"))
+    require_status(ctx.case, transitions.EXTENDABLE, _("只有已签收、办理中的工单可以申请延期"))
     handling.require_before_due(ctx.case, ctx.now)
     if ctx.has_pending:
-        raise InvalidTransition("已有待审批的延期申请")
+        raise InvalidTransition(_("已有待审批的延期申请"))
 
 
 def _decide_extension(ctx: StepContext) -> None:
-    rules.require_ruler(ctx.user, ctx.case, "只有指挥中心可以审批延期")
-    require_status(ctx.case, transitions.EXTENSION_RULED, "该工单当前不能审批延期")
+    rules.require_ruler(ctx.user, ctx.case, _("只有指挥中心可以审批延期"))
+    require_status(ctx.case, transitions.EXTENSION_RULED, _("该工单当前不能审批延期"))
     if not ctx.has_pending:
-        raise InvalidTransition("没有待审批的延期申请")
+        raise InvalidTransition(_("没有待审批的延期申请"))
 
 
 def _defer(ctx: StepContext) -> None:
-    rules.require_ruler(ctx.user, ctx.case, "只有指挥中心可以缓办")
-    require_status(ctx.case, transitions.DEFERRABLE, "只有已签收、办理中的工单可以缓办")
+    rules.require_ruler(ctx.user, ctx.case, _("只有指挥中心可以缓办"))
+    require_status(ctx.case, transitions.DEFERRABLE, _("只有已签收、办理中的工单可以缓办"))
 
 
 def _arrive(ctx: StepContext) -> None:
     held = ctx.held()
     if not held:
-        raise Forbidden("只有承办单位可以到场报到")
-    require_status(ctx.case, transitions.ARRIVABLE, "该工单当前不能到场报到")
+        raise Forbidden(_("只有承办单位可以到场报到"))
+    require_status(ctx.case, transitions.ARRIVABLE, _("该工单当前不能到场报到"))
     handling.first_signed(held)
 
 
 def _feedback(ctx: StepContext) -> None:
-    lead = ctx.lead_held("只有主办单位可以反馈")
-    require_status(ctx.case, transitions.FEEDBACKABLE, "只有已签收的工单可以反馈")
+    lead = ctx.lead_held(_("只有主办单位可以反馈"))
+    require_status(ctx.case, transitions.FEEDBACKABLE, _("只有已签收的工单可以反馈"))
     handling.require_arrival(ctx.case, lead)
 
 
@@ -157,24 +158,24 @@ def _photos(ctx: StepContext) -> None:
 
 def _recheck(ctx: StepContext) -> None:
     closing.rechecker(ctx.user, ctx.case)
-    require_status(ctx.case, transitions.RECHECKABLE, "只有已反馈的工单可以核查")
+    require_status(ctx.case, transitions.RECHECKABLE, _("只有已反馈的工单可以核查"))
 
 
 def _rate(ctx: StepContext) -> None:
     closing.rater(ctx.user, ctx.case)
-    require_status(ctx.case, transitions.RATEABLE, "只有已结案的工单可以评价")
+    require_status(ctx.case, transitions.RATEABLE, _("只有已结案的工单可以评价"))
     closing.require_rating_open(ctx.case, ctx.now)
 
 
 def _reopen(ctx: StepContext) -> None:
-    rules.require_ruler(ctx.user, ctx.case, "只有指挥中心可以重办")
-    require_status(ctx.case, transitions.REOPENABLE, "只有已结案的工单可以重办")
+    rules.require_ruler(ctx.user, ctx.case, _("只有指挥中心可以重办"))
+    require_status(ctx.case, transitions.REOPENABLE, _("只有已结案的工单可以重办"))
     closing.reopened_lead(ctx.assignments)
 
 
 def _oversee(ctx: StepContext) -> None:
-    _over(ctx, [Role.DISPATCHER, Role.LEADER], "只有指挥中心或领导可以督办、催办")
-    require_status(ctx.case, transitions.OVERSEEABLE, "已办结的工单不能督办、催办")
+    _over(ctx, [Role.DISPATCHER, Role.LEADER], _("只有指挥中心或领导可以督办、催办"))
+    require_status(ctx.case, transitions.OVERSEEABLE, _("已办结的工单不能督办、催办"))
 
 
 CHECKS: dict[str, Callable[[StepContext], None]] = {

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import rules
 from civicgrid.cases.measure_models import (
@@ -65,17 +66,18 @@ def period(start: date | None, end: date | None, *, today: date | None = None) -
     end = end or (today if start is None else min(today, start + timedelta(days=DEFAULT_DAYS - 1)))
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise InvalidInput("开始日期不能晚于结束日期", details=[{"field": "from", "message": "after to"}])
+        raise InvalidInput(_("开始日期不能晚于结束日期"), details=[{"field": "from", "message": "after to"}])
     if (end - start).days >= MAX_DAYS:
         raise InvalidInput(
-            f"统计区间最长 {MAX_DAYS} 天", details=[{"field": "from", "message": f"at most {MAX_DAYS} days"}]
+            _("统计区间最长 %(days)s 天") % {"days": MAX_DAYS},
+            details=[{"field": "from", "message": f"at most {MAX_DAYS} days"}],
         )
     return Period(start, end)
 
 
 def require_staff(user: User) -> None:
     if not rules.is_staff_viewer(user):
-        raise Forbidden("只有工作人员可以查看考核指标")
+        raise Forbidden(_("只有工作人员可以查看考核指标"))
 
 
 def top_unit(user: User) -> Unit:
@@ -86,7 +88,7 @@ def top_unit(user: User) -> Unit:
         staff = [m.unit for m in memberships_of(user) if m.role in STAFF_ROLES]
         unit = min(staff, key=lambda u: (u.depth, u.path)) if staff else None
     if unit is None:
-        raise NotFound("单位不存在")
+        raise NotFound(_("单位不存在"))
     return unit
 
 
@@ -97,7 +99,7 @@ def unit_for(user: User, code: str | None) -> Unit:
         return top_unit(user)
     unit = units_visible_to(user, roles=STAFF_ROLES).filter(code=code).first()
     if unit is None:
-        raise NotFound("单位不存在")
+        raise NotFound(_("单位不存在"))
     return unit
 
 

@@ -123,3 +123,56 @@ def test_openapi_lists_each_action_with_its_body(client):
 @pytest.mark.django_db
 def test_unauthenticated_is_401(client, world, cats):
     assert client.get("/api/v1/cases").status_code == 401
+
+
+@pytest.mark.django_db
+def test_error_messages_follow_the_language(api, world, cats):
+    """`error.message` follows the request's language (Chinese without one); `details` keep their codes."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def upload(**headers):
+        r = api.client.post(
+            f"/api/v1/cases/{case.number}/photos",
+            {"photos": [SimpleUploadedFile("notes.txt", b"not an image")]},
+            headers={**api.headers("staff_a1"), **headers},
+        )
+        return r.status_code, r.json()
+
+    case = case_in_state(world, "dispatched")
+    en = {"Accept-Language": "en"}
+    calls = {
+        409: lambda **h: api.post(
+            "dispatcher_a",
+            f"/cases/{case.number}/actions/dispatch",
+            {"lead_unit": world.units["dept_cg"].code},
+            **h,
+        ),
+        403: lambda **h: api.post(
+            "resident", "/cases", {"description": "x", "channel": "hotline_12345", **IN_GRID_A1}, **h
+        ),
+        422: upload,
+    }
+    english = {
+        409: "This case cannot be dispatched now",
+        403: "You may not file through this channel",
+        422: "The file “notes.txt” is not a valid image; only JPEG, PNG and WebP are accepted",
+    }
+    chinese = {
+        409: "该工单当前不能派遣",
+        403: "无权以该渠道提交",
+        422: "文件“notes.txt”不是有效的图片，只接受 JPEG、PNG、WebP 格式",
+    }
+    for status, call in calls.items():
+        got, data = call(**en)
+        assert got == status, data
+        assert data["error"]["message"] == english[status]
+        got, plain = call()
+        assert got == status, plain
+        assert plain["error"]["message"] == chinese[status]
+        if status == 409:  # `status_name` is the status's display name, in the request's language too
+            assert plain["error"]["details"].pop("status_name") == "已派遣"
+            assert data["error"]["details"].pop("status_name") == "Dispatched"
+        assert plain["error"]["details"] == data["error"]["details"]
+        assert plain["error"]["code"] == data["error"]["code"]
+    status, data = api.post("dispatcher_a", "/cases", {"description": "x", "urgency": "very"}, **en)
+    assert status == 422 and data["error"]["message"] == "Invalid request parameters"

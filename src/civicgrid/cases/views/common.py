@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import resolve_url
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicgrid.cases import desk_queries, rules, schemas
 from civicgrid.cases.models import Case
@@ -45,7 +46,7 @@ def staff_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespo
                 return response
             return redirect_to_login(request.get_full_path())
         if not rules.is_staff_viewer(user_of(request)):
-            raise Forbidden("工作台仅供工作人员使用")
+            raise Forbidden(_("工作台仅供工作人员使用"))
         return view(request, *args, **kwargs)
 
     return wrapper

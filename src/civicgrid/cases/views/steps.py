@@ -136,7 +136,7 @@ def step_view(request: HttpRequest, number: str, step: str) -> HttpResponse:
     user = user_of(request)
     case = get_case_for(user, number)  # 404 outside the user's scope, before anything else
     if step not in STEP_FORMS:
-        raise NotFound("未知的操作")
+        raise NotFound(gettext("未知的操作"))
     label = desk_queries.STEP_LABELS[step]
     try:
         desk_queries.check_step(desk_queries.step_context(case, user), step)

@@ -54,7 +54,10 @@ def endpoint(view):
     def wrapped(request: HttpRequest, *args: Any, fmt: str | None = None, **kwargs: Any) -> HttpResponse:
         requested = (fmt or "xml").lower()
         try:
-            return view(request, *args, fmt=_fmt(fmt), **kwargs)
+            # The standard's clients get the message ids (Chinese) whatever their Accept-Language:
+            # domain errors are translated when raised, so the whole view runs untranslated.
+            with override(None):
+                return view(request, *args, fmt=_fmt(fmt), **kwargs)
         except Problem as exc:
             return error(requested, exc.status, exc.description)
         except DomainError as exc:

@@ -64,7 +64,7 @@ def js(response):
     return json.loads(response.content)
 
 
-def new_request(client, key, **extra):
+def new_request(client, key, headers=None, **extra):
     data = {
         "api_key": key,
         "service_code": "CS01",
@@ -80,7 +80,7 @@ def new_request(client, key, **extra):
         "attribute[AMOUNT]": "small",
         **extra,
     }
-    return client.post(f"{BASE}/requests.json", data)
+    return client.post(f"{BASE}/requests.json", data, headers=headers)
 
 
 @pytest.mark.django_db
@@ -289,3 +289,11 @@ def test_demo_key_is_issued_once(db):
     assert actions.issue_demo_key() == "open311-demo-key"
     actions.issue_demo_key()
     assert Open311Key.objects.count() == 1 and actions.open311_key("open311-demo-key") is not None
+
+
+@pytest.mark.django_db
+def test_errors_are_not_translated(client, cats, key):
+    """Errors are translated when raised; Open311 still answers in the message ids, whatever the language."""
+    for headers in ({}, {"Accept-Language": "en"}):
+        r = new_request(client, key, **{"attribute[AMOUNT]": "huge"}, headers=headers)
+        assert r.status_code == 400 and js(r)[0]["description"] == "“垃圾量”的选项无效", r.content

@@ -347,3 +347,28 @@ def test_resident_case_page_in_english(client, cats, world):
     page = client.get(filed["url"]).content.decode()
     for text in ['<p class="status-big">已办结</p>', "已收到您的反映", "已受理", "已转交办理单位", "核查"]:
         assert text in page
+
+
+@pytest.mark.django_db
+def test_validation_messages_in_english(client, cats):
+    """The same checks as above, asked for in English; the values are filled into the English text."""
+    en = {"Accept-Language": "en"}
+    r = client.post("/report/submit", body(category="NB01"), headers=en)
+    assert r.status_code == 422 and r.json()["error"]["message"] == "Please choose a category"
+    r = client.post(
+        "/report/submit",
+        body(description="长" * (actions.MAX_DESCRIPTION + 1), idempotency_key="k-2"),
+        headers=en,
+    )
+    assert r.status_code == 422, r.content
+    assert (
+        r.json()["error"]["message"]
+        == f"Please keep the description within {actions.MAX_DESCRIPTION} characters"
+    )
+    assert r.json()["error"]["details"] == {"description": "too long"}
+    r = client.post("/report/submit", body(attributes="{}", idempotency_key="k-3"), headers=en)
+    assert r.status_code == 422 and r.json()["error"]["message"].startswith("Please answer: ")
+    r = client.post(
+        "/report/submit", body(description="长" * (actions.MAX_DESCRIPTION + 1), idempotency_key="k-4")
+    )
+    assert r.json()["error"]["message"] == f"问题描述请勿超过 {actions.MAX_DESCRIPTION} 字"

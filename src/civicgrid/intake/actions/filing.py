@@ -1,11 +1,9 @@
-"""Resident intake: filing a report (retry-safe), tracking tickets, blocking senders, mobile reporters,
-Open311 keys. The case itself is always written by cases.actions (create_case through file_report)."""
+"""Filing a resident report, retry-safe; the case itself is written by cases.actions (file_report)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -15,27 +13,23 @@ from io import BytesIO
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicgrid.cases import actions as case_actions
 from civicgrid.cases.actions.photos import PreparedPhoto, prepare_photo
 from civicgrid.cases.actions.public import MAX_REPORT_PHOTOS
 from civicgrid.cases.models import Case, CaseType, Category, Channel
-from civicgrid.core import audit, crypto
-from civicgrid.core.errors import DomainError, Forbidden, InvalidInput, NotFound
-from civicgrid.core.models import Unit, UnitKind
+from civicgrid.core import crypto
+from civicgrid.core.errors import DomainError, Forbidden, InvalidInput
+from civicgrid.core.models import UnitKind
 from civicgrid.intake import limits
+from civicgrid.intake.actions.tickets import issue_ticket, reporter_code
 from civicgrid.intake.models import (
-    Block,
-    BlockKind,
     LocationSource,
     MobileReporterProfile,
     Open311Key,
-    ReporterKind,
     Source,
     Submission,
-    Ticket,
     TicketKind,
 )
 from civicgrid.intake.queries import point_for_address
@@ -43,15 +37,11 @@ from civicgrid.people import actions as people_actions
 from civicgrid.people.models import Role, User
 from civicgrid.people.queries import memberships_of
 
-logger = logging.getLogger(__name__)
-
 # The account that files what arrives without one (anonymous web and Open311 app submissions).
 # Inactive with no password: nobody signs in as it, it sees nothing, and notifications skip it.
 WEB_ACCOUNT = "intake-web"
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_DESCRIPTION = 4000
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
-CODE_LENGTH = 10
 _RACE_ATTEMPTS = 8
 # A signed-in filer of these units may leave the place out: create_case places it at their unit.
 _PLACED_KINDS = (
@@ -71,89 +61,6 @@ class Honeypot(DomainError):
 class IdempotencyConflict(DomainError):
     status = 409
     code = "idempotency_conflict"
-
-
-# --- tickets -------------------------------------------------------------------------------------
-
-
-def normalise_code(code: str) -> str:
-    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
-
-
-def code_digest(code: str) -> str:
-    return hashlib.sha256(("civicgrid-ticket:" + normalise_code(code)).encode()).hexdigest()
-
-
-def format_code(code: str) -> str:
-    code = normalise_code(code)
-    return f"{code[:5]}-{code[5:]}" if len(code) == CODE_LENGTH else code
-
-
-def issue_ticket(case: Case, *, kind: str, user: User | None = None, phone: str = "") -> tuple[Ticket, str]:
-    """A new tracking code for the case; returns the row and the code (shown once, kept encrypted)."""
-    phone = "".join((phone or "").split())
-    if phone and not (phone.lstrip("+").replace("-", "").isdigit() and 5 <= len(phone) <= 20):
-        raise InvalidInput(_("联系电话格式不正确"), details={"phone": "invalid"})
-    for _attempt in range(5):
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        try:
-            with transaction.atomic():
-                ticket = Ticket.objects.create(
-                    case=case,
-                    kind=kind,
-                    code_digest=code_digest(code),
-                    code_enc=crypto.encrypt(code),
-                    user=user if user is not None and user.pk and user.is_active else None,
-                    phone_enc=crypto.encrypt(phone),
-                    phone_index=crypto.blind_index(phone),
-                )
-            return ticket, format_code(code)
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not draw a unique tracking code")
-
-
-def _last4(phone: str) -> str:
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    return digits[-4:]
-
-
-def verify_ticket(code: str, phone_digits: str, *, ip: str) -> Ticket:
-    """The ticket for a code and the phone's last four digits; NotFound for any mismatch.
-
-    Failures count per address and per code (RateLimited past the limits); a success clears the code's.
-    """
-    code = normalise_code(code)
-    limits.check_only("follow_ip", ip)
-    if code:
-        limits.check_only("follow_code", code_digest(code))
-    ticket = (
-        Ticket.objects.select_related("case").filter(code_digest=code_digest(code)).first() if code else None
-    )
-    ok = False
-    if ticket is not None:
-        phone = crypto.decrypt(ticket.phone_enc) if ticket.phone_enc else ""
-        if not phone and ticket.kind == TicketKind.REPORTER and not ticket.case.anonymous:
-            phone = crypto.decrypt(ticket.case.reporter_phone_enc)
-        wanted = _last4(phone)
-        given = "".join(ch for ch in (phone_digits or "") if ch.isdigit())
-        ok = secrets.compare_digest(wanted, given) if wanted else True
-    if not ok:
-        limits.hit("follow_ip", ip)
-        if code:
-            limits.hit("follow_code", code_digest(code))
-        raise NotFound(_("查询码或手机号后四位不正确"))
-    limits.reset("follow_code", code_digest(code))
-    assert ticket is not None
-    return ticket
-
-
-def reporter_code(case: Case) -> str:
-    ticket = Ticket.objects.filter(case=case, kind=TicketKind.REPORTER).order_by("id").first()
-    return format_code(crypto.decrypt(ticket.code_enc)) if ticket and ticket.code_enc else ""
-
-
-# --- filing --------------------------------------------------------------------------------------
 
 
 def web_account() -> User:
@@ -485,119 +392,3 @@ def submit_report(
             time.sleep(0.05 * (attempt + 1))
         raise
     return Filed(case, ticket_code[0] if ticket_code else reporter_code(case))
-
-
-# --- abuse ---------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def block_sender(case: Case, *, by: User, days: int | None = 30, reason: str = "") -> list[Block]:
-    """Blocks the phone and the address a case came from (after mark_abusive), for `days` (None: no end)."""
-    submission = Submission.objects.filter(case=case).first()
-    rows = []
-    until = limits.block_until(days)
-    phone_index = case.reporter_phone_index or (submission.phone_index if submission else "")
-    if phone_index:
-        hint = crypto.mask_phone(crypto.decrypt(case.reporter_phone_enc)) if case.reporter_phone_enc else ""
-        rows.append(
-            Block.objects.create(
-                kind=BlockKind.PHONE,
-                phone_index=phone_index,
-                phone_hint=hint,
-                reason=reason[:200],
-                until=until,
-                created_by=by,
-            )
-        )
-    if submission is not None and submission.ip:
-        rows.append(
-            Block.objects.create(
-                kind=BlockKind.IP, network=submission.ip, reason=reason[:200], until=until, created_by=by
-            )
-        )
-    for row in rows:
-        audit.record(by, "intake.block", row, after={"kind": row.kind, "case": case.number})
-    return rows
-
-
-# --- mobile reporters ----------------------------------------------------------------------------
-
-
-def mobile_reporter_unit() -> Unit:
-    """Where self-registered mobile reporters' memberships sit: the top county-level unit."""
-    unit = Unit.objects.filter(kind=UnitKind.COUNTY, is_active=True).order_by("depth", "id").first()
-    unit = unit or Unit.objects.filter(kind=UnitKind.CITY).order_by("id").first()
-    if unit is None:
-        raise NotFound(_("尚未配置单位"))
-    return unit
-
-
-@transaction.atomic
-def register_mobile_reporter(
-    *, username: str, password: str, display_name: str, company: str, kind: str = ReporterKind.COURIER
-) -> User:
-    """A courier or truck driver signs up with their company; their reports come in as mobile_reporter."""
-    if not company.strip():
-        raise InvalidInput(_("请填写所属企业"), details={"company": "required"})
-    if kind not in ReporterKind.values:
-        raise InvalidInput(_("请选择类型"), details={"kind": kind})
-    user = people_actions.create_user(
-        username=username.strip(), password=password, display_name=display_name.strip()
-    )
-    people_actions.add_membership(user, mobile_reporter_unit(), Role.MOBILE_REPORTER)
-    MobileReporterProfile.objects.create(user=user, company=company.strip()[:100], kind=kind)
-    return user
-
-
-@transaction.atomic
-def set_company(user: User, *, company: str, kind: str = ReporterKind.COURIER) -> MobileReporterProfile:
-    if not company.strip():
-        raise InvalidInput(_("请填写所属企业"), details={"company": "required"})
-    profile, _created = MobileReporterProfile.objects.update_or_create(
-        user=user, defaults={"company": company.strip()[:100], "kind": kind}
-    )
-    if Role.MOBILE_REPORTER not in {m.role for m in memberships_of(user)}:
-        people_actions.add_membership(user, mobile_reporter_unit(), Role.MOBILE_REPORTER)
-    return profile
-
-
-# --- Open311 keys --------------------------------------------------------------------------------
-
-
-def key_digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-@transaction.atomic
-def issue_open311_key(
-    *, name: str, unit: Unit | None = None, key: str = "", by: Any = None
-) -> tuple[Open311Key, str]:
-    """A new API key (shown once; only its digest is kept). `key` fixes the value (the demo's)."""
-    key = key or "o311_" + secrets.token_urlsafe(24)
-    row = Open311Key.objects.filter(digest=key_digest(key)).first()
-    if row is not None:
-        return row, key
-    row = Open311Key.objects.create(name=name[:100], unit=unit, prefix=key[:8], digest=key_digest(key))
-    audit.record(by, "open311.key.issue", row, after={"name": row.name})
-    return row, key
-
-
-def open311_key(key: str) -> Open311Key | None:
-    if not key:
-        return None
-    row = (
-        Open311Key.objects.select_related("filer")
-        .filter(digest=key_digest(key), revoked_at__isnull=True)
-        .first()
-    )
-    if row is not None:
-        now = timezone.now()
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-            Open311Key.objects.filter(pk=row.pk).update(last_used_at=now)
-    return row
-
-
-def issue_demo_key() -> str:
-    """The demo's Open311 key, `open311-demo-key` (idempotent)."""
-    issue_open311_key(name="演示客户端（Open311）", key="open311-demo-key")
-    return "open311-demo-key"

@@ -1,0 +1,71 @@
+"""Resident intake: filing a report (retry-safe), tracking tickets, who may send (blocks, mobile
+reporters, Open311 keys). The case itself is always written by cases.actions (create_case through
+file_report). Split by subject; import from here."""
+
+from civicgrid.intake.actions.filing import (
+    MAX_DESCRIPTION,
+    MAX_PHOTO_BYTES,
+    WEB_ACCOUNT,
+    Filed,
+    Honeypot,
+    IdempotencyConflict,
+    ReportInput,
+    check_attributes,
+    prepare_photos,
+    public_category,
+    request_digest,
+    submit_report,
+    web_account,
+)
+from civicgrid.intake.actions.senders import (
+    block_sender,
+    issue_demo_key,
+    issue_open311_key,
+    key_digest,
+    mobile_reporter_unit,
+    open311_key,
+    register_mobile_reporter,
+    set_company,
+)
+from civicgrid.intake.actions.tickets import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    code_digest,
+    format_code,
+    issue_ticket,
+    normalise_code,
+    reporter_code,
+    verify_ticket,
+)
+
+__all__ = [
+    "CODE_ALPHABET",
+    "CODE_LENGTH",
+    "MAX_DESCRIPTION",
+    "MAX_PHOTO_BYTES",
+    "WEB_ACCOUNT",
+    "Filed",
+    "Honeypot",
+    "IdempotencyConflict",
+    "ReportInput",
+    "block_sender",
+    "check_attributes",
+    "code_digest",
+    "format_code",
+    "issue_demo_key",
+    "issue_open311_key",
+    "issue_ticket",
+    "key_digest",
+    "mobile_reporter_unit",
+    "normalise_code",
+    "open311_key",
+    "prepare_photos",
+    "public_category",
+    "register_mobile_reporter",
+    "reporter_code",
+    "request_digest",
+    "set_company",
+    "submit_report",
+    "verify_ticket",
+    "web_account",
+]

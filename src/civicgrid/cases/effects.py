@@ -61,8 +61,13 @@ def _members(units: Iterable[int | None] | QuerySet[Any, Any], roles: Iterable[s
     ids: Any = units if isinstance(units, QuerySet) else [u for u in units if u is not None]
     if isinstance(ids, list) and not ids:
         return []
-    rows = Membership.objects.filter(unit_id__in=ids, role__in=list(roles), user__is_active=True)
-    return list({m.user.pk: m.user for m in rows.select_related("user")}.values())
+    return _users(Q(unit_id__in=ids, role__in=list(roles)))
+
+
+def _users(memberships: Q) -> list[User]:
+    """The active users of the memberships matching `memberships`, each once."""
+    rows = Membership.objects.filter(memberships, user__is_active=True).select_related("user")
+    return list({m.user.pk: m.user for m in rows}.values())
 
 
 def _lead_handlers(case: Case) -> list[User]:
@@ -96,9 +101,7 @@ def _rulers(case: Case) -> list[User]:
 def _recheckers(case: Case) -> list[User]:
     grid = Q(unit_id=case.grid_id, role=Role.GRID_WORKER)
     community = Q(unit_id=case.community_id, role=Role.COMMUNITY_STAFF)
-    rows = Membership.objects.filter(grid | community, user__is_active=True)
-    users = list({m.user.pk: m.user for m in rows.select_related("user")}.values())
-    return users or _members(_chain(case), [Role.DISPATCHER])
+    return _users(grid | community) or _members(_chain(case), [Role.DISPATCHER])
 
 
 def _followers(case: Case) -> tuple[list[User], list[str]]:

@@ -78,6 +78,20 @@ def database_from_url(url: str, base_dir: Path) -> dict:
         # JIT compiling a list query's COUNT cost 300-400 ms of a 500 ms answer at 1M cases, for
         # queries that run in milliseconds without it (docs/performance.md); ?options=… overrides.
         options.setdefault("options", "-c jit=off")
+        # Server-side binding lets psycopg prepare a statement after its fifth run on a connection:
+        # PostgreSQL then skips parsing and planning, half of its work in an API step (performance.md).
+        # ?prepare_threshold=off turns it off, for a pooler that cannot keep prepared statements
+        # (PgBouncer before 1.21 in transaction mode).
+        threshold = options.pop("prepare_threshold", "5").strip().lower()
+        if threshold in {"off", "none", "false", ""}:
+            options["server_side_binding"] = False
+        else:
+            if not threshold.isdigit():
+                raise ConfigError(
+                    f"DATABASE_URL: prepare_threshold must be a whole number or off, not {threshold!r}"
+                )
+            options["server_side_binding"] = True
+            options["prepare_threshold"] = int(threshold)
         name = unquote(parsed.path.lstrip("/")) or "civicgrid"
         return {
             "ENGINE": "django.db.backends.postgresql",

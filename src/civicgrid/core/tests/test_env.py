@@ -16,9 +16,23 @@ def test_postgres_connections_run_without_jit_unless_the_url_says_otherwise():
         "db.example",
         "6543",
     )
-    assert db["OPTIONS"] == {"sslmode": "require", "options": "-c jit=off"}
+    assert db["OPTIONS"] == {
+        "sslmode": "require",
+        "options": "-c jit=off",
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
     own = database_from_url("postgres://db.example/grid?options=-c%20jit%3Don", Path("/srv"))
     assert own["OPTIONS"]["options"] == "-c jit=on"
+
+
+def test_prepared_statements_can_be_tuned_or_turned_off_for_a_pooler():
+    tuned = database_from_url("postgres://db.example/grid?prepare_threshold=2", Path("/srv"))
+    assert (tuned["OPTIONS"]["server_side_binding"], tuned["OPTIONS"]["prepare_threshold"]) == (True, 2)
+    off = database_from_url("postgres://db.example/grid?prepare_threshold=off", Path("/srv"))
+    assert off["OPTIONS"]["server_side_binding"] is False and "prepare_threshold" not in off["OPTIONS"]
+    with pytest.raises(ConfigError, match="prepare_threshold"):
+        database_from_url("postgres://db.example/grid?prepare_threshold=soon", Path("/srv"))
 
 
 def test_sqlite_and_unknown_schemes():

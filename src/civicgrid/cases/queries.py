@@ -9,6 +9,7 @@ walks the unit tree; see cases_visible_to for why the parts are ORed with an EXI
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from civicgrid.cases.models import (
     AssignmentRole,
     Case,
     CaseAssignment,
+    CaseStep,
     Category,
     ExtensionRequest,
     ExtensionStatus,
@@ -120,49 +122,97 @@ def may_read(user: User, case: Case) -> bool:
     if any(case.territory_path.startswith(p) for p in _top_paths(user, rules.TERRITORY_ROLES)):
         return True
     paths = _top_paths(user, rules.ASSIGNMENT_ROLES)
-    if (
-        paths
-        and CaseAssignment.objects.filter(_prefix_q("unit_path", paths), case=case, active=True).exists()
-    ):
+    if paths and _assigned_under(case, paths):
         return True
     return Case.objects.filter(reporter_user=user, merged_into=case).exists()
 
 
+def _assigned_under(case: Case, paths: list[str]) -> bool:
+    """An active assignment of the case to a unit under `paths`, from the ones in hand if loaded."""
+    held: list[CaseAssignment] | None = getattr(case, "active_assignments", None)
+    if held is not None:
+        return any(a.unit_path.startswith(p) for a in held for p in paths)
+    return CaseAssignment.objects.filter(_prefix_q("unit_path", paths), case=case, active=True).exists()
+
+
 _CASE_UNITS = ("grid", "community", "subdistrict", "territory", "lead_unit")
+
+# What a case page and a step reply read besides the case, written out: the ORM spent about 0.4 ms
+# of Python building each query, more than PostgreSQL spent answering it, and a step reply made five
+# (docs/performance.md, "api-lifecycle"). The units come without their polygons.
+_UNITS_SQL = "SELECT id, kind, name, code, parent_id, path, depth FROM core_unit WHERE id IN ({marks})"
+_ACTIVE_ASSIGNMENTS_SQL = (
+    "SELECT * FROM cases_caseassignment WHERE case_id = %s AND active ORDER BY role DESC, id"
+)
+_TIMELINE_SQL = (
+    "SELECT s.id, s.case_id, s.action, s.actor_id, s.unit_id, s.at, s.note, s.from_status, s.to_status,"
+    " u.display_name AS actor_display_name, u.username AS actor_username, n.name AS unit_name"
+    " FROM cases_casestep s LEFT JOIN people_user u ON u.id = s.actor_id"
+    " LEFT JOIN core_unit n ON n.id = s.unit_id WHERE s.case_id = %s ORDER BY s.at, s.id"
+)
+
+
+def units_by_id(ids: Iterable[int | None]) -> dict[int, Unit]:
+    """Units by id with the columns a case shows (code, name, kind, path; no polygon), in one query."""
+    wanted = sorted({pk for pk in ids if pk is not None})
+    if not wanted:
+        return {}
+    sql = _UNITS_SQL.format(marks=", ".join(["%s"] * len(wanted)))
+    return {unit.pk: unit for unit in Unit.objects.raw(sql, wanted)}
+
+
+def timeline(case: Case) -> list[CaseStep]:
+    """The case's steps in order, each with `actor_name` and `unit_name` (no User or Unit rows built)."""
+    steps = list(CaseStep.objects.raw(_TIMELINE_SQL, [case.pk]))
+    for step in steps:
+        # As User.__str__: the display name, else the username.
+        step.actor_name = step.actor_display_name or step.actor_username or ""  # type: ignore[attr-defined]
+    return steps
 
 
 def get_case_for(user: User, number: str) -> Case:
     """The case with this number if the user may read it; NotFound both when missing and when forbidden.
 
-    Its units come in one extra query rather than five joins: planning a ten-way join cost PostgreSQL
-    more than the lookup itself.
+    Its units and active assignments come in two more queries rather than joins: planning a ten-way
+    join cost PostgreSQL more than the lookup itself.
     """
     # order_by(): the number is unique, and resolving Meta.ordering cost more than the query.
     rows = Case.objects.select_related("category", "category__parent", "merged_into").filter(number=number)
     found = next(iter(rows.order_by()[:1]), None)
-    if found is None or not may_read(user, found):
+    if found is None or not may_read(user, with_units(found)):
         raise NotFound(_("工单不存在"))
-    return _with_units(found)
+    return found
 
 
 def case_after_step(user: User, case: Case) -> Case:
     """The case an action returned, for the reply to the actor: NotFound if the step took it out of sight.
 
     The action's own (locked, saved) row: reading the case again after the step cost a step reply
-    three more queries on PostgreSQL.
+    three more queries on PostgreSQL. Its assignments are read afresh (the step may have changed them).
     """
-    if not may_read(user, case):
+    if not may_read(user, with_units(case)):
         raise NotFound(_("工单不存在"))
-    return _with_units(case)
+    return case
 
 
-def _with_units(case: Case) -> Case:
-    """Sets the case's units in one query, leaving those the caller already holds."""
+def with_units(case: Case) -> Case:
+    """Sets the case's units and `case.active_assignments` (with their units), leaving units in hand.
+
+    No assignments are read before the first dispatch: units come with it.
+    """
+    held = (
+        list(CaseAssignment.objects.raw(_ACTIVE_ASSIGNMENTS_SQL, [case.pk]))
+        if case.first_dispatched_at
+        else []
+    )
     fields = {name: Case._meta.get_field(name) for name in _CASE_UNITS}
     missing = [name for name, f in fields.items() if not f.is_cached(case)]  # type: ignore[union-attr]
-    units = Unit.objects.in_bulk({getattr(case, f"{name}_id") for name in missing} - {None})
+    units = units_by_id([getattr(case, f"{name}_id") for name in missing] + [a.unit_id for a in held])
     for name in missing:
         setattr(case, name, units.get(getattr(case, f"{name}_id")))
+    for assignment in held:
+        assignment.unit = units[assignment.unit_id]
+    case.active_assignments = held  # type: ignore[attr-defined]
     return case
 
 

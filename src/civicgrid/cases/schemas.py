@@ -12,7 +12,7 @@ from typing import Any, Literal
 from django.utils import timezone
 from ninja import Field, Schema
 
-from civicgrid.cases import rules, transitions
+from civicgrid.cases import queries, rules, transitions
 from civicgrid.cases.models import (
     CLOCK_STATUSES,
     AssignmentRole,
@@ -26,6 +26,7 @@ from civicgrid.cases.models import (
     ExtensionRequest,
     ReturnReason,
     Satisfaction,
+    StepAction,
     Urgency,
 )
 from civicgrid.core import crypto
@@ -311,8 +312,7 @@ def _actor_name(step: CaseStep, case: Case, viewer: User, staff_viewer: bool, se
     if not staff_viewer and step.actor_id != viewer.pk:
         # Residents see which unit acted, not the name of the member of staff.
         return "工作人员"
-    actor = step.actor
-    return str(actor) if actor else ""
+    return step.actor_name  # type: ignore[attr-defined]  # read by queries.timeline
 
 
 def photo_out(photo: CasePhoto) -> dict[str, Any]:
@@ -331,11 +331,13 @@ def case_detail(case: Case, viewer: User) -> dict[str, Any]:
     """Everything about one case that this viewer may see, with its timeline and photos."""
     # No query for what cannot exist: units come with the first dispatch, and an extension request is
     # pending only in transitions.EXTENSION_RULED (made at `signed`, withdrawn when the case leaves).
-    assignments = (
-        list(case.assignments.filter(active=True).select_related("unit")) if case.first_dispatched_at else []
+    assignments = getattr(case, "active_assignments", None)
+    if assignments is None:
+        assignments = queries.with_units(case).active_assignments  # type: ignore[attr-defined]
+    steps = queries.timeline(case)
+    photos = list(
+        CasePhoto.objects.raw("SELECT * FROM cases_casephoto WHERE case_id = %s ORDER BY id", [case.pk])
     )
-    steps = list(case.steps.select_related("actor", "unit").order_by("at", "id"))
-    photos = list(case.photos.order_by("id"))
     pending = (
         ExtensionRequest.objects.filter(case=case, status="pending").select_related("unit").first()
         if case.status in transitions.EXTENSION_RULED
@@ -388,9 +390,9 @@ def case_detail(case: Case, viewer: User) -> dict[str, Any]:
                 {
                     "id": s.pk,
                     "action": s.action,
-                    "action_name": s.get_action_display(),
+                    "action_name": str(StepAction(s.action).label),
                     "actor": _actor_name(s, case, viewer, staff_viewer, sees_reporter),
-                    "unit": s.unit.name if s.unit else None,
+                    "unit": s.unit_name,  # type: ignore[attr-defined]
                     "at": s.at,
                     "note": s.note,
                     "from_status": s.from_status,

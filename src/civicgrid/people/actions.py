@@ -18,6 +18,7 @@ from civicgrid.core import audit
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.models import Unit
 from civicgrid.people.models import ApiToken, LoginThrottle, Membership, Role, User
+from civicgrid.people.queries import token_owner
 
 TOKEN_PREFIX = "cg_"
 
@@ -133,18 +134,14 @@ def user_for_token(token: str) -> User | None:
     """The active user a bearer token belongs to, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = (
-        ApiToken.objects.select_related("user")
-        .filter(digest=token_digest(token), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    if row is None:
-        return None
     now = timezone.now()
     # Touch at most once a minute so that a busy client does not turn every read into a write.
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
-    return row.user
+    user = token_owner(token_digest(token), used_since=now - timedelta(minutes=1))
+    if user is None:
+        return None
+    if user.token_stale:  # type: ignore[attr-defined]
+        ApiToken.objects.filter(pk=user.token_id).update(last_used_at=now)  # type: ignore[attr-defined]
+    return user
 
 
 # --- login throttling -------------------------------------------------------------------------

@@ -104,6 +104,30 @@ def test_token_issue_use_list_revoke(client, world):
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 
+def test_a_token_notes_its_use_at_most_once_a_minute_and_inactive_users_are_refused(client, world):
+    from civicgrid.people.actions import create_token
+
+    row, token = create_token(world.users["staff_a1"], name="phone")
+    headers = {"Authorization": f"Bearer {token}"}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    row.refresh_from_db()
+    assert row.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=50), tick=False):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    row.refresh_from_db()
+    assert row.last_used_at == start  # not rewritten within the minute
+    later = start + timedelta(seconds=70)
+    with time_machine.travel(later, tick=False):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    row.refresh_from_db()
+    assert row.last_used_at == later
+    world.users["staff_a1"].is_active = False
+    world.users["staff_a1"].save(update_fields=["is_active"])
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
 def test_cannot_revoke_someone_elses_token(client, world):
     other, _ = ApiToken.objects.get_or_create(user=world.users["staff_a2"], prefix="cg_x", digest="0" * 64)
     response = client.delete(f"/api/v1/auth/tokens/{other.pk}", headers=world.bearer("staff_a1"))

@@ -195,16 +195,25 @@ def case_after_step(user: User, case: Case) -> Case:
     return case
 
 
+def _active_assignment_rows(case: Case) -> list[CaseAssignment]:
+    return list(CaseAssignment.objects.raw(_ACTIVE_ASSIGNMENTS_SQL, [case.pk]))
+
+
+def active_assignments(case: Case) -> list[CaseAssignment]:
+    """The case's active assignments, lead first, with their units (two written-out reads)."""
+    held = _active_assignment_rows(case)
+    units = units_by_id(a.unit_id for a in held)
+    for assignment in held:
+        assignment.unit = units[assignment.unit_id]
+    return held
+
+
 def with_units(case: Case) -> Case:
     """Sets the case's units and `case.active_assignments` (with their units), leaving units in hand.
 
     No assignments are read before the first dispatch: units come with it.
     """
-    held = (
-        list(CaseAssignment.objects.raw(_ACTIVE_ASSIGNMENTS_SQL, [case.pk]))
-        if case.first_dispatched_at
-        else []
-    )
+    held = _active_assignment_rows(case) if case.first_dispatched_at else []
     fields = {name: Case._meta.get_field(name) for name in _CASE_UNITS}
     missing = [name for name, f in fields.items() if not f.is_cached(case)]  # type: ignore[union-attr]
     units = units_by_id([getattr(case, f"{name}_id") for name in missing] + [a.unit_id for a in held])

@@ -27,12 +27,11 @@ from civicgrid.cases.models import (
 )
 from civicgrid.core import crypto, geo
 from civicgrid.core.models import Unit, UnitKind
-from civicgrid.intake.models import ServiceDefinition, Submission, Ticket
+from civicgrid.intake.models import ServiceDefinition, Submission, Ticket, TicketKind
+from civicgrid.people.models import User
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
-
-    from civicgrid.people.models import User
 
 SIMILAR_RADIUS_M = 300
 SIMILAR_DAYS = 14
@@ -202,13 +201,17 @@ def ticket_by_code(code: str) -> Ticket | None:
 
 def followers_of(case: Case) -> tuple[list[User], list[str]]:
     """Who follows a case besides its reporter: accounts and phone numbers (for cases.effects)."""
-    users: dict[int, User] = {}
-    phones: list[str] = []
-    for ticket in Ticket.objects.filter(case=case, kind="follower").select_related("user"):
-        if ticket.user is not None and ticket.user.is_active:
-            users[ticket.user.pk] = ticket.user
-        elif ticket.phone_enc:
-            phones.append(crypto.decrypt(ticket.phone_enc))
+    # Asked on most steps of every case, and most cases have no follower: a written-out read of the
+    # two columns (the ORM's join to the users cost 0.5 ms a step), the accounts only when there are.
+    tickets = list(
+        Ticket.objects.raw(
+            "SELECT id, user_id, phone_enc FROM intake_ticket WHERE case_id = %s AND kind = %s",
+            [case.pk, TicketKind.FOLLOWER],
+        )
+    )
+    account_ids = {t.user_id for t in tickets if t.user_id is not None}
+    users = {u.pk: u for u in User.objects.filter(pk__in=account_ids, is_active=True)} if account_ids else {}
+    phones = [crypto.decrypt(t.phone_enc) for t in tickets if t.user_id not in users and t.phone_enc]
     return list(users.values()), sorted(set(phones))
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from civicgrid.cases import transitions
+from civicgrid.cases import queries, transitions
 from civicgrid.cases.models import (
     Case,
     CaseAssignment,
@@ -84,14 +84,12 @@ def lock(case: Case | str, by: User) -> Case:
     Scope comes first so that a case outside the user's scope is NotFound whatever the action; the lock
     makes every check-then-act of the action safe against a concurrent action on the same case.
     """
-    from civicgrid.cases.queries import may_read
-
     number = case if isinstance(case, str) else case.number
     # Lock first, then check: the check reads assignments that a concurrent step could change.
     # The category comes along (deadlines and the reply read it) but only the case row is locked.
     rows = Case.objects.select_related("category").select_for_update(of=("self",)).filter(number=number)
     locked = next(iter(rows.order_by()[:1]), None)
-    if locked is None or not may_read(by, locked):
+    if locked is None or not queries.may_read(by, locked):
         raise NotFound(_("工单不存在"))
     return locked
 
@@ -149,7 +147,7 @@ def _after_step(case: Case, step: CaseStep) -> None:
 
 
 def active_assignments(case: Case) -> list[CaseAssignment]:
-    return list(case.assignments.filter(active=True).select_related("unit").order_by("-role", "id"))
+    return queries.active_assignments(case)
 
 
 def withdraw_pending_extension(case: Case, at: datetime) -> None:

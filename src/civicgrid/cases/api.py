@@ -9,6 +9,7 @@ Decisions a client needs to know:
   OpenAPI document); an unknown action answers 404 `not_found` (after the case's own scope check).
 """
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema
 from ninja import Status as Reply
 from ninja.files import UploadedFile
+from ninja.responses import NinjaJSONEncoder
 
 from civicgrid.cases import actions, schemas
 from civicgrid.cases.models import Case, Category, Status
@@ -54,19 +56,21 @@ def _category(code: str | None) -> Category | None:
     return category
 
 
-def _detail(request: HttpRequest, number: str) -> dict[str, Any]:
-    user = _user(request)
-    return schemas.case_detail(get_case_for(user, number), user)
+def _rendered(request: HttpRequest, case_detail: dict[str, Any], status: int = 200) -> HttpResponse:
+    """A schemas.case_detail rendered as is: re-validating it against CaseOut cost every step 0.25 ms
+    and changed nothing (test_api checks both renderings give the same bytes)."""
+    body = json.dumps(case_detail, cls=NinjaJSONEncoder)  # as ninja's default JSONRenderer writes it
+    return HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
 
 
-def _reply(request: HttpRequest, case: Case) -> dict[str, Any]:
+def _reply(request: HttpRequest, case: Case, status: int = 200) -> HttpResponse:
     """The case as an action left it, for the one who acted."""
     user = _user(request)
-    return schemas.case_detail(case_after_step(user, case), user)
+    return _rendered(request, schemas.case_detail(case_after_step(user, case), user), status)
 
 
 @router.post("/cases", response={201: schemas.CaseOut}, summary="提交工单（受理）")
-def create_case(request: HttpRequest, body: schemas.CaseIn, response: HttpResponse):
+def create_case(request: HttpRequest, body: schemas.CaseIn):
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(
@@ -89,9 +93,10 @@ def create_case(request: HttpRequest, body: schemas.CaseIn, response: HttpRespon
         anonymous=body.anonymous,
         idempotency_key=key,
     )
+    reply = _reply(request, case, status=201)
     if case.replayed:
-        response["Idempotent-Replayed"] = "true"
-    return Reply(201, _reply(request, case))
+        reply["Idempotent-Replayed"] = "true"
+    return reply
 
 
 def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
@@ -138,7 +143,8 @@ def list_cases(request: HttpRequest, filters: Query[schemas.CaseFilter]):
 
 @router.get("/cases/{number}", response=schemas.CaseOut, summary="工单详情与办理记录")
 def read_case(request: HttpRequest, number: str):
-    return _detail(request, number)
+    user = _user(request)
+    return _rendered(request, schemas.case_detail(get_case_for(user, number), user))
 
 
 def _unit(code: str, field: str) -> Unit:

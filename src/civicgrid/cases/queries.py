@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections
+from django.db import connection, connections
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -150,6 +150,23 @@ _TIMELINE_SQL = (
     " FROM cases_casestep s LEFT JOIN people_user u ON u.id = s.actor_id"
     " LEFT JOIN core_unit n ON n.id = s.unit_id WHERE s.case_id = %s ORDER BY s.at, s.id"
 )
+
+
+def case_for_update(number: str) -> Case | None:
+    """The case with this number and its category, the case row locked to the end of the transaction
+    (on PostgreSQL; SQLite's write transaction already keeps other writers out)."""
+    fields = [f.attname for f in Category._meta.concrete_fields]
+    category_columns = ", ".join(f"g.{name} AS category__{name}" for name in fields)
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT c.*, {category_columns} FROM cases_case c"
+        f" LEFT JOIN cases_category g ON g.id = c.category_id WHERE c.number = %s{lock}"
+    )
+    case = next(iter(Case.objects.raw(sql, [number])), None)
+    if case is not None and case.category_id is not None:
+        values = [getattr(case, f"category__{name}") for name in fields]
+        case.category = Category.from_db(case._state.db, fields, values)
+    return case
 
 
 def units_by_id(ids: Iterable[int | None]) -> dict[int, Unit]:

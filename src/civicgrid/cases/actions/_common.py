@@ -87,8 +87,7 @@ def lock(case: Case | str, by: User) -> Case:
     number = case if isinstance(case, str) else case.number
     # Lock first, then check: the check reads assignments that a concurrent step could change.
     # The category comes along (deadlines and the reply read it) but only the case row is locked.
-    rows = Case.objects.select_related("category").select_for_update(of=("self",)).filter(number=number)
-    locked = next(iter(rows.order_by()[:1]), None)
+    locked = queries.case_for_update(number)
     if locked is None or not queries.may_read(by, locked):
         raise NotFound(_("工单不存在"))
     return locked

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 
@@ -74,7 +75,7 @@ def database_from_url(url: str, base_dir: Path) -> dict:
             "TEST": {"NAME": str(Path(name).with_name(f"test-{os.getpid()}.sqlite3"))},
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
-        options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        options: dict[str, Any] = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
         # JIT compiling a list query's COUNT cost 300-400 ms of a 500 ms answer at 1M cases, for
         # queries that run in milliseconds without it (docs/performance.md); ?options=… overrides.
         options.setdefault("options", "-c jit=off")

@@ -32,6 +32,7 @@ from civicgrid.cases.models import (
     Status,
 )
 from civicgrid.cases.search import GramsMatch
+from civicgrid.core import rows
 from civicgrid.core.errors import NotFound
 from civicgrid.core.models import Unit
 from civicgrid.people.models import Role
@@ -132,6 +133,12 @@ def _assigned_under(case: Case, paths: list[str]) -> bool:
     held: list[CaseAssignment] | None = getattr(case, "active_assignments", None)
     if held is not None:
         return any(a.unit_path.startswith(p) for a in held for p in paths)
+    # The lead unit on the case row is its active lead assignment (see _led_q), so a lead unit in hand
+    # answers for the lead without a query; only an assisting unit needs the assignments.
+    cached = Case._meta.get_field("lead_unit").is_cached(case)  # type: ignore[union-attr]
+    lead = case.lead_unit if case.lead_unit_id and cached else None
+    if lead is not None and case.status != Status.MERGED and any(lead.path.startswith(p) for p in paths):
+        return True
     return CaseAssignment.objects.filter(_prefix_q("unit_path", paths), case=case, active=True).exists()
 
 
@@ -140,7 +147,7 @@ _CASE_UNITS = ("grid", "community", "subdistrict", "territory", "lead_unit")
 # What a case page and a step reply read besides the case, written out: the ORM spent about 0.4 ms
 # of Python building each query, more than PostgreSQL spent answering it, and a step reply made five
 # (docs/performance.md, "api-lifecycle"). The units come without their polygons.
-_UNITS_SQL = "SELECT id, kind, name, code, parent_id, path, depth FROM core_unit WHERE id IN ({marks})"
+_UNITS_SQL = f"SELECT {', '.join(rows.UNIT_FIELDS)} FROM core_unit WHERE id IN ({{marks}})"
 _ACTIVE_ASSIGNMENTS_SQL = (
     "SELECT * FROM cases_caseassignment WHERE case_id = %s AND active ORDER BY role DESC, id"
 )
@@ -153,19 +160,23 @@ _TIMELINE_SQL = (
 
 
 def case_for_update(number: str) -> Case | None:
-    """The case with this number and its category, the case row locked to the end of the transaction
-    (on PostgreSQL; SQLite's write transaction already keeps other writers out)."""
-    fields = [f.attname for f in Category._meta.concrete_fields]
-    category_columns = ", ".join(f"g.{name} AS category__{name}" for name in fields)
+    """The case with this number, its category and units, the case row locked to the end of the
+    transaction (on PostgreSQL; SQLite's write transaction already keeps other writers out).
+
+    One written-out read: the checks, the deadlines, the notices and the reply all read these."""
+    category_fields = [f.attname for f in Category._meta.concrete_fields]
+    selected = [rows.columns("g", "category__", category_fields)]
+    joins = [" LEFT JOIN cases_category g ON g.id = c.category_id"]
+    for name in _CASE_UNITS:
+        selected.append(rows.columns(name, f"{name}__", rows.UNIT_FIELDS))
+        joins.append(f" LEFT JOIN core_unit {name} ON {name}.id = c.{name}_id")
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
-    sql = (
-        f"SELECT c.*, {category_columns} FROM cases_case c"
-        f" LEFT JOIN cases_category g ON g.id = c.category_id WHERE c.number = %s{lock}"
-    )
+    sql = f"SELECT c.*, {', '.join(selected)} FROM cases_case c{''.join(joins)} WHERE c.number = %s{lock}"
     case = next(iter(Case.objects.raw(sql, [number])), None)
-    if case is not None and case.category_id is not None:
-        values = [getattr(case, f"category__{name}") for name in fields]
-        case.category = Category.from_db(case._state.db, fields, values)
+    if case is not None:
+        case.category = rows.related(case, Category, "category__", category_fields)
+        for name in _CASE_UNITS:
+            setattr(case, name, rows.related(case, Unit, f"{name}__", rows.UNIT_FIELDS))
     return case
 
 
@@ -233,7 +244,13 @@ def with_units(case: Case) -> Case:
     held = _active_assignment_rows(case) if case.first_dispatched_at else []
     fields = {name: Case._meta.get_field(name) for name in _CASE_UNITS}
     missing = [name for name, f in fields.items() if not f.is_cached(case)]  # type: ignore[union-attr]
-    units = units_by_id([getattr(case, f"{name}_id") for name in missing] + [a.unit_id for a in held])
+    in_hand = {
+        unit.pk: unit
+        for name in _CASE_UNITS
+        if name not in missing and (unit := getattr(case, name)) is not None
+    }
+    wanted = [getattr(case, f"{name}_id") for name in missing] + [a.unit_id for a in held]
+    units = {**in_hand, **units_by_id(pk for pk in wanted if pk not in in_hand)}
     for name in missing:
         setattr(case, name, units.get(getattr(case, f"{name}_id")))
     for assignment in held:

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from civicgrid.core import rows
 from civicgrid.core.errors import Forbidden, NotFound
 from civicgrid.core.models import Unit
 from civicgrid.people.models import Membership, Role, User
@@ -30,10 +31,9 @@ def is_administrator(user: User) -> bool:
 # The two reads of every API request (the token's user, then the memberships every scope check
 # reads) are written out: building them through the ORM cost 0.75 and 1.25 ms of Python on this
 # machine against 0.13 ms each as SQL, most of a bare request (docs/performance.md, "api-lifecycle").
-_MEMBERSHIP_UNIT_FIELDS = ("id", "kind", "name", "code", "parent_id", "path", "depth", "is_active")
 _MEMBERSHIPS_SQL = (
     "SELECT m.id, m.user_id, m.unit_id, m.role, m.created_at, "
-    + ", ".join(f"n.{name} AS unit_{name}" for name in _MEMBERSHIP_UNIT_FIELDS)
+    + rows.columns("n", "unit__", rows.UNIT_FIELDS)
     + " FROM people_membership m JOIN core_unit n ON n.id = m.unit_id"
     " WHERE m.user_id = %s ORDER BY n.path, m.role"
 )
@@ -51,8 +51,7 @@ def memberships_of(user: User) -> list[Membership]:
     if cached is None:
         cached = list(Membership.objects.raw(_MEMBERSHIPS_SQL, [user.pk]))
         for m in cached:
-            values = [getattr(m, f"unit_{name}") for name in _MEMBERSHIP_UNIT_FIELDS]
-            m.unit = Unit.from_db(m._state.db, _MEMBERSHIP_UNIT_FIELDS, values)
+            m.unit = rows.related(m, Unit, "unit__", rows.UNIT_FIELDS)
         user._civicgrid_memberships = cached  # type: ignore[attr-defined]
     return cached
 

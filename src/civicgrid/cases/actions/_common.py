@@ -23,6 +23,7 @@ from civicgrid.cases.models import (
     ExtensionRequest,
     ExtensionStatus,
 )
+from civicgrid.core import rows
 from civicgrid.core.errors import InvalidTransition, NotFound
 
 if TYPE_CHECKING:
@@ -118,21 +119,24 @@ def write_step(
     changed = {
         k: [_json(before[k]), _json(v)] for k, v in after.items() if before is not None and before[k] != v
     }
+    # Both rows are written with statements built once (core.rows): every API step writes them, and
+    # the ORM rebuilt each statement every time (0.1-0.2 ms of Python apiece).
     if before is not None and changed:
-        fields = [Case._meta.get_field(name).name for name in changed]
-        case.save(update_fields=[*fields, "updated_at"])
+        rows.update(case, [Case._meta.get_field(name).name for name in changed] + ["updated_at"])
     from_status = before["status"] if before is not None else ""
     changed.pop("status", None)
-    step = CaseStep.objects.create(
-        case=case,
-        action=action,
-        actor=by if getattr(by, "pk", None) else None,
-        unit=unit,
-        at=at,
-        note=note,
-        from_status=from_status,
-        to_status=case.status,
-        changes={**changed, **(extra or {})},
+    step = rows.insert(
+        CaseStep(
+            case=case,
+            action=action,
+            actor=by if getattr(by, "pk", None) else None,
+            unit=unit,
+            at=at,
+            note=note,
+            from_status=from_status,
+            to_status=case.status,
+            changes={**changed, **(extra or {})},
+        )
     )
     _after_step(case, step)
     return step

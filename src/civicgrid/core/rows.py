@@ -1,0 +1,99 @@
+"""Rows of a related model read in the same written-out SQL as their parent, without the ORM.
+
+The hot reads of an API request (the token's user and memberships, a step's locked case) are written
+as SQL because building them through the ORM cost more Python than the database spent answering
+(docs/performance.md, "api-lifecycle"). A joined row comes back as aliased columns
+(`columns("n", "unit__", UNIT_FIELDS)`) and is turned into a model instance by `related(...)`;
+fields not read stay deferred, so touching one costs a query instead of a wrong value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from django.db import DatabaseError, connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+M = TypeVar("M", bound=models.Model)
+
+# The unit columns that scope checks, pages and replies read; polygons and bounding boxes stay behind.
+UNIT_FIELDS = ("id", "kind", "name", "code", "parent_id", "path", "depth", "is_active")
+
+
+def columns(alias: str, prefix: str, fields: Sequence[str]) -> str:
+    """`alias.field AS prefixfield, …` for a SELECT list."""
+    return ", ".join(f"{alias}.{name} AS {prefix}{name}" for name in fields)
+
+
+def related(row: models.Model, model: type[M], prefix: str, fields: Sequence[str]) -> M | None:
+    """The `model` instance whose aliased columns `row` carries; None for a missing (outer-joined) row.
+
+    `fields` are attnames in the model's field order, the first one its primary key."""
+    values = [getattr(row, f"{prefix}{name}") for name in fields]
+    if values[0] is None:
+        return None
+    return model.from_db(row._state.db, list(fields), values)
+
+
+# --- writes ---------------------------------------------------------------------------------------
+
+_STATEMENTS: dict[tuple[str, type[models.Model], tuple[str, ...]], tuple[str, list[models.Field]]] = {}
+
+
+def _statement(
+    connection: BaseDatabaseWrapper, model: type[models.Model], fields: tuple[str, ...]
+) -> tuple[str, list[models.Field]]:
+    """An UPDATE of `fields` by primary key, or with no fields an INSERT of every column, built once."""
+    key = (connection.alias, model, fields)
+    if key not in _STATEMENTS:
+        meta, quote = model._meta, connection.ops.quote_name
+        assert meta.pk is not None
+        table, pk = quote(meta.db_table), quote(str(meta.pk.column))
+        targets: list[models.Field]
+        if fields:
+            targets = [f for f in (meta.get_field(name) for name in fields) if isinstance(f, models.Field)]
+            assert len(targets) == len(fields), f"not all of {fields} are columns of {meta.label}"
+            columns = ", ".join(f"{quote(str(f.column))} = %s" for f in targets)
+            sql = f"UPDATE {table} SET {columns} WHERE {pk} = %s"
+        else:
+            targets = [f for f in meta.concrete_fields if not f.primary_key and not f.generated]
+            names = ", ".join(quote(str(f.column)) for f in targets)
+            sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(targets))})"
+            if connection.features.can_return_columns_from_insert:
+                sql += f" RETURNING {pk}"
+        _STATEMENTS[key] = (sql, targets)
+    return _STATEMENTS[key]
+
+
+def update(instance: models.Model, fields: Sequence[str]) -> None:
+    """Writes `fields` of a saved row as `instance.save(update_fields=fields)` does (auto_now fields
+    take the time), with the statement built once per model and field list. Sends no model signals:
+    the models written this way have no receivers (an API step's case row)."""
+    model = type(instance)
+    connection = connections[instance._state.db or router.db_for_write(model)]
+    sql, targets = _statement(connection, model, tuple(fields))
+    values = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in targets]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, instance.pk])
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"{model._meta.label} {instance.pk}: the update found no row")
+
+
+def insert(instance: M) -> M:
+    """Inserts a new row as `instance.save()` does (defaults, auto_now_add) and sets its primary key,
+    with the statement built once per model. Sends no model signals (see `update`)."""
+    model = type(instance)
+    connection = connections[router.db_for_write(model)]
+    sql, targets = _statement(connection, model, ())
+    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in targets]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if connection.features.can_return_columns_from_insert:
+            instance.pk = cursor.fetchone()[0]
+        else:
+            pk_column = str(model._meta.pk.column)  # type: ignore[union-attr]
+            instance.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, pk_column)
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance

@@ -29,6 +29,7 @@ from civicgrid.cases.queries import (
     filter_cases,
     get_case_for,
     one_pass_page,
+    unit_by_code,
     with_list_relations,
 )
 from civicgrid.cases.rules import is_staff_viewer
@@ -148,7 +149,7 @@ def read_case(request: HttpRequest, number: str):
 
 
 def _unit(code: str, field: str) -> Unit:
-    unit = Unit.objects.filter(code=code).first()
+    unit = unit_by_code(code)
     if unit is None:
         raise InvalidInput(_("未知的单位"), details=[{"field": field, "message": f"未知的单位编码 {code}"}])
     return unit

@@ -189,6 +189,12 @@ def units_by_id(ids: Iterable[int | None]) -> dict[int, Unit]:
     return {unit.pk: unit for unit in Unit.objects.raw(sql, wanted)}
 
 
+def unit_by_code(code: str) -> Unit | None:
+    """The unit with this code (the columns of units_by_id), e.g. a dispatch's target."""
+    sql = f"SELECT {', '.join(rows.UNIT_FIELDS)} FROM core_unit WHERE code = %s"
+    return next(iter(Unit.objects.raw(sql, [code])), None)
+
+
 def timeline(case: Case) -> list[CaseStep]:
     """The case's steps in order, each with `actor_name` and `unit_name` (no User or Unit rows built)."""
     steps = list(CaseStep.objects.raw(_TIMELINE_SQL, [case.pk]))

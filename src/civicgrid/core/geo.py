@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -55,6 +55,10 @@ class Location:
     community_id: int | None = None
     subdistrict_id: int | None = None
     distance_m: float | None = None
+    # The found unit's path as the index read it ("" when unknown), so that a caller can load the
+    # unit and its ancestors in one query; it may be CHECK_SECONDS old, so check it against the row.
+    # Not part of the answer: equal locations stay equal whatever the index knew of paths.
+    path: str = field(default="", compare=False, repr=False)
 
 
 UNLOCATED = Location(method="unlocated")
@@ -62,12 +66,13 @@ UNLOCATED = Location(method="unlocated")
 
 @dataclass(frozen=True)
 class Area:
-    """A polygon to locate into, with the ancestors a hit reports."""
+    """A polygon to locate into, with the ancestors and the path a hit reports ("" when made by hand)."""
 
     unit_id: int
     geometry: BaseGeometry
     community_id: int | None
     subdistrict_id: int | None
+    path: str = ""
 
 
 def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -154,11 +159,13 @@ class LocateIndex:
 
     def _in_grid(self, a: int) -> Location:
         grid = self.grids.areas[a]
-        return Location("grid", grid.unit_id, grid.community_id, grid.subdistrict_id, 0.0)
+        return Location("grid", grid.unit_id, grid.community_id, grid.subdistrict_id, 0.0, grid.path)
 
     def _in_community(self, a: int, distance_m: float) -> Location:
         community = self.communities.areas[a]
-        return Location("nearest_community", None, community.unit_id, community.subdistrict_id, distance_m)
+        return Location(
+            "nearest_community", None, community.unit_id, community.subdistrict_id, distance_m, community.path
+        )
 
     def _nearest_community(
         self, lat: float, lng: float, candidates: list[int], fallback_m: float
@@ -223,22 +230,30 @@ def load_index() -> LocateIndex:
     grids: list[Area] = []
     community_polygons: dict[int, BaseGeometry] = {}
     community_parents: dict[int, int | None] = {}
+    community_paths: dict[int, str] = {}
     grids_of: dict[int, list[BaseGeometry]] = {}
     for unit_id, kind, path, polygon in rows:
         community, subdistrict = _ancestors(path, kinds)
         if kind == UnitKind.COMMUNITY:
             community_parents[unit_id] = subdistrict
+            community_paths[unit_id] = path
         geometry = _parse_or_skip(unit_id, polygon)
         if geometry is None:
             continue
         if kind == UnitKind.GRID:
-            grids.append(Area(unit_id, geometry, community, subdistrict))
+            grids.append(Area(unit_id, geometry, community, subdistrict, path))
             if community is not None:
                 grids_of.setdefault(community, []).append(geometry)
         else:
             community_polygons[unit_id] = geometry
     communities = [
-        Area(unit_id, community_polygons.get(unit_id) or shapely.union_all(grids_of[unit_id]), unit_id, sub)
+        Area(
+            unit_id,
+            community_polygons.get(unit_id) or shapely.union_all(grids_of[unit_id]),
+            unit_id,
+            sub,
+            community_paths[unit_id],
+        )
         for unit_id, sub in community_parents.items()
         if unit_id in community_polygons or unit_id in grids_of
     ]

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from civicgrid.cases.models import Case, Category, CategoryNature, Status
 from civicgrid.core.models import Unit, UnitKind
+from civicgrid.core.queries import units_by_id
 from civicgrid.routing.models import KeywordRule, LeadPlace, UnitRule
 
 _SPACE = re.compile(r"\s+")
@@ -235,7 +236,13 @@ def _place_unit(place: Unit | None, kind: str) -> Unit | None:
     if place.kind == kind:
         return place
     ids = [int(p) for p in place.path.strip("/").split("/") if p]
-    return Unit.objects.filter(pk__in=ids, kind=kind, is_active=True).order_by("-depth").first()
+    found = [u for u in _active_units(ids).values() if u.kind == kind]
+    return max(found, key=lambda u: u.depth, default=None)
+
+
+def _active_units(ids: list[int]) -> dict[int, Unit]:
+    # Read now, not from a cache: a unit switched off must stop receiving cases at once.
+    return {pk: unit for pk, unit in units_by_id(ids).items() if unit.is_active}
 
 
 def choose_unit(category: Category | None, place: Unit | None, *, rules_key: Any = None) -> UnitChoice:
@@ -263,7 +270,7 @@ def choose_unit(category: Category | None, place: Unit | None, *, rules_key: Any
         candidates.append((key, rule))
     for _, rule in sorted(candidates, key=lambda c: c[0], reverse=True):
         if rule.lead_unit_id is not None:
-            unit = Unit.objects.filter(pk=rule.lead_unit_id, is_active=True).first()
+            unit = _active_units([rule.lead_unit_id]).get(rule.lead_unit_id)
         else:
             kind = UnitKind.GRID if rule.lead_place == LeadPlace.GRID else UnitKind.COMMUNITY
             unit = _place_unit(place, kind)
@@ -276,8 +283,7 @@ def choose_unit(category: Category | None, place: Unit | None, *, rules_key: Any
     ]
     wanted = [pk for pk, _ in defaults if pk]
     if wanted:
-        # Read now, not from a cache: a unit switched off must stop receiving cases at once.
-        units = Unit.objects.filter(is_active=True).in_bulk(wanted)
+        units = _active_units(wanted)
         for pk, reason in defaults:
             if pk in units:
                 return UnitChoice(units[pk], reason)

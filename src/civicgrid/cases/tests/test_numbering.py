@@ -61,3 +61,27 @@ def test_steps_record_changed_fields_without_the_reporter(world, cats):
     assert dispatch.changes["lead_unit"] == "D-CG"
     assert steps["sign"].unit == world.units["dept_cg"]
     assert "13812345678" not in str([s.changes for s in steps.values()])
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_case_gives_its_number_back(world, cats):
+    from civicgrid.cases.numbering import next_number
+
+    at = datetime(2026, 11, 27, 9, 0, tzinfo=SH)
+    with transaction.atomic():
+        assert next_number(at) == "CG20261127-0001"
+    try:
+        with transaction.atomic():
+            assert next_number(at) == "CG20261127-0002"
+            raise RuntimeError("the case failed to save")
+    except RuntimeError:
+        pass
+    with transaction.atomic():
+        assert next_number(at) == "CG20261127-0002"
+
+
+def test_numbers_are_taken_only_inside_a_transaction():
+    from civicgrid.cases.numbering import next_number
+
+    with pytest.raises(RuntimeError):
+        next_number()

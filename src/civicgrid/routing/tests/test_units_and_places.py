@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from civicgrid.core.actions import create_unit
-from civicgrid.core.models import UnitKind
+from civicgrid.core.models import Unit, UnitKind
 from civicgrid.routing import places
 from civicgrid.routing.models import KnownPlace, LeadPlace, RoutingSuggestion, UnitRule
 from civicgrid.routing.rules import choose_unit
@@ -85,6 +85,17 @@ def test_buildings_route_like_their_grid_and_known_places_count(world):
     assert places.match_address("幸福家园3栋楼下") == u["grid_a2"]
     KnownPlace.objects.create(name="人民医院", unit=u["grid_b1"])
     assert places.match_address("人民医院对面垃圾") == u["grid_b1"]
+
+
+def test_a_building_and_its_grid_are_read_in_one_query(world, django_assert_num_queries):
+    u = world.units
+    building = create_unit(kind=UnitKind.BUILDING, name="幸福家园3栋", code="B-1", parent=u["grid_a2"])
+    places.names()
+    with django_assert_num_queries(2):  # the names' fingerprint, then the building with its grid
+        assert places.match_address("幸福家园3栋楼下") == u["grid_a2"]
+    # Moved without its change time (so the names are not read again): its new grid still counts.
+    Unit.objects.filter(pk=building.pk).update(parent=u["grid_a1"])
+    assert places.match_address("幸福家园3栋楼下") == u["grid_a1"]
 
 
 def test_a_case_without_a_point_is_placed_by_its_address(world, cats):

@@ -29,12 +29,12 @@ from civicgrid.cases.queries import (
     filter_cases,
     get_case_for,
     one_pass_page,
-    unit_by_code,
     with_list_relations,
 )
 from civicgrid.cases.rules import is_staff_viewer
 from civicgrid.core.errors import InvalidInput, NotFound
 from civicgrid.core.models import Unit
+from civicgrid.core.queries import unit_by_code
 from civicgrid.people.models import User
 
 router = Router(tags=["cases"])

@@ -9,7 +9,6 @@ walks the unit tree; see cases_visible_to for why the parts are ORed with an EXI
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,7 @@ from civicgrid.cases.search import GramsMatch
 from civicgrid.core import rows
 from civicgrid.core.errors import NotFound
 from civicgrid.core.models import Unit
+from civicgrid.core.queries import units_by_id
 from civicgrid.people.models import Role
 from civicgrid.people.queries import memberships_of
 
@@ -147,7 +147,6 @@ _CASE_UNITS = ("grid", "community", "subdistrict", "territory", "lead_unit")
 # What a case page and a step reply read besides the case, written out: the ORM spent about 0.4 ms
 # of Python building each query, more than PostgreSQL spent answering it, and a step reply made five
 # (docs/performance.md, "api-lifecycle"). The units come without their polygons.
-_UNITS_SQL = f"SELECT {', '.join(rows.UNIT_FIELDS)} FROM core_unit WHERE id IN ({{marks}})"
 _ACTIVE_ASSIGNMENTS_SQL = (
     "SELECT * FROM cases_caseassignment WHERE case_id = %s AND active ORDER BY role DESC, id"
 )
@@ -178,21 +177,6 @@ def case_for_update(number: str) -> Case | None:
         for name in _CASE_UNITS:
             setattr(case, name, rows.related(case, Unit, f"{name}__", rows.UNIT_FIELDS))
     return case
-
-
-def units_by_id(ids: Iterable[int | None]) -> dict[int, Unit]:
-    """Units by id with the columns a case shows (code, name, kind, path; no polygon), in one query."""
-    wanted = sorted({pk for pk in ids if pk is not None})
-    if not wanted:
-        return {}
-    sql = _UNITS_SQL.format(marks=", ".join(["%s"] * len(wanted)))
-    return {unit.pk: unit for unit in Unit.objects.raw(sql, wanted)}
-
-
-def unit_by_code(code: str) -> Unit | None:
-    """The unit with this code (the columns of units_by_id), e.g. a dispatch's target."""
-    sql = f"SELECT {', '.join(rows.UNIT_FIELDS)} FROM core_unit WHERE code = %s"
-    return next(iter(Unit.objects.raw(sql, [code])), None)
 
 
 def timeline(case: Case) -> list[CaseStep]:

@@ -139,7 +139,11 @@ def _request_hash(fields: dict[str, Any]) -> str:
 
 def _replay_sql() -> str:
     table = connection.ops.quote_name(Case._meta.db_table)
-    return f"SELECT id, number, request_hash FROM {table} WHERE created_by_id = %s AND idempotency_key = %s"
+    # `<> ''` repeats the unique index's condition so that a prepared (generic) plan can use it too.
+    return (
+        f"SELECT id, number, request_hash FROM {table}"
+        " WHERE created_by_id = %s AND idempotency_key = %s AND idempotency_key <> ''"
+    )
 
 
 def _replay(by: User, key: str, digest: str) -> Case | None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from civicgrid.cases import deadlines, rules
 from civicgrid.cases.models import Case, CaseAssignment, CaseStep, Status, StepAction
-from civicgrid.core import crypto
+from civicgrid.core import crypto, rows
 from civicgrid.notify.actions import notify
 from civicgrid.people.models import Role, User
 
@@ -75,7 +75,7 @@ def _users(*groups: tuple[Iterable[int | None], Iterable[str]]) -> list[User]:
         "SELECT * FROM people_user WHERE is_active AND id IN"
         f" (SELECT user_id FROM people_membership WHERE {' OR '.join(conditions)}) ORDER BY id"
     )
-    return list(User.objects.raw(sql, params))
+    return rows.fetch(User, sql, params)
 
 
 def _lead_handlers(case: Case) -> list[User]:

@@ -171,7 +171,7 @@ def case_for_update(number: str) -> Case | None:
         joins.append(f" LEFT JOIN core_unit {name} ON {name}.id = c.{name}_id")
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
     sql = f"SELECT c.*, {', '.join(selected)} FROM cases_case c{''.join(joins)} WHERE c.number = %s{lock}"
-    case = next(iter(Case.objects.raw(sql, [number])), None)
+    case = next(iter(rows.fetch(Case, sql, [number])), None)
     if case is not None:
         case.category = rows.related(case, Category, "category__", category_fields)
         for name in _CASE_UNITS:
@@ -181,7 +181,7 @@ def case_for_update(number: str) -> Case | None:
 
 def timeline(case: Case) -> list[CaseStep]:
     """The case's steps in order, each with `actor_name` and `unit_name` (no User or Unit rows built)."""
-    steps = list(CaseStep.objects.raw(_TIMELINE_SQL, [case.pk]))
+    steps = rows.fetch(CaseStep, _TIMELINE_SQL, [case.pk])
     for step in steps:
         # As User.__str__: the display name, else the username.
         step.actor_name = step.actor_display_name or step.actor_username or ""  # type: ignore[attr-defined]
@@ -214,7 +214,7 @@ def case_after_step(user: User, case: Case) -> Case:
 
 
 def _active_assignment_rows(case: Case) -> list[CaseAssignment]:
-    return list(CaseAssignment.objects.raw(_ACTIVE_ASSIGNMENTS_SQL, [case.pk]))
+    return rows.fetch(CaseAssignment, _ACTIVE_ASSIGNMENTS_SQL, [case.pk])
 
 
 def active_assignments(case: Case) -> list[CaseAssignment]:

@@ -29,7 +29,7 @@ from civicgrid.cases.models import (
     StepAction,
     Urgency,
 )
-from civicgrid.core import crypto
+from civicgrid.core import crypto, rows
 from civicgrid.core.models import Unit
 from civicgrid.people.models import User
 
@@ -335,9 +335,7 @@ def case_detail(case: Case, viewer: User) -> dict[str, Any]:
     if assignments is None:
         assignments = queries.with_units(case).active_assignments  # type: ignore[attr-defined]
     steps = queries.timeline(case)
-    photos = list(
-        CasePhoto.objects.raw("SELECT * FROM cases_casephoto WHERE case_id = %s ORDER BY id", [case.pk])
-    )
+    photos = rows.fetch(CasePhoto, "SELECT * FROM cases_casephoto WHERE case_id = %s ORDER BY id", [case.pk])
     pending = (
         ExtensionRequest.objects.filter(case=case, status="pending").select_related("unit").first()
         if case.status in transitions.EXTENSION_RULED

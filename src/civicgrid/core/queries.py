@@ -19,9 +19,9 @@ def units_by_id(ids: Iterable[int | None]) -> dict[int, Unit]:
         return {}
     marks = ", ".join(["%s"] * len(wanted))
     sql = f"SELECT {_COLUMNS} FROM core_unit WHERE id IN ({marks}) ORDER BY path"
-    return {u.pk: u for u in Unit.objects.raw(sql, wanted)}
+    return {u.pk: u for u in rows.fetch(Unit, sql, wanted)}
 
 
 def unit_by_code(code: str) -> Unit | None:
     """The unit with this code, e.g. a dispatch's target."""
-    return next(iter(Unit.objects.raw(f"SELECT {_COLUMNS} FROM core_unit WHERE code = %s", [code])), None)
+    return next(iter(rows.fetch(Unit, f"SELECT {_COLUMNS} FROM core_unit WHERE code = %s", [code])), None)

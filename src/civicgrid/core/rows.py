@@ -10,15 +10,73 @@ fields not read stay deferred, so touching one costs a query instead of a wrong 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.db import DatabaseError, connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.sql import Query
 
 M = TypeVar("M", bound=models.Model)
 
 # The unit columns that scope checks, pages and replies read; polygons and bounding boxes stay behind.
 UNIT_FIELDS = ("id", "kind", "name", "code", "parent_id", "path", "depth", "is_active")
+
+
+class _Plan(NamedTuple):
+    names: list[str]  # attnames of the model's fields the statement selects, in field order
+    positions: list[int]  # where each of them is in a row
+    extras: list[tuple[str, int]]  # other columns, set as attributes
+    converters: list[tuple[int, list[Any], Any]]  # (position, converters, column) as the ORM applies
+
+
+_PLANS: dict[tuple[str, type[models.Model], str], _Plan] = {}
+
+
+def fetch(model: type[M], sql: str, params: Sequence[Any] = ()) -> list[M]:
+    """`model.objects.raw(sql, params)` as a list, with the mapping of columns to fields worked out
+    once per statement: RawQuerySet redoes it on every run (fields × columns), which for a step's
+    locked case with its joined rows cost more than the query."""
+    connection = connections[router.db_for_read(model)]
+    key = (connection.alias, model, sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        plan = _PLANS.get(key)
+        if plan is None:
+            if len(_PLANS) > 2000:  # statements with IN lists come in many lengths; keep it bounded
+                _PLANS.clear()
+            plan = _PLANS[key] = _plan(connection, model, [c[0] for c in cursor.description])
+        found = cursor.fetchall()
+    out = []
+    for row in found:
+        values = list(row)
+        for pos, converters, column in plan.converters:
+            value = values[pos]
+            for converter in converters:
+                value = converter(value, column, connection)
+            values[pos] = value
+        instance = model.from_db(connection.alias, plan.names, [values[p] for p in plan.positions])
+        for name, pos in plan.extras:
+            setattr(instance, name, values[pos])
+        out.append(instance)
+    return out
+
+
+def _plan(connection: BaseDatabaseWrapper, model: type[models.Model], columns: list[str]) -> _Plan:
+    """What RawModelIterable works out for each run (django.db.models.query), once."""
+    by_column = {f.column: f for f in model._meta.concrete_fields}
+    selected = [f for f in model._meta.concrete_fields if f.column in columns]
+    assert model._meta.pk in selected, f"a read of {model._meta.label} must select its primary key"
+    extras = [(name, pos) for pos, name in enumerate(columns) if name not in by_column]
+    cols = [
+        f.get_col(f.model._meta.db_table) if (f := by_column.get(name)) is not None else None
+        for name in columns
+    ]
+    compiler = connection.ops.compiler("SQLCompiler")(Query(model), connection, connection.alias)
+    found = compiler.get_converters(cols)  # type: ignore[arg-type]  # None for columns of no field
+    converters = [(pos, convs, col) for pos, (convs, col) in found.items()]
+    return _Plan(
+        [f.attname for f in selected], [columns.index(str(f.column)) for f in selected], extras, converters
+    )
 
 
 def columns(alias: str, prefix: str, fields: Sequence[str]) -> str:

@@ -25,7 +25,7 @@ from civicgrid.cases.models import (
     Status,
     StepAction,
 )
-from civicgrid.core import crypto, geo
+from civicgrid.core import crypto, geo, rows
 from civicgrid.core.models import Unit, UnitKind
 from civicgrid.intake.models import ServiceDefinition, Submission, Ticket, TicketKind
 from civicgrid.people.models import User
@@ -203,11 +203,10 @@ def followers_of(case: Case) -> tuple[list[User], list[str]]:
     """Who follows a case besides its reporter: accounts and phone numbers (for cases.effects)."""
     # Asked on most steps of every case, and most cases have no follower: a written-out read of the
     # two columns (the ORM's join to the users cost 0.5 ms a step), the accounts only when there are.
-    tickets = list(
-        Ticket.objects.raw(
-            "SELECT id, user_id, phone_enc FROM intake_ticket WHERE case_id = %s AND kind = %s",
-            [case.pk, TicketKind.FOLLOWER],
-        )
+    tickets = rows.fetch(
+        Ticket,
+        "SELECT id, user_id, phone_enc FROM intake_ticket WHERE case_id = %s AND kind = %s",
+        [case.pk, TicketKind.FOLLOWER],
     )
     account_ids = {t.user_id for t in tickets if t.user_id is not None}
     users = {u.pk: u for u in User.objects.filter(pk__in=account_ids, is_active=True)} if account_ids else {}

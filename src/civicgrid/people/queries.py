@@ -49,7 +49,7 @@ def memberships_of(user: User) -> list[Membership]:
     """The user's memberships with their units (no polygons), cached on the user object for the request."""
     cached = getattr(user, "_civicgrid_memberships", None)
     if cached is None:
-        cached = list(Membership.objects.raw(_MEMBERSHIPS_SQL, [user.pk]))
+        cached = rows.fetch(Membership, _MEMBERSHIPS_SQL, [user.pk])
         for m in cached:
             m.unit = rows.related(m, Unit, "unit__", rows.UNIT_FIELDS)
         user._civicgrid_memberships = cached  # type: ignore[attr-defined]
@@ -60,7 +60,7 @@ def token_owner(digest: str, used_since: datetime) -> User | None:
     """The active user of the unrevoked token with this digest, with `token_id` and `token_stale`
     (the token was last used before `used_since`, or never)."""
     since = connection.ops.adapt_datetimefield_value(used_since)
-    return next(iter(User.objects.raw(_TOKEN_OWNER_SQL, [since, digest])), None)
+    return next(iter(rows.fetch(User, _TOKEN_OWNER_SQL, [since, digest])), None)
 
 
 def roles_of(user: User) -> set[str]:

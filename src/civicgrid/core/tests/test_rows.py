@@ -59,3 +59,21 @@ def test_related_rows_come_from_aliased_columns_with_the_rest_deferred(world):
     assert len(ctx.captured_queries) == 2
     member.unit__id = None
     assert rows.related(member, Unit, "unit__", rows.UNIT_FIELDS) is None  # an outer join's missing row
+
+
+@pytest.mark.django_db
+def test_fetch_reads_like_raw_with_converters_and_extra_columns_each_run():
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False):
+        first = rows.insert(AuditEntry(action="x.a", object_type="t", object_id="1", after={"k": 1}))
+        rows.insert(AuditEntry(action="x.b", object_type="t", object_id="2", after=None))
+    sql = "SELECT id, at, action, after, object_id || '!' AS shout FROM core_auditentry WHERE action LIKE %s ORDER BY id"
+    for _ in range(2):  # the second run takes the plan made by the first
+        found = rows.fetch(AuditEntry, sql, ["x.%"])
+        assert [(e.pk, e.at, e.action, e.after, e.shout) for e in found] == [  # type: ignore[attr-defined]
+            (first.pk, start, "x.a", {"k": 1}, "1!"),
+            (first.pk + 1, start, "x.b", None, "2!"),
+        ]
+        assert found[0].at.tzinfo is not None  # aware on SQLite too, as the ORM gives it
+        assert "object_repr" in found[0].get_deferred_fields()
+    assert rows.fetch(AuditEntry, sql, ["none.%"]) == []

@@ -6,4 +6,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from civicgrid.core import checks  # noqa: F401  (registers the working-calendar system checks)
+        # checks registers the working-calendar system checks; pgcursor the PostgreSQL cursor.
+        from civicgrid.core import checks, pgcursor  # noqa: F401
+
+        pgcursor.connect()

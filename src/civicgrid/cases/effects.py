@@ -26,8 +26,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
+
 from civicgrid.cases import deadlines, rules
-from civicgrid.cases.models import Case, CaseAssignment, CaseStep, Status, StepAction
+from civicgrid.cases.models import Case, CaseStep, Status, StepAction
 from civicgrid.core import crypto, rows
 from civicgrid.notify.actions import notify
 from civicgrid.people.models import Role, User
@@ -83,10 +85,11 @@ def _lead_handlers(case: Case) -> list[User]:
 
 
 def _assigned_handlers(case: Case, *, unsigned_only: bool = False) -> list[User]:
-    rows = CaseAssignment.objects.filter(case=case, active=True)
-    if unsigned_only:
-        rows = rows.filter(signed_at__isnull=True)
-    return _members(list(rows.values_list("unit_id", flat=True)), rules.HANDLER_ROLES)
+    sql = "SELECT unit_id FROM cases_caseassignment WHERE case_id = %s AND active"
+    with connection.cursor() as cursor:
+        cursor.execute(sql + (" AND signed_at IS NULL" if unsigned_only else ""), [case.pk])
+        units = [unit_id for (unit_id,) in cursor.fetchall()]
+    return _members(units, rules.HANDLER_ROLES)
 
 
 def _community_handles(case: Case) -> bool:

@@ -195,8 +195,8 @@ def get_case_for(user: User, number: str) -> Case:
     join cost PostgreSQL more than the lookup itself.
     """
     # order_by(): the number is unique, and resolving Meta.ordering cost more than the query.
-    rows = Case.objects.select_related("category", "category__parent", "merged_into").filter(number=number)
-    found = next(iter(rows.order_by()[:1]), None)
+    cases = Case.objects.select_related("category", "category__parent", "merged_into").filter(number=number)
+    found = next(iter(cases.order_by()[:1]), None)
     if found is None or not may_read(user, with_units(found)):
         raise NotFound(_("工单不存在"))
     return found

@@ -30,7 +30,7 @@ from civicgrid.cases.models import (
     WarnLevel,
 )
 from civicgrid.cases.numbering import next_number
-from civicgrid.core import coords, crypto, geo
+from civicgrid.core import coords, crypto, geo, rows
 from civicgrid.core.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
 from civicgrid.core.models import TERRITORIAL_KINDS, Unit, UnitKind
 from civicgrid.core.queries import units_by_id
@@ -281,7 +281,7 @@ def _create(
         case.registered_at = case.answered_at = now
         note = "网格员巡查发现，直接立案"
     case.number = next_number(now)
-    case.save()
+    rows.insert(case)  # a statement built once: the ORM assembled the 59-column INSERT on every filing
     unit = patrol.unit if patrol else _acting_unit(by, case)
     write_step(case, StepAction.CREATE, by=by, unit=unit, before=None, at=now, note=note)
     return case

@@ -67,7 +67,10 @@ def test_fetch_reads_like_raw_with_converters_and_extra_columns_each_run():
     with time_machine.travel(start, tick=False):
         first = rows.insert(AuditEntry(action="x.a", object_type="t", object_id="1", after={"k": 1}))
         rows.insert(AuditEntry(action="x.b", object_type="t", object_id="2", after=None))
-    sql = "SELECT id, at, action, after, object_id || '!' AS shout FROM core_auditentry WHERE action LIKE %s ORDER BY id"
+    sql = (
+        "SELECT id, at, action, after, object_id || '!' AS shout FROM core_auditentry"
+        " WHERE action LIKE %s ORDER BY id"
+    )
     for _ in range(2):  # the second run takes the plan made by the first
         found = rows.fetch(AuditEntry, sql, ["x.%"])
         assert [(e.pk, e.at, e.action, e.after, e.shout) for e in found] == [  # type: ignore[attr-defined]

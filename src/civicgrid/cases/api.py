@@ -32,6 +32,7 @@ from civicgrid.cases.queries import (
     with_list_relations,
 )
 from civicgrid.cases.rules import is_staff_viewer
+from civicgrid.core import rows
 from civicgrid.core.errors import InvalidInput, NotFound
 from civicgrid.core.models import Unit
 from civicgrid.core.queries import unit_by_code
@@ -49,7 +50,9 @@ def _user(request: HttpRequest) -> User:
 def _category(code: str | None) -> Category | None:
     if not code:
         return None
-    category = Category.objects.filter(code=code, is_active=True).first()
+    category = next(
+        iter(rows.fetch(Category, "SELECT * FROM cases_category WHERE code = %s AND is_active", [code])), None
+    )
     if category is None:
         raise InvalidInput(
             _("未知的分类"), details=[{"field": "category", "message": f"未知的分类编码 {code}"}]
@@ -262,8 +265,8 @@ def upload_photos(
                 details=[{"field": "photos", "message": upload.name}],
             )
         files.append((upload.name or "photo", upload.read()))
-    rows = actions.add_photos(case, by=user, files=files, step_id=step)
-    return Reply(201, [schemas.photo_out(p) for p in rows])
+    added = actions.add_photos(case, by=user, files=files, step_id=step)
+    return Reply(201, [schemas.photo_out(p) for p in added])
 
 
 @router.get("/categories", response=list[schemas.CategoryOut], summary="事项分类及时限")

@@ -188,6 +188,15 @@ def timeline(case: Case) -> list[CaseStep]:
     return steps
 
 
+def pending_extension(case: Case) -> ExtensionRequest | None:
+    """The case's pending extension request (at most one), with its unit's name as `unit_name`."""
+    sql = (
+        "SELECT e.*, n.name AS unit_name FROM cases_extensionrequest e"
+        " LEFT JOIN core_unit n ON n.id = e.unit_id WHERE e.case_id = %s AND e.status = %s ORDER BY e.id"
+    )
+    return next(iter(rows.fetch(ExtensionRequest, sql, [case.pk, ExtensionStatus.PENDING])), None)
+
+
 def get_case_for(user: User, number: str) -> Case:
     """The case with this number if the user may read it; NotFound both when missing and when forbidden.
 
@@ -285,10 +294,10 @@ def one_pass_page(cases: QuerySet[Case], start: int, size: int) -> tuple[list[in
             " SELECT pk, total FROM matches ORDER BY row_number LIMIT %s OFFSET %s",
             (*params, size, start),
         )
-        rows = cursor.fetchall()
-    if not rows:  # past the last page: no row carries the total
+        found = cursor.fetchall()
+    if not found:  # past the last page: no row carries the total
         return [], cases.count()
-    return [pk for pk, _ in rows], rows[0][1]
+    return [pk for pk, _ in found], found[0][1]
 
 
 def overdue_q(now=None) -> Q:
@@ -418,16 +427,16 @@ def returned(user: User) -> QuerySet[Case]:
 
 def extension_requests(user: User) -> QuerySet[ExtensionRequest]:
     """Pending extension requests on cases the user rules (dispatcher of the territory)."""
-    rows = ExtensionRequest.objects.filter(status=ExtensionStatus.PENDING).select_related("case", "unit")
+    pending = ExtensionRequest.objects.filter(status=ExtensionStatus.PENDING).select_related("case", "unit")
     if user.is_superuser:
-        return rows.order_by("requested_at")
+        return pending.order_by("requested_at")
     ruled = Q(pk__in=[])
     for path in _top_paths(user, {Role.DISPATCHER}):
         ruled |= Q(territory_path__startswith=path)
     for path in _top_paths(user, {Role.COMMUNITY_STAFF}):
         ruled |= Q(territory_path__startswith=path, lead_unit__path__startswith=path)
     ids = Case.objects.filter(ruled).values("id")
-    return rows.filter(case_id__in=ids).order_by("requested_at")
+    return pending.filter(case_id__in=ids).order_by("requested_at")
 
 
 INBOXES = {

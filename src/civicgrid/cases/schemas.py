@@ -23,7 +23,6 @@ from civicgrid.cases.models import (
     CaseType,
     Category,
     Channel,
-    ExtensionRequest,
     ReturnReason,
     Satisfaction,
     StepAction,
@@ -336,11 +335,7 @@ def case_detail(case: Case, viewer: User) -> dict[str, Any]:
         assignments = queries.with_units(case).active_assignments  # type: ignore[attr-defined]
     steps = queries.timeline(case)
     photos = rows.fetch(CasePhoto, "SELECT * FROM cases_casephoto WHERE case_id = %s ORDER BY id", [case.pk])
-    pending = (
-        ExtensionRequest.objects.filter(case=case, status="pending").select_related("unit").first()
-        if case.status in transitions.EXTENSION_RULED
-        else None
-    )
+    pending = queries.pending_extension(case) if case.status in transitions.EXTENSION_RULED else None
     staff_viewer = rules.is_staff_viewer(viewer)
     sees_reporter = rules.may_see_reporter(viewer, case)
     data = case_item(case, viewer, assignments)
@@ -380,7 +375,7 @@ def case_detail(case: Case, viewer: User) -> dict[str, Any]:
                 "reason": pending.reason,
                 "status": pending.status,
                 "requested_at": pending.requested_at,
-                "unit": pending.unit.name if pending.unit else None,
+                "unit": pending.unit_name,  # type: ignore[attr-defined]
             }
             if pending
             else None,

@@ -263,12 +263,12 @@ def areas_geojson() -> tuple[bytes, str]:
     with _areas.lock:
         if _areas.key != key:
             features = []
-            rows = (
+            shapes = (
                 Unit.objects.filter(kind__in=[UnitKind.COMMUNITY, UnitKind.GRID], is_active=True)
                 .exclude(polygon="")
                 .values_list("code", "name", "kind", "polygon", "parent__code")
             )
-            for code, name, kind, polygon, parent in rows:
+            for code, name, kind, polygon, parent in shapes:
                 try:
                     data = json.loads(polygon)
                     geometry = shape(data.get("geometry", data)).simplify(0.00002)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from civicgrid.cases import queries, transitions
@@ -20,7 +20,6 @@ from civicgrid.cases.models import (
     Case,
     CaseAssignment,
     CaseStep,
-    ExtensionRequest,
     ExtensionStatus,
 )
 from civicgrid.core import rows
@@ -157,6 +156,15 @@ def withdraw_pending_extension(case: Case, at: datetime) -> None:
     """A pending extension request lapses when the case leaves the lead unit's hands."""
     if case.status not in transitions.EXTENSION_RULED:
         return  # requests are made at `signed` (request_extension): none can be pending elsewhere
-    ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).update(
-        status=ExtensionStatus.WITHDRAWN, decided_at=at
-    )
+    # Written out: asked at every feedback and return, and there is seldom a request to withdraw.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE cases_extensionrequest SET status = %s, decided_at = %s"
+            " WHERE case_id = %s AND status = %s",
+            [
+                ExtensionStatus.WITHDRAWN,
+                connection.ops.adapt_datetimefield_value(at),
+                case.pk,
+                ExtensionStatus.PENDING,
+            ],
+        )

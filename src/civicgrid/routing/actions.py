@@ -12,18 +12,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicgrid.cases import rules as case_rules
 from civicgrid.cases.actions._common import snapshot
 from civicgrid.cases.models import Case, CaseStep, Category, StepAction
-from civicgrid.core import audit
+from civicgrid.core import audit, rows
 from civicgrid.core.errors import Forbidden, InvalidInput
 from civicgrid.people.models import Role
 from civicgrid.routing import rules
-from civicgrid.routing.models import KeywordRule, RoutingCorrection, RoutingSuggestion
+from civicgrid.routing.models import KeywordRule, RoutingCorrection
 
 if TYPE_CHECKING:
     from civicgrid.people.models import User
@@ -60,11 +60,14 @@ def route_new_case(case: Case) -> None:
 
 def note_correction(case: Case, step: CaseStep) -> RoutingCorrection | None:
     """Keeps a person's dispatch or category change when it differs from routing's suggestion."""
-    suggestion = (
-        RoutingSuggestion.objects.filter(case=case)
-        .values_list("category_id", "lead_unit_id", "model_version", "decided_automatically")
-        .first()
-    )
+    # Written out, like the row below: every dispatch asks (core.rows, decision 0005).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT category_id, lead_unit_id, model_version, decided_automatically"
+            " FROM routing_routingsuggestion WHERE case_id = %s",
+            [case.pk],
+        )
+        suggestion = cursor.fetchone()
     if suggestion is None:
         return None
     category_id, unit_id, version, automatic = suggestion
@@ -80,19 +83,21 @@ def note_correction(case: Case, step: CaseStep) -> RoutingCorrection | None:
         return None
     if step.action == StepAction.RECATEGORIZE and not category_changed:
         return None
-    return RoutingCorrection.objects.create(
-        case=case,
-        step=step,
-        at=step.at,
-        by_id=step.actor_id,
-        model_version=version,
-        was_automatic=automatic,
-        suggested_category_id=category_id,
-        suggested_unit_id=unit_id,
-        final_category_id=case.category_id,
-        final_unit_id=final_unit,
-        category_changed=category_changed,
-        unit_changed=unit_changed,
+    return rows.insert(
+        RoutingCorrection(
+            case=case,
+            step=step,
+            at=step.at,
+            by_id=step.actor_id,
+            model_version=version,
+            was_automatic=automatic,
+            suggested_category_id=category_id,
+            suggested_unit_id=unit_id,
+            final_category_id=case.category_id,
+            final_unit_id=final_unit,
+            category_changed=category_changed,
+            unit_changed=unit_changed,
+        )
     )
 
 

@@ -32,7 +32,7 @@ from civicgrid.cases.models import (
     StepAction,
     WarnLevel,
 )
-from civicgrid.core import coords
+from civicgrid.core import coords, rows
 from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition
 from civicgrid.core.models import Unit, UnitKind
 from civicgrid.people.models import Role
@@ -236,7 +236,7 @@ def sign_case(case: Case | str, *, by: User, note: str = "") -> Case:
     before = snapshot(case)
     now = timezone.now()
     assignment.signed_at, assignment.signed_by = now, by
-    assignment.save(update_fields=["signed_at", "signed_by"])
+    rows.update(assignment, ["signed_at", "signed_by"])
     if assignment.role == AssignmentRole.LEAD:
         case.status = Status.SIGNED
         case.signed_at = now
@@ -421,7 +421,7 @@ def arrive_case(
     assignment.arrived_at = assignment.arrived_at or now
     assignment.arrived_by = assignment.arrived_by or by
     assignment.arrived_lat, assignment.arrived_lng = lat, lng
-    assignment.save(update_fields=["arrived_at", "arrived_by", "arrived_lat", "arrived_lng"])
+    rows.update(assignment, ["arrived_at", "arrived_by", "arrived_lat", "arrived_lng"])
     write_step(
         case,
         StepAction.ARRIVE,

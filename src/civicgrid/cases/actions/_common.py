@@ -79,14 +79,15 @@ def snapshot(case: Case) -> dict[str, Any]:
 
 
 def lock(case: Case | str, by: User) -> Case:
-    """Re-reads the case under a row lock (select_for_update), after checking the user may see it.
+    """Re-reads the case under a row lock (queries.case_for_update), then checks the user may see it.
 
     Scope comes first so that a case outside the user's scope is NotFound whatever the action; the lock
     makes every check-then-act of the action safe against a concurrent action on the same case.
     """
     number = case if isinstance(case, str) else case.number
     # Lock first, then check: the check reads assignments that a concurrent step could change.
-    # The category comes along (deadlines and the reply read it) but only the case row is locked.
+    # The category and units come along (deadlines, notices and the reply read them); only the case
+    # row is locked.
     locked = queries.case_for_update(number)
     if locked is None or not queries.may_read(by, locked):
         raise NotFound(_("工单不存在"))

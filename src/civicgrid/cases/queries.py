@@ -18,7 +18,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civicgrid.cases import rules
+from civicgrid.cases import rules, transitions
 from civicgrid.cases.models import (
     CLOCK_STATUSES,
     AssignmentRole,
@@ -366,9 +366,7 @@ def to_dispatch(user: User) -> QuerySet[Case]:
     """Registered or returned cases (and, for dispatchers, escalated ones) waiting for a dispatch."""
     cases = Case.objects.none()
     if user.is_superuser or rules.has_role(user, [Role.DISPATCHER]):
-        cases = _visible_in(user, {Role.DISPATCHER}).filter(
-            status__in=[Status.REGISTERED, Status.ESCALATED, Status.RETURNED]
-        )
+        cases = _visible_in(user, {Role.DISPATCHER}).filter(status__in=transitions.DISPATCHABLE)
     if not user.is_superuser:
         for path in _top_paths(user, {Role.COMMUNITY_STAFF}):
             # A community rules only on returns from units it dispatched to itself (rules.ruler_of).
@@ -386,9 +384,9 @@ def to_sign(user: User) -> QuerySet[Case]:
     if not paths:
         return Case.objects.none()
     ids = CaseAssignment.objects.filter(_prefix_q("unit_path", paths), active=True, signed_at__isnull=True)
-    return Case.objects.filter(
-        pk__in=ids.values("case_id"), status__in=[Status.DISPATCHED, Status.SIGNED, Status.DEFERRED]
-    ).order_by("sign_by", "created_at")
+    return Case.objects.filter(pk__in=ids.values("case_id"), status__in=transitions.SIGNABLE).order_by(
+        "sign_by", "created_at"
+    )
 
 
 def in_progress(user: User) -> QuerySet[Case]:
@@ -398,7 +396,7 @@ def in_progress(user: User) -> QuerySet[Case]:
     else:
         paths = _top_paths(user, rules.HANDLER_ROLES)
         led = Case.objects.filter(_led_q(paths)) if paths else Case.objects.none()
-    return led.filter(status__in=[Status.SIGNED, Status.DEFERRED]).order_by("due_at")
+    return led.filter(status__in=transitions.FEEDBACKABLE).order_by("due_at")
 
 
 def due_soon(user: User, within: timedelta = timedelta(hours=24)) -> QuerySet[Case]:

@@ -30,7 +30,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from civicgrid.cases import rules as case_rules
-from civicgrid.cases.models import Case, Category, Status
+from civicgrid.cases import transitions
+from civicgrid.cases.models import Case, Category
 from civicgrid.core.models import Unit, UnitKind
 from civicgrid.routing import conf, places, registry, state
 from civicgrid.routing import rules as routing_rules
@@ -39,7 +40,6 @@ from civicgrid.routing.models import RoutingSuggestion, Source
 logger = logging.getLogger(__name__)
 
 TOP = 3
-ROUTABLE = (Status.RECEIVED, Status.REGISTERED)
 
 
 def text_of(case: Case) -> str:
@@ -151,7 +151,7 @@ def routable(case: Case) -> str:
     """Why the system may not dispatch this case whatever it decides ("" when it may)."""
     if not conf.auto_enabled():
         return "自动派遣已关闭"
-    if case.status not in ROUTABLE:
+    if case.status not in transitions.AUTO_DISPATCHABLE:
         return "当前状态不自动派遣"
     if case.channel not in conf.auto_channels():
         return "该渠道的工单须人工受理"

@@ -1,10 +1,16 @@
-"""Rows of a related model read in the same written-out SQL as their parent, without the ORM.
+"""Reading and writing rows without building ORM queries, for the API's per-request path.
 
-The hot reads of an API request (the token's user and memberships, a step's locked case) are written
-as SQL because building them through the ORM cost more Python than the database spent answering
-(docs/performance.md, "api-lifecycle"). A joined row comes back as aliased columns
-(`columns("n", "unit__", UNIT_FIELDS)`) and is turned into a model instance by `related(...)`;
-fields not read stay deferred, so touching one costs a query instead of a wrong value.
+The reads and writes that every API request or case step makes are written as SQL because building
+them through the ORM cost more Python than the database spent on them (decision 0005,
+docs/performance.md "api-lifecycle"):
+
+- `fetch(Model, sql, params)` reads like `Model.objects.raw` (converters, deferred fields, extra
+  columns as attributes), with the column-to-field plan worked out once per statement;
+- a joined row comes back as aliased columns (`columns("n", "unit__", UNIT_FIELDS)`) and becomes an
+  instance through `related(...)`; fields not read stay deferred, so touching one costs a query
+  instead of giving a wrong value;
+- `update(instance, fields)` and `insert(instance)` write as `save()` does, with statements built
+  once per model and field list, and without model signals.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from ninja.responses import NinjaJSONEncoder
 from civicgrid.cases import actions, schemas
 from civicgrid.cases.models import Case, Category, Status
 from civicgrid.cases.queries import (
+    active_category,
     case_after_step,
     cases_visible_to,
     filter_cases,
@@ -32,7 +33,6 @@ from civicgrid.cases.queries import (
     with_list_relations,
 )
 from civicgrid.cases.rules import is_staff_viewer
-from civicgrid.core import rows
 from civicgrid.core.errors import InvalidInput, NotFound
 from civicgrid.core.models import Unit
 from civicgrid.core.queries import unit_by_code
@@ -50,9 +50,7 @@ def _user(request: HttpRequest) -> User:
 def _category(code: str | None) -> Category | None:
     if not code:
         return None
-    category = next(
-        iter(rows.fetch(Category, "SELECT * FROM cases_category WHERE code = %s AND is_active", [code])), None
-    )
+    category = active_category(code)
     if category is None:
         raise InvalidInput(
             _("未知的分类"), details=[{"field": "category", "message": f"未知的分类编码 {code}"}]

@@ -9,6 +9,7 @@ walks the unit tree; see cases_visible_to for why the parts are ORed with an EXI
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -163,20 +164,36 @@ def case_for_update(number: str) -> Case | None:
     transaction (on PostgreSQL; SQLite's write transaction already keeps other writers out).
 
     One written-out read: the checks, the deadlines, the notices and the reply all read these."""
-    category_fields = [f.attname for f in Category._meta.concrete_fields]
-    selected = [rows.columns("g", "category__", category_fields)]
+    sql = _case_for_update_sql(connection.features.has_select_for_update_of)
+    case = next(iter(rows.fetch(Case, sql, [number])), None)
+    if case is not None:
+        case.category = rows.related(case, Category, "category__", _category_fields())
+        for name in _CASE_UNITS:
+            setattr(case, name, rows.related(case, Unit, f"{name}__", rows.UNIT_FIELDS))
+    return case
+
+
+def _category_fields() -> list[str]:
+    return [f.attname for f in Category._meta.concrete_fields]
+
+
+@functools.cache
+def _case_for_update_sql(lock: bool) -> str:
+    selected = [rows.columns("g", "category__", _category_fields())]
     joins = [" LEFT JOIN cases_category g ON g.id = c.category_id"]
     for name in _CASE_UNITS:
         selected.append(rows.columns(name, f"{name}__", rows.UNIT_FIELDS))
         joins.append(f" LEFT JOIN core_unit {name} ON {name}.id = c.{name}_id")
-    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
-    sql = f"SELECT c.*, {', '.join(selected)} FROM cases_case c{''.join(joins)} WHERE c.number = %s{lock}"
-    case = next(iter(rows.fetch(Case, sql, [number])), None)
-    if case is not None:
-        case.category = rows.related(case, Category, "category__", category_fields)
-        for name in _CASE_UNITS:
-            setattr(case, name, rows.related(case, Unit, f"{name}__", rows.UNIT_FIELDS))
-    return case
+    for_update = " FOR UPDATE OF c" if lock else ""
+    return (
+        f"SELECT c.*, {', '.join(selected)} FROM cases_case c{''.join(joins)} WHERE c.number = %s{for_update}"
+    )
+
+
+def active_category(code: str) -> Category | None:
+    """The category a filing or a recategorisation names by its code, if it is in use."""
+    sql = "SELECT * FROM cases_category WHERE code = %s AND is_active"
+    return next(iter(rows.fetch(Category, sql, [code])), None)
 
 
 def timeline(case: Case) -> list[CaseStep]:
@@ -200,8 +217,7 @@ def pending_extension(case: Case) -> ExtensionRequest | None:
 def get_case_for(user: User, number: str) -> Case:
     """The case with this number if the user may read it; NotFound both when missing and when forbidden.
 
-    Its units and active assignments come in two more queries rather than joins: planning a ten-way
-    join cost PostgreSQL more than the lookup itself.
+    Its units and active assignments come in two written-out reads (with_units).
     """
     # order_by(): the number is unique, and resolving Meta.ordering cost more than the query.
     cases = Case.objects.select_related("category", "category__parent", "merged_into").filter(number=number)

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from civicgrid.cases import actions as case_actions
 from civicgrid.cases.models import Category
+from civicgrid.cases.queries import active_category
 from civicgrid.core.errors import Forbidden, InvalidInput
 from civicgrid.people.models import Role, User
 from civicgrid.routing import actions, queries, registry
@@ -27,7 +28,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _category(code: str) -> Category:
-    category = Category.objects.filter(code=code, is_active=True).first()
+    category = active_category(code)
     if category is None:
         raise InvalidInput(
             _("未知的分类"), details=[{"field": "category", "message": f"未知的分类编码 {code}"}]

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from civicgrid.cases import actions as case_actions
-from civicgrid.cases.models import Category
+from civicgrid.cases.queries import active_category
 from civicgrid.cases.views.common import staff_page
 from civicgrid.core.errors import DomainError, InvalidInput, InvalidTransition
 from civicgrid.people.queries import user_of
@@ -56,7 +56,7 @@ def dispatch_as_suggested(request: HttpRequest, number: str) -> HttpResponse:
 def recategorize(request: HttpRequest, number: str) -> HttpResponse:
     user = user_of(request)
     code = request.POST.get("category", "")
-    category = Category.objects.filter(code=code, is_active=True).first()
+    category = active_category(code)
     try:
         if category is None:
             raise InvalidInput(_("请选择分类"))

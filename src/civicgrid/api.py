@@ -12,6 +12,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from civicgrid.core.errors import DomainError
+from civicgrid.core.rendering import ApiRenderer
 from civicgrid.people.actions import user_for_token
 
 
@@ -34,6 +35,7 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     auth=BearerToken(),
+    renderer=ApiRenderer(),
 )
 
 

@@ -85,10 +85,14 @@ def _lead_handlers(case: Case) -> list[User]:
 
 
 def _assigned_handlers(case: Case, *, unsigned_only: bool = False) -> list[User]:
-    sql = "SELECT unit_id FROM cases_caseassignment WHERE case_id = %s AND active"
-    with connection.cursor() as cursor:
-        cursor.execute(sql + (" AND signed_at IS NULL" if unsigned_only else ""), [case.pk])
-        units = [unit_id for (unit_id,) in cursor.fetchall()]
+    held = getattr(case, "active_assignments", None)  # the step's own, when it holds them
+    if held is not None:
+        units = [a.unit_id for a in held if not (unsigned_only and a.signed_at)]
+    else:
+        sql = "SELECT unit_id FROM cases_caseassignment WHERE case_id = %s AND active"
+        with connection.cursor() as cursor:
+            cursor.execute(sql + (" AND signed_at IS NULL" if unsigned_only else ""), [case.pk])
+            units = [unit_id for (unit_id,) in cursor.fetchall()]
     return _members(units, rules.HANDLER_ROLES)
 
 

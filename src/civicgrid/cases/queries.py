@@ -184,6 +184,14 @@ def _case_for_update_sql(lock: bool) -> str:
     for name in _CASE_UNITS:
         selected.append(rows.columns(name, f"{name}__", rows.UNIT_FIELDS))
         joins.append(f" LEFT JOIN core_unit {name} ON {name}.id = c.{name}_id")
+    # Whether the case has photos and a pending extension request: the reply and the step skip the
+    # reads and writes of what is not there. Both are added only by steps on the locked case
+    # (add_photos, request_extension), which keep the flags true for the rest of the step.
+    selected += [
+        "EXISTS (SELECT 1 FROM cases_casephoto p WHERE p.case_id = c.id) AS has_photos",
+        "EXISTS (SELECT 1 FROM cases_extensionrequest e"
+        f" WHERE e.case_id = c.id AND e.status = '{ExtensionStatus.PENDING.value}') AS has_pending_extension",
+    ]
     for_update = " FOR UPDATE OF c" if lock else ""
     return (
         f"SELECT c.*, {', '.join(selected)} FROM cases_case c{''.join(joins)} WHERE c.number = %s{for_update}"
@@ -231,7 +239,8 @@ def case_after_step(user: User, case: Case) -> Case:
     """The case an action returned, for the reply to the actor: NotFound if the step took it out of sight.
 
     The action's own (locked, saved) row: reading the case again after the step cost a step reply
-    three more queries on PostgreSQL. Its assignments are read afresh (the step may have changed them).
+    three more queries on PostgreSQL. Its assignments are the ones the action held, if it read them
+    (the actions that change them keep `case.active_assignments` true), else read now.
     """
     if not may_read(user, with_units(case)):
         raise NotFound(_("工单不存在"))
@@ -243,20 +252,20 @@ def _active_assignment_rows(case: Case) -> list[CaseAssignment]:
 
 
 def active_assignments(case: Case) -> list[CaseAssignment]:
-    """The case's active assignments, lead first, with their units (two written-out reads)."""
-    held = _active_assignment_rows(case)
-    units = units_by_id(a.unit_id for a in held)
-    for assignment in held:
-        assignment.unit = units[assignment.unit_id]
-    return held
+    """The case's active assignments, lead first, with their units (with_units)."""
+    return with_units(case).active_assignments  # type: ignore[attr-defined,no-any-return]
 
 
 def with_units(case: Case) -> Case:
     """Sets the case's units and `case.active_assignments` (with their units), leaving units in hand.
 
-    No assignments are read before the first dispatch: units come with it.
+    Assignments already on the case are kept: read once per step, then changed only by the actions
+    (assign, merge), which set the list themselves. None are read before the first dispatch: units
+    come with it.
     """
-    held = _active_assignment_rows(case) if case.first_dispatched_at else []
+    held: list[CaseAssignment] | None = getattr(case, "active_assignments", None)
+    if held is None:
+        held = _active_assignment_rows(case) if case.first_dispatched_at else []
     fields = {name: Case._meta.get_field(name) for name in _CASE_UNITS}
     missing = [name for name, f in fields.items() if not f.is_cached(case)]  # type: ignore[union-attr]
     in_hand = {

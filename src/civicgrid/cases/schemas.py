@@ -328,14 +328,23 @@ def photo_out(photo: CasePhoto) -> dict[str, Any]:
 
 def case_detail(case: Case, viewer: User) -> dict[str, Any]:
     """Everything about one case that this viewer may see, with its timeline and photos."""
-    # No query for what cannot exist: units come with the first dispatch, and an extension request is
-    # pending only in transitions.EXTENSION_RULED (made at `signed`, withdrawn when the case leaves).
+    # No query for what cannot exist: units come with the first dispatch, an extension request is
+    # pending only in transitions.EXTENSION_RULED (made at `signed`, withdrawn when the case leaves),
+    # and a case locked for a step knows whether it has photos and a pending request (case_for_update).
     assignments = getattr(case, "active_assignments", None)
     if assignments is None:
         assignments = queries.with_units(case).active_assignments  # type: ignore[attr-defined]
     steps = queries.timeline(case)
-    photos = rows.fetch(CasePhoto, "SELECT * FROM cases_casephoto WHERE case_id = %s ORDER BY id", [case.pk])
-    pending = queries.pending_extension(case) if case.status in transitions.EXTENSION_RULED else None
+    photos = (
+        rows.fetch(CasePhoto, "SELECT * FROM cases_casephoto WHERE case_id = %s ORDER BY id", [case.pk])
+        if getattr(case, "has_photos", True)
+        else []
+    )
+    pending = (
+        queries.pending_extension(case)
+        if case.status in transitions.EXTENSION_RULED and getattr(case, "has_pending_extension", True)
+        else None
+    )
     staff_viewer = rules.is_staff_viewer(viewer)
     sees_reporter = rules.may_see_reporter(viewer, case)
     data = case_item(case, viewer, assignments)

@@ -10,7 +10,8 @@ docs/performance.md "api-lifecycle"):
   instance through `related(...)`; fields not read stay deferred, so touching one costs a query
   instead of giving a wrong value;
 - `update(instance, fields)` and `insert(instance)` write as `save()` does, with statements built
-  once per model and field list, and without model signals.
+  once per model and field list, and without model signals; `insert_many(instances)` writes new
+  rows of one model in one statement.
 """
 
 from __future__ import annotations
@@ -102,14 +103,15 @@ def related(row: models.Model, model: type[M], prefix: str, fields: Sequence[str
 
 # --- writes ---------------------------------------------------------------------------------------
 
-_STATEMENTS: dict[tuple[str, type[models.Model], tuple[str, ...]], tuple[str, list[models.Field]]] = {}
+_STATEMENTS: dict[tuple[str, type[models.Model], tuple[str, ...], int], tuple[str, list[models.Field]]] = {}
 
 
 def _statement(
-    connection: BaseDatabaseWrapper, model: type[models.Model], fields: tuple[str, ...]
+    connection: BaseDatabaseWrapper, model: type[models.Model], fields: tuple[str, ...], count: int = 1
 ) -> tuple[str, list[models.Field]]:
-    """An UPDATE of `fields` by primary key, or with no fields an INSERT of every column, built once."""
-    key = (connection.alias, model, fields)
+    """An UPDATE of `fields` by primary key, or with no fields an INSERT of every column for `count`
+    rows, built once."""
+    key = (connection.alias, model, fields, count)
     if key not in _STATEMENTS:
         meta, quote = model._meta, connection.ops.quote_name
         assert meta.pk is not None
@@ -123,7 +125,8 @@ def _statement(
         else:
             targets = [f for f in meta.concrete_fields if not f.primary_key and not f.generated]
             names = ", ".join(quote(str(f.column)) for f in targets)
-            sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(targets))})"
+            row = f"({', '.join(['%s'] * len(targets))})"
+            sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * count)}"
             if connection.features.can_return_columns_from_insert:
                 sql += f" RETURNING {pk}"
         _STATEMENTS[key] = (sql, targets)
@@ -161,3 +164,30 @@ def insert(instance: M) -> M:
     instance._state.adding = False
     instance._state.db = connection.alias
     return instance
+
+
+# Rows per INSERT in insert_many: few statements to cache, far below the databases' parameter limits.
+MANY = 100
+
+
+def insert_many(instances: Sequence[M]) -> list[M]:
+    """Inserts new rows of one model as `insert` does, up to MANY in one statement (built once per
+    model and number of rows), and sets their primary keys in order, as the database returns them."""
+    if len(instances) < 2:
+        return [insert(instance) for instance in instances]
+    model = type(instances[0])
+    connection = connections[router.db_for_write(model)]
+    if not connection.features.can_return_rows_from_bulk_insert:
+        return [insert(instance) for instance in instances]
+    for start in range(0, len(instances), MANY):
+        chunk = instances[start : start + MANY]
+        sql, targets = _statement(connection, model, (), len(chunk))
+        values = [f.get_db_prep_save(f.pre_save(i, True), connection) for i in chunk for f in targets]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            keys = [row[0] for row in cursor.fetchall()]
+        for instance, key in zip(chunk, keys, strict=True):
+            instance.pk = key
+            instance._state.adding = False
+            instance._state.db = connection.alias
+    return list(instances)

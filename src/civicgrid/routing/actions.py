@@ -75,9 +75,13 @@ def note_correction(case: Case, step: CaseStep) -> RoutingCorrection | None:
     category_changed = case.category_id != category_id
     if category_changed and step.action == StepAction.DISPATCH:
         # A recategorize step already kept this category: the dispatch after it corrects only the unit.
-        category_changed = not RoutingCorrection.objects.filter(
-            case=case, final_category_id=case.category_id, category_changed=True
-        ).exists()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM routing_routingcorrection"
+                " WHERE case_id = %s AND category_changed AND final_category_id = %s",
+                [case.pk, case.category_id],
+            )
+            category_changed = cursor.fetchone() is None
     unit_changed = step.action == StepAction.DISPATCH and final_unit != unit_id
     if not (category_changed or unit_changed):
         return None

@@ -32,6 +32,7 @@ from django.utils import timezone
 from civicgrid.cases import rules as case_rules
 from civicgrid.cases import transitions
 from civicgrid.cases.models import Case, Category
+from civicgrid.core import rows
 from civicgrid.core.models import Unit, UnitKind
 from civicgrid.routing import conf, places, registry, state
 from civicgrid.routing import rules as routing_rules
@@ -102,9 +103,9 @@ def categories(key: Any) -> tuple[dict[str, Category], dict[int, Category]]:
     """Every category by code and by id, with its parent, kept per process until the table changes."""
     if _categories.key != key:
         with _categories.lock:
-            rows = list(Category.objects.select_related("parent"))
-            _categories.by_code = {c.code: c for c in rows}
-            _categories.by_id = {c.pk: c for c in rows}
+            categories = list(Category.objects.select_related("parent"))
+            _categories.by_code = {c.code: c for c in categories}
+            _categories.by_id = {c.pk: c for c in categories}
             _categories.key = key
     return _categories.by_code, _categories.by_id
 
@@ -241,8 +242,8 @@ def _store(case: Case, d: Decision, elapsed_ms: float, *, new: bool) -> RoutingS
         "wait_reason": d.wait_reason[:100],
         "duration_ms": round(elapsed_ms, 3),
     }
-    if new:
-        return RoutingSuggestion.objects.create(case=case, **values)
+    if new:  # every filing writes one: a statement built once (core.rows)
+        return rows.insert(RoutingSuggestion(case=case, **values))
     suggestion, _ = RoutingSuggestion.objects.update_or_create(case=case, defaults=values)
     return suggestion
 

@@ -155,7 +155,7 @@ def active_assignments(case: Case) -> list[CaseAssignment]:
 
 def withdraw_pending_extension(case: Case, at: datetime) -> None:
     """A pending extension request lapses when the case leaves the lead unit's hands."""
-    if case.status not in transitions.EXTENSION_RULED:
+    if case.status not in transitions.EXTENSION_RULED or not getattr(case, "has_pending_extension", True):
         return  # requests are made at `signed` (request_extension): none can be pending elsewhere
     # Written out: asked at every feedback and return, and there is seldom a request to withdraw.
     with connection.cursor() as cursor:
@@ -169,3 +169,4 @@ def withdraw_pending_extension(case: Case, at: datetime) -> None:
                 ExtensionStatus.PENDING,
             ],
         )
+    case.has_pending_extension = False  # type: ignore[attr-defined]

@@ -59,27 +59,20 @@ def assign(case: Case, lead: Unit, assisting: Sequence[Unit], *, by: User, now: 
     """
     if case.first_dispatched_at:  # units come with the first dispatch
         case.assignments.filter(active=True).update(active=False)
-    CaseAssignment.objects.bulk_create(
+    # The new rows, lead first as queries read them, are the case's assignments for the rest of the step
+    # (one statement built once, core.rows: the ORM's bulk INSERT cost 0.4 ms of Python to build).
+    dispatcher = by if by.pk else None
+    case.active_assignments = rows.insert_many(  # type: ignore[attr-defined]
         [
             CaseAssignment(
                 case=case,
-                unit=lead,
-                unit_path=lead.path,
-                role=AssignmentRole.LEAD,
+                unit=unit,
+                unit_path=unit.path,
+                role=AssignmentRole.LEAD if unit is lead else AssignmentRole.ASSIST,
                 dispatched_at=now,
-                dispatched_by=by if by.pk else None,
+                dispatched_by=dispatcher,
             )
-        ]
-        + [
-            CaseAssignment(
-                case=case,
-                unit=u,
-                unit_path=u.path,
-                role=AssignmentRole.ASSIST,
-                dispatched_at=now,
-                dispatched_by=by if by.pk else None,
-            )
-            for u in assisting
+            for unit in [lead, *assisting]
         ]
     )
     case.status = Status.DISPATCHED
@@ -309,6 +302,7 @@ def request_extension(case: Case | str, *, by: User, working_days: int, reason: 
         reason=reason.strip()[:500],
         old_due_at=case.due_at,
     )
+    case.has_pending_extension = True  # type: ignore[attr-defined]  # read by the lock (queries.case_for_update)
     write_step(
         case,
         StepAction.REQUEST_EXTENSION,
@@ -346,6 +340,7 @@ def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
     request.status, request.decided_by, request.decided_at = ExtensionStatus.APPROVED, by, now
     request.decision_note, request.new_due_at = note[:500], case.due_at
     request.save()
+    case.has_pending_extension = False  # type: ignore[attr-defined]
     write_step(
         case,
         StepAction.APPROVE_EXTENSION,
@@ -369,6 +364,7 @@ def deny_extension(case: Case | str, *, by: User, reason: str) -> Case:
     request.status, request.decided_by, request.decided_at = ExtensionStatus.DENIED, by, now
     request.decision_note = reason[:500]
     request.save()
+    case.has_pending_extension = False  # type: ignore[attr-defined]
     write_step(
         case,
         StepAction.DENY_EXTENSION,
@@ -444,8 +440,10 @@ def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequenc
     require_arrival(case, lead)
     if not result.strip():
         raise InvalidInput(_("请填写办理结果"), details={"result": "required"})
-    photos = list(CasePhoto.objects.filter(case=case, pk__in=set(photo_ids), step__isnull=True))
-    if len(photos) != len(set(photo_ids)):
+    # No query without photos: the ORM spent 0.7 ms building one that could find nothing.
+    wanted = set(photo_ids)
+    photos = list(CasePhoto.objects.filter(case=case, pk__in=wanted, step__isnull=True)) if wanted else []
+    if len(photos) != len(wanted):
         raise InvalidInput(_("照片不存在或已使用"), details={"photo_ids": list(photo_ids)})
     before = snapshot(case)
     now = timezone.now()
@@ -464,5 +462,6 @@ def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequenc
         note=result,
         extra={"photos": [p.pk for p in photos]} if photos else None,
     )
-    CasePhoto.objects.filter(pk__in=[p.pk for p in photos]).update(step=step)
+    if photos:
+        CasePhoto.objects.filter(pk__in=[p.pk for p in photos]).update(step=step)
     return case

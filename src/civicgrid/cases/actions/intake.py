@@ -282,6 +282,7 @@ def _create(
         note = "网格员巡查发现，直接立案"
     case.number = next_number(now)
     rows.insert(case)  # a statement built once: the ORM assembled the 59-column INSERT on every filing
+    case.has_photos = case.has_pending_extension = False  # type: ignore[attr-defined]  # as case_for_update
     unit = patrol.unit if patrol else _acting_unit(by, case)
     write_step(case, StepAction.CREATE, by=by, unit=unit, before=None, at=now, note=note)
     return case
@@ -385,6 +386,7 @@ def merge_case(case: Case | str, *, by: User, into: Case | str, note: str = "") 
     for assignment in active_assignments(source):
         assignment.active = False
         assignment.save(update_fields=["active"])
+    source.active_assignments = []  # type: ignore[attr-defined]
     source.status = Status.MERGED
     source.merged_into = target
     source.sign_by = source.due_at = source.yellow_at = None

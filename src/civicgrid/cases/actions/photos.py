@@ -143,6 +143,7 @@ def add_photos(
                         size=len(photo.data),
                     )
                 )
+            case.has_photos = True  # type: ignore[attr-defined]  # read by the lock (queries.case_for_update)
             return CasePhoto.objects.bulk_create(rows)
     except BaseException:
         for name in written:

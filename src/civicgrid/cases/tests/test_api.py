@@ -185,11 +185,10 @@ def test_a_case_is_rendered_as_the_schema_would_render_it(api, world, cats, stat
     bytes must equal what the validated rendering gives, field for field."""
     import json
 
-    from ninja.responses import NinjaJSONEncoder
-
     from civicgrid.cases import schemas
     from civicgrid.cases.queries import get_case_for
     from civicgrid.cases.tests.test_photos import png, upload
+    from civicgrid.core.rendering import ApiJSONEncoder
 
     case = case_in_state(world, state)
     if state != "closed":  # no photos are added to a closed case
@@ -200,9 +199,49 @@ def test_a_case_is_rendered_as_the_schema_would_render_it(api, world, cats, stat
         user = world.users[who]
         data = schemas.case_detail(get_case_for(user, case.number), user)
         validated = schemas.CaseOut.model_validate(data).model_dump()
-        assert json.dumps(data, cls=NinjaJSONEncoder) == json.dumps(validated, cls=NinjaJSONEncoder)
+        assert json.dumps(data, cls=ApiJSONEncoder) == json.dumps(validated, cls=ApiJSONEncoder)
         status, body = api.get(who, f"/cases/{case.number}")
-        assert status == 200 and body == json.loads(json.dumps(validated, cls=NinjaJSONEncoder))
+        assert status == 200 and body == json.loads(json.dumps(validated, cls=ApiJSONEncoder))
     assert data["timeline"] and (data["photos"] or state == "closed")
     if state == "pending":
         assert data["pending_extension"] and data["assisting_units"]
+
+
+@pytest.mark.django_db
+def test_every_step_reply_equals_the_case_read_after_it(api, world, cats):
+    """A step reply is built from what the step held (its assignments, whether the case has photos or
+    a pending extension request) rather than read again: it must equal a fresh read, step after step."""
+    from civicgrid.cases.models import ExtensionRequest, ExtensionStatus
+    from civicgrid.cases.tests.test_photos import png, upload
+
+    def step(who, action, body=None):
+        status, reply = api.act(who, number, action, body or {})
+        assert status == 200, reply
+        assert reply == api.get(who, f"/cases/{number}")[1], action
+        return reply
+
+    status, created = api.post(
+        "staff_a1", "/cases", {"description": "路灯不亮", "category": "CS01", **IN_GRID_A1}
+    )
+    number = created["number"]
+    assert status == 201 and created == api.get("staff_a1", f"/cases/{number}")[1]
+    assert created["photos"] == [] and [s["action"] for s in created["timeline"]] == ["create"]
+    step("staff_a1", "register")
+    reply = step("dispatcher_a", "dispatch", {"lead_unit": "D-CG", "assisting_units": ["D-SC"]})
+    assert [a["unit"]["code"] for a in reply["assignments"]] == ["D-CG", "D-SC"]
+    assert upload(api, "staff_a1", number, [("a.png", png())])[0] == 201
+    assert step("handler_sc", "sign")["photos"]  # the photo uploaded after the last step
+    assert [bool(a["signed_at"]) for a in step("handler_cg", "sign")["assignments"]] == [True, True]
+    assert step("handler_cg", "request_extension", {"working_days": 2, "reason": "需采购灯具"})[
+        "pending_extension"
+    ]
+    assert step("dispatcher_a", "deny_extension", {"reason": "时限内可办结"})["pending_extension"] is None
+    assert step("handler_cg", "request_extension", {"working_days": 1, "reason": "等待配件"})[
+        "pending_extension"
+    ]
+    assert step("handler_cg", "feedback", {"result": "已更换灯泡"})["pending_extension"] is None
+    assert ExtensionRequest.objects.filter(case__number=number, status=ExtensionStatus.PENDING).count() == 0
+    assert step("grid_a1", "recheck", {"passed": False, "note": "仍不亮"})["status"] == "signed"
+    step("handler_cg", "return", {"reason_code": "not_our_duty", "note": "应由市场监管处理"})
+    reply = step("dispatcher_a", "dispatch", {"lead_unit": "D-SC"})  # a new round retires the old units
+    assert [a["unit"]["code"] for a in reply["assignments"]] == ["D-SC"] and reply["assisting_units"] == []

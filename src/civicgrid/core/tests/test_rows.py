@@ -28,6 +28,22 @@ def test_insert_fills_defaults_and_auto_times_and_keeps_json_like_save():
 
 
 @pytest.mark.django_db
+def test_insert_many_writes_each_chunk_in_one_statement_and_keys_the_rows_in_order(monkeypatch):
+    monkeypatch.setattr(rows, "MANY", 2)
+    entries = [
+        AuditEntry(action="x.many", object_type="t", object_id=str(n), after={"n": n}) for n in range(5)
+    ]
+    with CaptureQueriesContext(connection) as ctx:
+        written = rows.insert_many(entries)
+    inserts = [q for q in ctx.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == (3 if connection.features.can_return_rows_from_bulk_insert else 5)
+    assert written == entries and all(not e._state.adding for e in entries)
+    stored = {e.pk: (e.object_id, e.after) for e in AuditEntry.objects.filter(action="x.many")}
+    assert stored == {e.pk: (str(n), {"n": n}) for n, e in enumerate(entries)}
+    assert rows.insert_many([]) == []
+
+
+@pytest.mark.django_db
 def test_update_writes_only_the_named_fields_and_stamps_auto_now():
     unit = Unit.objects.create(kind=UnitKind.DEPARTMENT, name="旧名", code="D-1", path="/")
     Unit.objects.filter(pk=unit.pk).update(code="D-other")  # a concurrent change to another column

@@ -245,3 +245,27 @@ def test_every_step_reply_equals_the_case_read_after_it(api, world, cats):
     step("handler_cg", "return", {"reason_code": "not_our_duty", "note": "应由市场监管处理"})
     reply = step("dispatcher_a", "dispatch", {"lead_unit": "D-SC"})  # a new round retires the old units
     assert [a["unit"]["code"] for a in reply["assignments"]] == ["D-SC"] and reply["assisting_units"] == []
+
+
+@pytest.mark.django_db
+def test_reading_a_case_costs_six_statements_however_long_its_story(api, world, cats):
+    """The token, the case with its category and units (one written-out read), its assignments, the
+    assisting unit (the lead's came with the case), the reader's memberships and the timeline; the
+    photos only when the case has some."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civicgrid.cases.tests.test_photos import png, upload
+
+    def statements(number: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            status, body = api.get("dispatcher_a", f"/cases/{number}")
+        assert status == 200 and body["number"] == number
+        return len(ctx.captured_queries)
+
+    young, old = case_in_state(world, "dispatched"), case_in_state(world, "closed")
+    api.get("dispatcher_a", f"/cases/{young.number}")  # the first call makes the token
+    assert len(api.get("dispatcher_a", f"/cases/{old.number}")[1]["timeline"]) > 4
+    assert statements(young.number) == statements(old.number) == 6
+    assert upload(api, "staff_a1", young.number, [("a.png", png())])[0] == 201
+    assert statements(young.number) == 7

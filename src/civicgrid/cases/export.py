@@ -104,7 +104,7 @@ def row(ws: Any, case: Case, viewer: User, now: datetime) -> list[Any]:
         (parent.name if parent else category.name) if category else "",
         category.name if category and parent else "",
         str(URGENCIES.get(case.urgency, case.urgency)),
-        str(case.get_status_display()),
+        case.status_name,
         case.territory.name if case.territory else "",
         case.address,
         case.lead_unit.name if case.lead_unit else "",

@@ -322,6 +322,12 @@ class Case(models.Model):
         return self.number
 
     @property
+    def status_name(self) -> str:
+        """As get_status_display(), which rebuilds a map of every choice on each call (a list row,
+        an export row and a step reply each ask)."""
+        return str(Status(self.status).label)
+
+    @property
     def is_open(self) -> bool:
         return self.status not in FINAL_STATUSES
 

@@ -273,7 +273,7 @@ def case_item(case: Case, viewer: User, assignments: list[CaseAssignment] | None
     return {
         "number": case.number,
         "status": case.status,
-        "status_name": case.get_status_display(),
+        "status_name": case.status_name,
         "channel": case.channel,
         "type": case.type,
         "category": {"code": category.code, "name": category.name} if category else None,

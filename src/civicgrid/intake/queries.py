@@ -88,7 +88,7 @@ def resident_status(case: Case) -> str:
     """The status in plain words, as the reporter reads it, in the active language."""
     words = _RESIDENT_STATUS.get(Status(case.status))
     if words is None:
-        return str(case.get_status_display())
+        return case.status_name
     if case.status not in (Status.DISPATCHED, Status.SIGNED):
         return str(words)
     lead = case.lead_unit.name if case.lead_unit_id and case.lead_unit else gettext("相关单位")

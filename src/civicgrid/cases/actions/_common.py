@@ -96,9 +96,7 @@ def lock(case: Case | str, by: User) -> Case:
 
 def require_status(case: Case, allowed: tuple[str, ...] | list[str], message: str) -> None:
     if case.status not in allowed:
-        raise InvalidTransition(
-            message, details={"status": case.status, "status_name": case.get_status_display()}
-        )
+        raise InvalidTransition(message, details={"status": case.status, "status_name": case.status_name})
 
 
 def write_step(

@@ -269,3 +269,15 @@ def test_reading_a_case_costs_six_statements_however_long_its_story(api, world, 
     assert statements(young.number) == statements(old.number) == 6
     assert upload(api, "staff_a1", young.number, [("a.png", png())])[0] == 201
     assert statements(young.number) == 7
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_status_name_is_the_status_display_in_the_active_language(language):
+    from django.utils import translation
+
+    from civicgrid.cases.models import Case, Status
+
+    with translation.override(language):
+        names = {s: Case(status=s).status_name for s in Status.values}
+        assert names == {s: Case(status=s).get_status_display() for s in Status.values}
+    assert (names["closed"] == "已结案") == (language == "zh-hans")

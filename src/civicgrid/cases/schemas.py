@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from django.utils import timezone
+from django.utils.translation import pgettext
 from ninja import Field, Schema
 
 from civicgrid.cases import queries, rules, transitions
@@ -305,12 +306,12 @@ def case_item(case: Case, viewer: User, assignments: list[CaseAssignment] | None
 
 def _actor_name(step: CaseStep, case: Case, viewer: User, staff_viewer: bool, sees_reporter: bool) -> str:
     if step.actor_id is None:
-        return "系统"
+        return pgettext("actor", "系统")
     if step.actor_id == case.reporter_user_id and step.actor_id != viewer.pk and not sees_reporter:
-        return "匿名群众" if case.anonymous else "反映人"
+        return pgettext("actor", "匿名群众") if case.anonymous else pgettext("actor", "反映人")
     if not staff_viewer and step.actor_id != viewer.pk:
         # Residents see which unit acted, not the name of the member of staff.
-        return "工作人员"
+        return pgettext("actor", "工作人员")
     return step.actor_name  # type: ignore[attr-defined]  # read by queries.timeline
 
 

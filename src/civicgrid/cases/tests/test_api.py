@@ -281,3 +281,13 @@ def test_status_name_is_the_status_display_in_the_active_language(language):
         names = {s: Case(status=s).status_name for s in Status.values}
         assert names == {s: Case(status=s).get_status_display() for s in Status.values}
     assert (names["closed"] == "已结案") == (language == "zh-hans")
+
+
+@pytest.mark.django_db
+def test_timeline_actors_a_resident_sees_follow_the_language(api, world, cats):
+    status, case = api.post("resident", "/cases", {"description": "楼下路灯坏了", **IN_GRID_A1})
+    assert status == 201 and api.act("staff_a1", case["number"], "register")[0] == 200
+    path, headers = f"/api/v1/cases/{case['number']}", api.headers("resident")
+    for language, staff in [("zh-hans", "工作人员"), ("en", "Staff")]:
+        timeline = api.client.get(path, headers={**headers, "Accept-Language": language}).json()["timeline"]
+        assert [s["action"] for s in timeline] == ["create", "register"] and timeline[-1]["actor"] == staff

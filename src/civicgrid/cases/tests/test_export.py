@@ -86,6 +86,9 @@ def test_export_over_the_cap_is_refused_with_a_message(client, world, cats, monk
     assert response.status_code == 302 and response["Location"] == "/cases/list/?q=%E5%9E%83%E5%9C%BE"
     page = client.get(response["Location"]).content.decode()
     assert "共 3 条工单，超过一次导出的上限 2 条" in page
+    response = client.get("/cases/export.xlsx?q=垃圾", headers={"Accept-Language": "en"})
+    page = client.get(response["Location"], headers={"Accept-Language": "en"}).content.decode()
+    assert "3 cases: more than one export can hold (2)" in page
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from civicgrid.cases import desk_queries, export
@@ -89,8 +90,11 @@ def export_view(request: HttpRequest) -> HttpResponseBase:
     if total > export.MAX_ROWS:
         messages.error(
             request,
-            f"共 {total} 条工单，超过一次导出的上限 {export.MAX_ROWS} 条。"
-            "请缩小筛选范围（例如按受理日期分段）后再导出。",
+            gettext(
+                "共 %(total)s 条工单，超过一次导出的上限 %(max)s 条。"
+                "请缩小筛选范围（例如按受理日期分段）后再导出。"
+            )
+            % {"total": total, "max": export.MAX_ROWS},
         )
         query = request.GET.urlencode()
         return redirect(reverse("cases:list") + (f"?{query}" if query else ""))

@@ -64,6 +64,7 @@ def _store_photos(case: Case, photos: Sequence[PreparedPhoto], by: User, written
             )
         )
     CasePhoto.objects.bulk_create(rows)
+    case.has_photos = True  # type: ignore[attr-defined]  # create_case set it false (queries.case_for_update)
 
 
 def file_report(

@@ -121,3 +121,15 @@ def test_upload_scope_and_role(api, world, cats):
     assert upload(api, "leader", case.number, [("a.png", png())])[0] == 403
     closed = case_in_state(world, "closed")
     assert upload(api, "staff_a1", closed.number, [("a.png", png())])[0] == 409
+
+
+@pytest.mark.django_db
+def test_a_report_filed_with_photos_shows_them_at_once(world, cats):
+    from civicgrid.cases import schemas
+    from civicgrid.cases.actions.photos import prepare_photo
+    from civicgrid.cases.actions.public import file_report
+    from civicgrid.cases.tests.factories import IN_GRID_A1
+
+    photos = [prepare_photo("a.png", png())]
+    case = file_report(by=world.users["resident"], photos=photos, description="路灯坏了", **IN_GRID_A1)
+    assert len(schemas.case_detail(case, world.users["staff_a1"])["photos"]) == 1

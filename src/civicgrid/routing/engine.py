@@ -103,9 +103,9 @@ def categories(key: Any) -> tuple[dict[str, Category], dict[int, Category]]:
     """Every category by code and by id, with its parent, kept per process until the table changes."""
     if _categories.key != key:
         with _categories.lock:
-            categories = list(Category.objects.select_related("parent"))
-            _categories.by_code = {c.code: c for c in categories}
-            _categories.by_id = {c.pk: c for c in categories}
+            every = list(Category.objects.select_related("parent"))
+            _categories.by_code = {c.code: c for c in every}
+            _categories.by_id = {c.pk: c for c in every}
             _categories.key = key
     return _categories.by_code, _categories.by_id
 

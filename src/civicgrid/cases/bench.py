@@ -144,6 +144,40 @@ class Client:
         return data
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (Linux /proc; 0 elsewhere)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _processes(server: subprocess.Popen) -> dict[str, list[int]]:
+    """The server's workers, every PostgreSQL process on the machine, and this client."""
+
+    def pgrep(*args: str) -> list[int]:
+        found = subprocess.run(["pgrep", *args], capture_output=True, text=True).stdout.split()
+        return [int(pid) for pid in found]
+
+    return {
+        "server": [server.pid, *pgrep("-P", str(server.pid))],
+        "postgres": pgrep("-x", "postgres"),
+        "client": [os.getpid()],
+    }
+
+
+def _measured(server: subprocess.Popen, run: Callable[[], tuple[int, int, float]]) -> tuple[tuple, dict]:
+    """Runs a phase and returns its result with the CPU seconds each kind of process spent in it."""
+    processes = _processes(server)
+    before = {kind: _cpu_seconds(pids) for kind, pids in processes.items()}
+    result = run()
+    return result, {kind: _cpu_seconds(pids) - before[kind] for kind, pids in processes.items()}
+
+
 def _wait_for(port: int, tokens: dict[str, str]) -> None:
     """Until the server answers (each try on a fresh connection: a refused one cannot be reused)."""
     for _ in range(150):
@@ -263,8 +297,12 @@ def api_lifecycle(say: Say) -> Figures:
             return 7
 
         _drive(port, tokens, 2.0, bare)  # warm up every worker
-        requests, _, bare_seconds = _drive(port, tokens, BARE_SECONDS, bare)
-        lifecycles, steps, life_seconds = _drive(port, tokens, LIFECYCLE_SECONDS, lifecycle)
+        (requests, _, bare_seconds), bare_cpu = _measured(
+            server, partial(_drive, port, tokens, BARE_SECONDS, bare)
+        )
+        (lifecycles, steps, life_seconds), step_cpu = _measured(
+            server, partial(_drive, port, tokens, LIFECYCLE_SECONDS, lifecycle)
+        )
     finally:
         if server is not None:
             server.terminate()
@@ -276,7 +314,7 @@ def api_lifecycle(say: Say) -> Figures:
         f"bare GET /me: {bare_rps:,.0f} requests/s; lifecycles: {lifecycles / life_seconds:,.1f}/s "
         f"({steps_ps:,.0f} steps/s, {steps_ps / bare_rps:.2f} of bare)"
     )
-    return {
+    figures: Figures = {
         "database": "postgresql" if db.postgres else "sqlite",
         "bare_requests_per_s": round(bare_rps, 1),
         "lifecycles_per_s": round(lifecycles / life_seconds, 1),
@@ -284,6 +322,12 @@ def api_lifecycle(say: Say) -> Figures:
         "steps_to_bare_ratio": round(steps_ps / bare_rps, 2),
         "lifecycles": lifecycles,
     }
+    # Where the CPU goes, per request (docs/performance.md): the ratio is the ratio of these sums
+    # while the phases keep the cores busy.
+    for kind in ("server", "postgres", "client"):
+        figures[f"bare_cpu_ms_{kind}"] = round(bare_cpu[kind] / requests * 1000, 2)
+        figures[f"step_cpu_ms_{kind}"] = round(step_cpu[kind] / steps * 1000, 2)
+    return figures
 
 
 # --- reads at scale ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from django.db import connection
 from civicgrid.cases import deadlines, rules
 from civicgrid.cases.models import Case, CaseStep, Status, StepAction
 from civicgrid.core import crypto, rows
+from civicgrid.core.models import path_ids
 from civicgrid.notify.actions import notify
 from civicgrid.people.models import Role, User
 
@@ -47,10 +48,6 @@ class Notice:
 def _label(case: Case) -> str:
     text = case.title or case.description.replace("\n", " ")
     return f"{case.number} {text[:40]}".strip()
-
-
-def _chain(case: Case) -> list[int]:
-    return [int(part) for part in case.territory_path.strip("/").split("/") if part]
 
 
 def _members(units: Iterable[int | None], roles: Iterable[str]) -> list[User]:
@@ -104,18 +101,23 @@ def _community_handles(case: Case) -> bool:
     return bool(lead and community and lead.path.startswith(community.path))
 
 
+def _dispatchers(case: Case) -> list[User]:
+    """The dispatchers of the case's territory and of every unit above it."""
+    return _members(path_ids(case.territory_path), [Role.DISPATCHER])
+
+
 def _rulers(case: Case) -> list[User]:
     """The dispatcher over the case, or the community's staff when the community handles it."""
     if _community_handles(case):
         staff = _members([case.community_id], [Role.COMMUNITY_STAFF])
         if staff:
             return staff
-    return _members(_chain(case), [Role.DISPATCHER])
+    return _dispatchers(case)
 
 
 def _recheckers(case: Case) -> list[User]:
     grid, community = ([case.grid_id], [Role.GRID_WORKER]), ([case.community_id], [Role.COMMUNITY_STAFF])
-    return _users(grid, community) or _members(_chain(case), [Role.DISPATCHER])
+    return _users(grid, community) or _dispatchers(case)
 
 
 def _followers(case: Case) -> tuple[list[User], list[str]]:
@@ -193,9 +195,7 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
     if action == StepAction.REQUEST_EXTENSION:
         return Notice(f"延期申请待审批：{label}", step.note, link, _rulers(case))
     if action == StepAction.WHISTLE:
-        return Notice(
-            f"社区吹哨，请分哨：{label}", step.note, link, _members(_chain(case), [Role.DISPATCHER])
-        )
+        return Notice(f"社区吹哨，请分哨：{label}", step.note, link, _dispatchers(case))
     if action == StepAction.FEEDBACK:
         return Notice(f"工单已反馈，请核查：{label}", step.note[:200], link, _recheckers(case))
     if action == StepAction.ESCALATE_ALERT:

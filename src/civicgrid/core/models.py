@@ -19,6 +19,11 @@ class UnitKind(models.TextChoices):
     OFFICE = "office", _("街道内设机构")
 
 
+def path_ids(path: str) -> list[int]:
+    """The ids of the units on a unit path ("/1/2/3/"), the root first and the unit itself last."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
 TERRITORIAL_KINDS = [
     UnitKind.CITY,
     UnitKind.COUNTY,

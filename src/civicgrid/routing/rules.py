@@ -16,7 +16,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from civicgrid.cases.models import Case, Category, CategoryNature, Status
-from civicgrid.core.models import Unit, UnitKind
+from civicgrid.core.models import Unit, UnitKind, path_ids
 from civicgrid.core.queries import units_by_id
 from civicgrid.routing.models import KeywordRule, LeadPlace, UnitRule
 
@@ -235,8 +235,7 @@ def _place_unit(place: Unit | None, kind: str) -> Unit | None:
         return None
     if place.kind == kind:
         return place
-    ids = [int(p) for p in place.path.strip("/").split("/") if p]
-    found = [u for u in _active_units(ids).values() if u.kind == kind]
+    found = [u for u in _active_units(path_ids(place.path)).values() if u.kind == kind]
     return max(found, key=lambda u: u.depth, default=None)
 
 

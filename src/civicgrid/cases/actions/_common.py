@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from civicgrid.cases import queries, transitions
 from civicgrid.cases.models import (
     Case,
-    CaseAssignment,
     CaseStep,
     ExtensionStatus,
 )
@@ -145,10 +144,6 @@ def _after_step(case: Case, step: CaseStep) -> None:
     from civicgrid.cases import effects
 
     effects.after_step(case, step)
-
-
-def active_assignments(case: Case) -> list[CaseAssignment]:
-    return queries.active_assignments(case)
 
 
 def withdraw_pending_extension(case: Case, at: datetime) -> None:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicgrid.cases import deadlines, rules, transitions
-from civicgrid.cases.actions._common import active_assignments, lock, require_status, snapshot, write_step
+from civicgrid.cases.actions._common import lock, require_status, snapshot, write_step
 from civicgrid.cases.actions.handling import assign
 from civicgrid.cases.models import (
     AssignmentRole,
@@ -21,6 +21,7 @@ from civicgrid.cases.models import (
     Status,
     StepAction,
 )
+from civicgrid.cases.queries import active_assignments
 from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition
 from civicgrid.core.models import Unit
 from civicgrid.people.models import Role

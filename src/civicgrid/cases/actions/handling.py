@@ -11,9 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civicgrid.cases import deadlines, rules, transitions
+from civicgrid.cases import deadlines, queries, rules, transitions
 from civicgrid.cases.actions._common import (
-    active_assignments,
     lock,
     require_status,
     snapshot,
@@ -210,7 +209,7 @@ def require_arrival(case: Case, lead: CaseAssignment) -> None:
 
 def _held(case: Case, by: User) -> list[CaseAssignment]:
     """The case's active assignments to units where the user holds a handling role (lead first)."""
-    return held_among(active_assignments(case), by)
+    return held_among(queries.active_assignments(case), by)
 
 
 def _lead_held(case: Case, by: User, message: str) -> CaseAssignment:
@@ -317,7 +316,7 @@ def request_extension(case: Case | str, *, by: User, working_days: int, reason: 
 
 
 def _pending(case: Case) -> ExtensionRequest:
-    request = ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).first()
+    request = queries.pending_extension(case)
     if request is None:
         raise InvalidTransition(_("没有待审批的延期申请"))
     return request

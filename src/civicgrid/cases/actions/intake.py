@@ -10,9 +10,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civicgrid.cases import deadlines, rules, transitions
+from civicgrid.cases import deadlines, queries, rules, transitions
 from civicgrid.cases.actions._common import (
-    active_assignments,
     lock,
     require_status,
     snapshot,
@@ -32,7 +31,7 @@ from civicgrid.cases.models import (
 from civicgrid.cases.numbering import next_number
 from civicgrid.core import coords, crypto, geo, rows
 from civicgrid.core.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
-from civicgrid.core.models import TERRITORIAL_KINDS, Unit, UnitKind
+from civicgrid.core.models import TERRITORIAL_KINDS, Unit, UnitKind, path_ids
 from civicgrid.core.queries import units_by_id
 from civicgrid.people.models import Role
 from civicgrid.people.queries import memberships_of
@@ -75,16 +74,12 @@ def _fallback_territory(user: User) -> Unit | None:
     return max(units, key=lambda u: u.depth) if units else None
 
 
-def _path_ids(path: str) -> list[int]:
-    return [int(part) for part in path.strip("/").split("/") if part]
-
-
 def _place(case: Case, unit: Unit, units: dict[int, Unit]) -> None:
     """Sets territory, its path and the grid/community/subdistrict above it, from `units`.
 
     `units` holds at least the units of the unit's path, in path order: the deepest of a kind wins.
     """
-    on_path = set(_path_ids(unit.path))
+    on_path = set(path_ids(unit.path))
     by_kind = {u.kind: u for u in units.values() if u.pk in on_path}
     case.territory = unit
     case.territory_path = unit.path
@@ -113,15 +108,15 @@ def _locate(case: Case, by: User, lat: float | None, lng: float | None, coord: s
             # The index knows the unit's path, so the unit and all above it come in one query. The
             # index may be older than the tree (it is checked every geo.CHECK_SECONDS): when the
             # unit's own row says otherwise, its path is read again from that row.
-            units = units_by_id({unit_id, *_path_ids(found.path)})
+            units = units_by_id({unit_id, *path_ids(found.path)})
             unit = units.get(unit_id)
             if unit is not None and unit.path != found.path:
-                units = units_by_id({unit.pk, *_path_ids(unit.path)})
+                units = units_by_id({unit.pk, *path_ids(unit.path)})
     if unit is None:
         unit = _fallback_territory(by)
         if unit is not None:
             case.locate_method = case.locate_method or "filer_unit"
-            units = units_by_id({unit.pk, *_path_ids(unit.path)})
+            units = units_by_id({unit.pk, *path_ids(unit.path)})
     if unit is None:
         raise InvalidInput(_("无法确定事发地点，请在地图上选择位置"), details={"lat": "unlocated"})
     _place(case, unit, units)
@@ -383,7 +378,7 @@ def merge_case(case: Case | str, *, by: User, into: Case | str, note: str = "") 
         raise InvalidTransition(_("要合并到的工单已办结或已合并"), details={"into": target.number})
     before = snapshot(source)
     now = timezone.now()
-    for assignment in active_assignments(source):
+    for assignment in queries.active_assignments(source):
         assignment.active = False
         assignment.save(update_fields=["active"])
     source.active_assignments = []  # type: ignore[attr-defined]

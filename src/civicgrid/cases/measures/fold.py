@@ -38,7 +38,7 @@ from civicgrid.cases.models import (
     Status,
     StepAction,
 )
-from civicgrid.core.models import Unit
+from civicgrid.core.models import Unit, path_ids
 
 logger = logging.getLogger(__name__)
 
@@ -296,19 +296,15 @@ def facts_for(new_ids: set[int], case_ids: Iterable[int], upto: int) -> Facts:
 # -- writing --------------------------------------------------------------------------------------
 
 
-def _ids(path: str) -> list[int]:
-    return [int(part) for part in path.strip("/").split("/") if part]
-
-
 def unit_rows(facts: Facts) -> dict[tuple[int, date], Counter]:
     """Unit facts spread over the territory's chain and the acting unit's chain, each unit once."""
     wanted = {unit_id for _t, unit_id, _d in facts.units if unit_id is not None}
     paths = dict(Unit.objects.filter(pk__in=wanted).values_list("pk", "path")) if wanted else {}
     rows: dict[tuple[int, date], Counter] = defaultdict(Counter)
     for (territory, unit_id, day), counts in facts.units.items():
-        chain = set(_ids(territory))
+        chain = set(path_ids(territory))
         if unit_id is not None:
-            chain.update(_ids(paths.get(unit_id, "")) or [unit_id])
+            chain.update(path_ids(paths.get(unit_id, "")) or [unit_id])
         for target in chain:
             rows[(target, day)].update(counts)
     return rows

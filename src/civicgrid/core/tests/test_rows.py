@@ -96,3 +96,47 @@ def test_fetch_reads_like_raw_with_converters_and_extra_columns_each_run():
         assert found[0].at.tzinfo is not None  # aware on SQLite too, as the ORM gives it
         assert "object_repr" in found[0].get_deferred_fields()
     assert rows.fetch(AuditEntry, sql, ["none.%"]) == []
+
+
+@pytest.mark.django_db
+def test_fetched_instances_equal_the_orms_in_every_attribute_and_state(world):
+    user = world.users["staff_a1"]
+    sql = (
+        "SELECT id, user_id, unit_id, role, created_at FROM people_membership WHERE user_id = %s ORDER BY id"
+    )
+    ours = rows.fetch(Membership, sql, [user.pk])
+    orms = list(Membership.objects.raw(sql, [user.pk]))
+    assert ours and len(ours) == len(orms)
+    for mine, theirs in zip(ours, orms, strict=True):
+        assert type(mine) is Membership and mine == theirs
+        plain = {k: v for k, v in vars(mine).items() if k != "_state"}
+        assert plain == {k: v for k, v in vars(theirs).items() if k != "_state"}
+        assert (mine._state.adding, mine._state.db) == (False, theirs._state.db) == (False, "default")
+        assert mine.get_deferred_fields() == theirs.get_deferred_fields()
+        assert mine.unit == theirs.unit and mine.unit.pk == mine.unit_id  # relations load as usual
+    unit = Unit.objects.get(pk=ours[0].unit_id)
+    [whole] = rows.fetch(Unit, "SELECT * FROM core_unit WHERE id = %s", [unit.pk])
+    assert whole.get_deferred_fields() == set() and whole.polygon == unit.polygon
+    whole.name = "改名"
+    whole.save(update_fields=["name"])  # an instance of ours saves as the ORM's does
+    assert Unit.objects.get(pk=unit.pk).name == "改名"
+
+
+@pytest.mark.django_db
+def test_models_with_init_receivers_are_built_by_the_orm(world, monkeypatch):
+    from django.db.models.signals import post_init
+
+    seen: list[int] = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    monkeypatch.setattr(rows, "_PLAIN", {})
+    post_init.connect(receiver, sender=Membership)
+    try:
+        found = rows.fetch(
+            Membership, "SELECT * FROM people_membership WHERE user_id = %s", [world.users["staff_a1"].pk]
+        )
+    finally:
+        post_init.disconnect(receiver, sender=Membership)
+    assert found and seen == [m.pk for m in found]

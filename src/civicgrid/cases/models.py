@@ -159,6 +159,7 @@ class Case(models.Model):
         verbose_name=_("分类"),
         null=True,
         blank=True,
+        db_index=False,  # served by an index that starts with it (Meta.indexes)
         on_delete=models.PROTECT,
         related_name="cases",
     )
@@ -189,12 +190,13 @@ class Case(models.Model):
     # Reporter: encrypted at rest (core.crypto); the blind index finds repeat callers by phone.
     reporter_name_enc = models.TextField(blank=True, default="")
     reporter_phone_enc = models.TextField(blank=True, default="")
-    reporter_phone_index = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    reporter_phone_index = models.CharField(max_length=64, blank=True, default="")  # indexed in Meta
     anonymous = models.BooleanField(_("匿名"), default=False)
     reporter_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
+        db_index=False,  # served by an index that starts with it (Meta.indexes)
         on_delete=models.PROTECT,
         related_name="reported_cases",
     )
@@ -215,6 +217,7 @@ class Case(models.Model):
         verbose_name=_("主办单位"),
         null=True,
         blank=True,
+        db_index=False,  # served by an index that starts with it (Meta.indexes)
         on_delete=models.PROTECT,
         related_name="+",
     )
@@ -288,6 +291,8 @@ class Case(models.Model):
             ),
         ]
         indexes = [
+            # Repeat callers by phone: a plain index (the field's own db_index also made a LIKE one).
+            models.Index(fields=["reporter_phone_index"], name="case_reporter_phone"),
             # The worker claims rows by these deadlines; only open rows are indexed.
             models.Index(fields=["sign_by"], condition=Q(status=Status.DISPATCHED), name="case_sign_by_open"),
             models.Index(
@@ -350,8 +355,10 @@ class AssignmentRole(models.TextChoices):
 class CaseAssignment(models.Model):
     """A unit a case is with, for one dispatch round; a new dispatch retires the old rows (active=False)."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assignments")
-    unit = models.ForeignKey("core.Unit", verbose_name=_("单位"), on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    unit = models.ForeignKey(
+        "core.Unit", verbose_name=_("单位"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     # The unit's path, copied so "cases with my units and below" is a prefix match on one table.
     unit_path = models.CharField(max_length=255, db_index=True, editable=False)
     role = models.CharField(_("角色"), max_length=10, choices=AssignmentRole.choices)
@@ -442,7 +449,7 @@ class StepAction(models.TextChoices):
 class CaseStep(models.Model):
     """One step of the timeline. Append-only: it is the case's audit record (see actions._step)."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps", db_index=False)
     action = models.CharField(_("操作"), max_length=30, choices=StepAction.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -16,6 +16,7 @@ class Notification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("接收人"),
+        db_index=False,  # notification_inbox_idx starts with it
         on_delete=models.CASCADE,
         related_name="notifications",
     )

@@ -168,15 +168,17 @@ def case_for_update(number: str) -> Case | None:
 
 
 def _case_by_number(number: str, *, lock: bool) -> Case | None:
-    sql = _case_sql(lock and connection.features.has_select_for_update_of)
+    sql = _case_sql(connection.vendor, lock and connection.features.has_select_for_update_of)
     case = next(iter(rows.fetch(Case, sql, [number])), None)
     if case is not None:
         fields = _category_fields()
         case.category = rows.related(case, Category, "category__", fields)
         if case.category is not None:
             case.category.parent = rows.related(case, Category, "category__parent__", fields)
+        held = rows.from_json(Unit, case.units__json, case._state.db)  # type: ignore[attr-defined]
+        units = {unit.pk: unit for unit in held}
         for name in _CASE_UNITS:
-            setattr(case, name, rows.related(case, Unit, f"{name}__", rows.UNIT_FIELDS))
+            setattr(case, name, units.get(getattr(case, f"{name}_id")))
     return case
 
 
@@ -185,30 +187,27 @@ def _category_fields() -> list[str]:
 
 
 @functools.cache
-def _case_sql(lock: bool) -> str:
+def _case_sql(vendor: str, lock: bool) -> str:
     selected = [
         rows.columns("g", "category__", _category_fields()),
         rows.columns("gp", "category__parent__", _category_fields()),
-    ]
-    joins = [
-        " LEFT JOIN cases_category g ON g.id = c.category_id",
-        " LEFT JOIN cases_category gp ON gp.id = g.parent_id",
-    ]
-    for name in _CASE_UNITS:
-        selected.append(rows.columns(name, f"{name}__", rows.UNIT_FIELDS))
-        joins.append(f" LEFT JOIN core_unit {name} ON {name}.id = c.{name}_id")
-    # Whether the case has photos and a pending extension request: a reply, a page and a step skip
-    # the reads and writes of what is not there. Both are added only by steps on the locked case
-    # (add_photos, request_extension), which keep the flags true for the rest of the step.
-    selected += [
+        # The units in one subquery, not a join each: PostgreSQL started a nine-table plan on every
+        # run, which cost more than the rest of the read (docs/performance.md, "api-lifecycle").
+        f"(SELECT {rows.json_objects(vendor, 'u', rows.UNIT_FIELDS)} FROM core_unit u"
+        f" WHERE u.id IN ({', '.join(f'c.{name}_id' for name in _CASE_UNITS)})) AS units__json",
+        # Whether the case has photos and a pending extension request: a reply, a page and a step skip
+        # the reads and writes of what is not there. Both are added only by steps on the locked case
+        # (add_photos, request_extension), which keep the flags true for the rest of the step.
         "EXISTS (SELECT 1 FROM cases_casephoto p WHERE p.case_id = c.id) AS has_photos",
         "EXISTS (SELECT 1 FROM cases_extensionrequest e"
         f" WHERE e.case_id = c.id AND e.status = '{ExtensionStatus.PENDING.value}') AS has_pending_extension",
     ]
-    for_update = " FOR UPDATE OF c" if lock else ""
-    return (
-        f"SELECT c.*, {', '.join(selected)} FROM cases_case c{''.join(joins)} WHERE c.number = %s{for_update}"
+    joins = (
+        " LEFT JOIN cases_category g ON g.id = c.category_id"
+        " LEFT JOIN cases_category gp ON gp.id = g.parent_id"
     )
+    for_update = " FOR UPDATE OF c" if lock else ""
+    return f"SELECT c.*, {', '.join(selected)} FROM cases_case c{joins} WHERE c.number = %s{for_update}"
 
 
 def active_category(code: str) -> Category | None:

@@ -16,6 +16,7 @@ docs/performance.md "api-lifecycle"):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple, TypeVar
 
@@ -101,6 +102,30 @@ def related(row: models.Model, model: type[M], prefix: str, fields: Sequence[str
     if values[0] is None:
         return None
     return _instance(model, row._state.db, fields, values)
+
+
+def json_objects(vendor: str, alias: str, fields: Sequence[str]) -> str:
+    """An aggregate of `alias`'s rows as one JSON array of objects with `fields`, for a subquery: one
+    column instead of a join per row (`from_json` reads it back). NULL when there are no rows."""
+    pairs = ", ".join(f"'{name}', {alias}.{name}" for name in fields)
+    if vendor == "postgresql":
+        return f"json_agg(json_build_object({pairs}))"
+    return f"json_group_array(json_object({pairs}))"  # SQLite
+
+
+def from_json(model: type[M], value: Any, db: str | None) -> list[M]:
+    """Instances of `model` from a `json_objects` column, each field's value as its field reads it;
+    the fields not in the objects stay deferred."""
+    found = json.loads(value) if isinstance(value, str) else (value or [])
+    if not found:
+        return []
+    meta = model._meta
+    names = [f.attname for f in meta.concrete_fields if f.attname in found[0]]
+    fields = [meta.get_field(name) for name in names]
+    return [
+        _instance(model, db, names, [f.to_python(item[f.attname]) for f in fields])  # type: ignore[union-attr]
+        for item in found
+    ]
 
 
 def _instance(model: type[M], db: str | None, names: Sequence[str], values: list[Any]) -> M:

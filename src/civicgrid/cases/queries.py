@@ -151,11 +151,19 @@ _CASE_UNITS = ("grid", "community", "subdistrict", "territory", "lead_unit")
 _ACTIVE_ASSIGNMENTS_SQL = (
     "SELECT * FROM cases_caseassignment WHERE case_id = %s AND active ORDER BY role DESC, id"
 )
+_STEP_COLUMNS = ("id", "case_id", "action", "actor_id", "unit_id", "at", "note", "from_status", "to_status")
+_TIMELINE_VALUES = {
+    **{name: f"s.{name}" for name in _STEP_COLUMNS},
+    "actor_display_name": "u.display_name",
+    "actor_username": "u.username",
+    "unit_name": "n.name",
+}
+_TIMELINE_FROM = (
+    "cases_casestep s LEFT JOIN people_user u ON u.id = s.actor_id LEFT JOIN core_unit n ON n.id = s.unit_id"
+)
 _TIMELINE_SQL = (
-    "SELECT s.id, s.case_id, s.action, s.actor_id, s.unit_id, s.at, s.note, s.from_status, s.to_status,"
-    " u.display_name AS actor_display_name, u.username AS actor_username, n.name AS unit_name"
-    " FROM cases_casestep s LEFT JOIN people_user u ON u.id = s.actor_id"
-    " LEFT JOIN core_unit n ON n.id = s.unit_id WHERE s.case_id = %s ORDER BY s.at, s.id"
+    f"SELECT {', '.join(f'{sql} AS {name}' for name, sql in _TIMELINE_VALUES.items())}"
+    f" FROM {_TIMELINE_FROM} WHERE s.case_id = %s ORDER BY s.at, s.id"
 )
 
 
@@ -179,6 +187,8 @@ def _case_by_number(number: str, *, lock: bool) -> Case | None:
         units = {unit.pk: unit for unit in held}
         for name in _CASE_UNITS:
             setattr(case, name, units.get(getattr(case, f"{name}_id")))
+        steps = rows.from_json(CaseStep, case.steps__json, case._state.db)  # type: ignore[attr-defined]
+        case.held_steps = _named(sorted(steps, key=lambda step: (step.at, step.pk)))  # type: ignore[attr-defined]
     return case
 
 
@@ -193,8 +203,11 @@ def _case_sql(vendor: str, lock: bool) -> str:
         rows.columns("gp", "category__parent__", _category_fields()),
         # The units in one subquery, not a join each: PostgreSQL started a nine-table plan on every
         # run, which cost more than the rest of the read (docs/performance.md, "api-lifecycle").
-        f"(SELECT {rows.json_objects(vendor, 'u', rows.UNIT_FIELDS)} FROM core_unit u"
+        f"(SELECT {rows.json_objects(vendor, {f: f'u.{f}' for f in rows.UNIT_FIELDS})} FROM core_unit u"
         f" WHERE u.id IN ({', '.join(f'c.{name}_id' for name in _CASE_UNITS)})) AS units__json",
+        # The timeline too (steps are only appended, by write_step, which appends to this list).
+        f"(SELECT {rows.json_objects(vendor, _TIMELINE_VALUES)} FROM {_TIMELINE_FROM} WHERE s.case_id = c.id)"
+        " AS steps__json",
         # Whether the case has photos and a pending extension request: a reply, a page and a step skip
         # the reads and writes of what is not there. Both are added only by steps on the locked case
         # (add_photos, request_extension), which keep the flags true for the rest of the step.
@@ -217,8 +230,15 @@ def active_category(code: str) -> Category | None:
 
 
 def timeline(case: Case) -> list[CaseStep]:
-    """The case's steps in order, each with `actor_name` and `unit_name` (no User or Unit rows built)."""
-    steps = rows.fetch(CaseStep, _TIMELINE_SQL, [case.pk])
+    """The case's steps in order, each with `actor_name` and `unit_name` (no User or Unit rows built):
+    the ones its read brought (`case.held_steps`, kept whole by write_step), else read now."""
+    held: list[CaseStep] | None = getattr(case, "held_steps", None)
+    if held is not None:
+        return held
+    return _named(rows.fetch(CaseStep, _TIMELINE_SQL, [case.pk]))
+
+
+def _named(steps: list[CaseStep]) -> list[CaseStep]:
     for step in steps:
         # As User.__str__: the display name, else the username.
         step.actor_name = step.actor_display_name or step.actor_username or ""  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 from django.db import DatabaseError, connections, models, router
@@ -104,28 +105,42 @@ def related(row: models.Model, model: type[M], prefix: str, fields: Sequence[str
     return _instance(model, row._state.db, fields, values)
 
 
-def json_objects(vendor: str, alias: str, fields: Sequence[str]) -> str:
-    """An aggregate of `alias`'s rows as one JSON array of objects with `fields`, for a subquery: one
-    column instead of a join per row (`from_json` reads it back). NULL when there are no rows."""
-    pairs = ", ".join(f"'{name}', {alias}.{name}" for name in fields)
+def json_objects(vendor: str, values: dict[str, str]) -> str:
+    """An aggregate of a subquery's rows as one JSON array of objects, each key the value of its SQL
+    expression: one column instead of a join or a statement (`from_json` reads it back). NULL when
+    there are no rows."""
+    pairs = ", ".join(f"'{key}', {expression}" for key, expression in values.items())
     if vendor == "postgresql":
         return f"json_agg(json_build_object({pairs}))"
     return f"json_group_array(json_object({pairs}))"  # SQLite
 
 
 def from_json(model: type[M], value: Any, db: str | None) -> list[M]:
-    """Instances of `model` from a `json_objects` column, each field's value as its field reads it;
-    the fields not in the objects stay deferred."""
+    """Instances of `model` from a `json_objects` column, each field's value as its field reads it
+    (time stamps aware, as the ORM gives them); other keys become attributes, as in `fetch`, and the
+    fields not in the objects stay deferred."""
     found = json.loads(value) if isinstance(value, str) else (value or [])
     if not found:
         return []
     meta = model._meta
-    names = [f.attname for f in meta.concrete_fields if f.attname in found[0]]
-    fields = [meta.get_field(name) for name in names]
-    return [
-        _instance(model, db, names, [f.to_python(item[f.attname]) for f in fields])  # type: ignore[union-attr]
-        for item in found
-    ]
+    attnames = {f.attname: f for f in meta.concrete_fields}
+    names = [name for name in attnames if name in found[0]]
+    extras = [key for key in found[0] if key not in attnames]
+    out = []
+    for item in found:
+        values = [_from_json_value(attnames[name], item[name]) for name in names]
+        instance = _instance(model, db, names, values)
+        for key in extras:
+            setattr(instance, key, item[key])
+        out.append(instance)
+    return out
+
+
+def _from_json_value(field: models.Field, value: Any) -> Any:
+    value = field.to_python(value)
+    if isinstance(value, datetime) and value.tzinfo is None:  # SQLite keeps UTC without an offset
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _instance(model: type[M], db: str | None, names: Sequence[str], values: list[Any]) -> M:

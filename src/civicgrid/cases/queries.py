@@ -183,8 +183,8 @@ def _case_by_number(number: str, *, lock: bool) -> Case | None:
         case.category = rows.related(case, Category, "category__", fields)
         if case.category is not None:
             case.category.parent = rows.related(case, Category, "category__parent__", fields)
-        held = rows.from_json(Unit, case.units__json, case._state.db)  # type: ignore[attr-defined]
-        units = {unit.pk: unit for unit in held}
+        read = rows.from_json(Unit, case.units__json, case._state.db)  # type: ignore[attr-defined]
+        units = {unit.pk: unit for unit in read}
         for name in _CASE_UNITS:
             setattr(case, name, units.get(getattr(case, f"{name}_id")))
         steps = rows.from_json(CaseStep, case.steps__json, case._state.db)  # type: ignore[attr-defined]
@@ -205,7 +205,8 @@ def _case_sql(vendor: str, lock: bool) -> str:
         # run, which cost more than the rest of the read (docs/performance.md, "api-lifecycle").
         f"(SELECT {rows.json_objects(vendor, {f: f'u.{f}' for f in rows.UNIT_FIELDS})} FROM core_unit u"
         f" WHERE u.id IN ({', '.join(f'c.{name}_id' for name in _CASE_UNITS)})) AS units__json",
-        # The timeline too (steps are only appended, by write_step, which appends to this list).
+        # The timeline too: steps are only ever appended, all by write_step, which also appends each
+        # to the list read here (`timeline`).
         f"(SELECT {rows.json_objects(vendor, _TIMELINE_VALUES)} FROM {_TIMELINE_FROM} WHERE s.case_id = c.id)"
         " AS steps__json",
         # Whether the case has photos and a pending extension request: a reply, a page and a step skip

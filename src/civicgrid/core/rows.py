@@ -9,6 +9,9 @@ docs/performance.md "api-lifecycle"):
 - a joined row comes back as aliased columns (`columns("n", "unit__", UNIT_FIELDS)`) and becomes an
   instance through `related(...)`; fields not read stay deferred, so touching one costs a query
   instead of giving a wrong value;
+- the rows of a one-to-many part come back as one JSON column from a subquery (`json_objects`) and
+  become instances through `from_json`;
+- instances are built without `Model.__init__` (`_instance`), as `from_db` would build them;
 - `update(instance, fields)` and `insert(instance)` write as `save()` does, with statements built
   once per model and field list, and without model signals; `insert_many(instances)` writes new
   rows of one model in one statement.
@@ -143,6 +146,11 @@ def _from_json_value(field: models.Field, value: Any) -> Any:
     return value
 
 
+# Whether a model's instances may be built without __init__ (worked out on first use: receivers are
+# connected as the apps load).
+_PLAIN: dict[type[models.Model], bool] = {}
+
+
 def _instance(model: type[M], db: str | None, names: Sequence[str], values: list[Any]) -> M:
     """`model.from_db(db, names, values)` without Model.__init__, which sets every field through its
     descriptor and sends two signals: for a case row that was 15 µs of a step's Python, 4 here.
@@ -161,9 +169,6 @@ def _instance(model: type[M], db: str | None, names: Sequence[str], values: list
     state = instance._state = ModelState()
     state.adding, state.db = False, db
     return instance
-
-
-_PLAIN: dict[type[models.Model], bool] = {}
 
 
 # --- writes ---------------------------------------------------------------------------------------

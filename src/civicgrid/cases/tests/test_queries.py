@@ -240,3 +240,43 @@ def test_a_search_pages_and_counts_in_one_pass(api, world, cats):
     with CaptureQueriesContext(connection) as again:
         assert api.client.get(url, headers=headers).json()["count"] == 5
     assert len(again.captured_queries) == len(ctx.captured_queries)
+
+
+@pytest.mark.django_db
+def test_the_timeline_a_case_is_read_with_equals_the_timeline_read_on_its_own(world, cats):
+    """The case read brings units and timeline as JSON (rows.from_json); on both databases they must
+    be what the written-out reads give: names, aware time stamps in order, booleans, deferred rest."""
+    case = case_in_state(world, "closed")
+    read = queries._case_by_number(case.number, lock=False)
+    assert read is not None
+    held = queries.timeline(read)
+    read.held_steps = None  # type: ignore[attr-defined]
+    on_its_own = queries.timeline(read)
+
+    def shown(steps):
+        return [
+            (
+                s.pk,
+                s.case_id,
+                s.action,
+                s.actor_id,
+                s.unit_id,
+                s.at,
+                s.note,
+                s.from_status,
+                s.to_status,
+                s.actor_name,
+                s.unit_name,
+                s.at.utcoffset(),
+            )
+            for s in steps
+        ]
+
+    assert len(held) > 4 and shown(held) == shown(on_its_own)
+    assert all(s.at.utcoffset() == timedelta(0) for s in held)
+    assert [s.at for s in held] == sorted(s.at for s in held)
+    assert "changes" in held[0].get_deferred_fields()
+    assert read.lead_unit is not None and read.lead_unit.is_active is True
+    assert (read.lead_unit.pk, read.lead_unit.path) == (case.lead_unit_id, case.lead_unit.path)
+    assert read.community == case.community and read.grid == case.grid
+    assert "polygon" in read.community.get_deferred_fields()

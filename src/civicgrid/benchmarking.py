@@ -67,6 +67,20 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def python_loop_ms() -> float:
+    """The best of three runs of a fixed pure-Python loop (ten million additions), in ms: how fast this
+    machine runs Python at the moment. Machines of the same name differed by two times (fifth session,
+    docs/performance.md), so figures from two runs compare only with this alongside."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def machine() -> Figures:
     """What the figures were measured on."""
     from django.db import connection
@@ -75,6 +89,7 @@ def machine() -> Figures:
         "cpu": cpu_model(),
         "cores": os.cpu_count() or 0,
         "python": platform.python_version(),
+        "python_loop_ms": python_loop_ms(),
         "database": connection.vendor,
         "system": platform.platform(terse=True),
     }

@@ -119,31 +119,67 @@ def json_objects(vendor: str, values: dict[str, str]) -> str:
 
 
 def from_json(model: type[M], value: Any, db: str | None) -> list[M]:
-    """Instances of `model` from a `json_objects` column, each field's value as its field reads it
-    (time stamps aware, as the ORM gives them); other keys become attributes, as in `fetch`, and the
-    fields not in the objects stay deferred."""
+    """Instances of `model` from a `json_objects` column, each field's value as the ORM would give it
+    (time stamps aware); other keys become attributes, as in `fetch`, and the fields not in the
+    objects stay deferred."""
     found = json.loads(value) if isinstance(value, str) else (value or [])
     if not found:
         return []
-    meta = model._meta
-    attnames = {f.attname: f for f in meta.concrete_fields}
-    names = [name for name in attnames if name in found[0]]
-    extras = [key for key in found[0] if key not in attnames]
+    key = (model, tuple(found[0]))
+    plan = _JSON_PLANS.get(key)
+    if plan is None:
+        plan = _JSON_PLANS[key] = _json_plan(model, list(found[0]))
+    names, converters, extras = plan
     out = []
     for item in found:
-        values = [_from_json_value(attnames[name], item[name]) for name in names]
+        values = [item[name] if convert is None else convert(item[name]) for name, convert in converters]
         instance = _instance(model, db, names, values)
-        for key in extras:
-            setattr(instance, key, item[key])
+        for name in extras:
+            setattr(instance, name, item[name])
         out.append(instance)
     return out
 
 
-def _from_json_value(field: models.Field, value: Any) -> Any:
-    value = field.to_python(value)
-    if isinstance(value, datetime) and value.tzinfo is None:  # SQLite keeps UTC without an offset
-        value = value.replace(tzinfo=UTC)
-    return value
+_JSON_PLANS: dict[tuple[type[models.Model], tuple[str, ...]], tuple[list[str], list[Any], list[str]]] = {}
+
+# Field types whose values JSON already carries as the ORM gives them (numbers, strings); the rest go
+# through their field (booleans are 0/1 on SQLite, time stamps are text).
+_AS_IS = {
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+    "CharField",
+    "TextField",
+}
+
+
+def _json_plan(model: type[models.Model], keys: list[str]) -> tuple[list[str], list[Any], list[str]]:
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    names = [name for name in fields if name in keys]
+    converters: list[Any] = []
+    for name in names:
+        field = fields[name]
+        target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+        if target.get_internal_type() in _AS_IS:
+            converters.append((name, None))
+        elif isinstance(target, models.DateTimeField):
+            converters.append((name, _aware))
+        else:
+            converters.append((name, field.to_python))
+    return names, converters, [key for key in keys if key not in fields]
+
+
+def _aware(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    stamp = datetime.fromisoformat(value)
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)  # SQLite keeps UTC bare
 
 
 # Whether a model's instances may be built without __init__ (worked out on first use: receivers are

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from django.utils import timezone
-from django.utils.translation import pgettext
+from django.utils.translation import get_language, pgettext
 from ninja import Field, Schema
 
 from civicgrid.cases import queries, rules, transitions
@@ -327,8 +327,22 @@ def photo_out(photo: CasePhoto) -> dict[str, Any]:
     }
 
 
+# The steps' names per language: a timeline names each of its steps, and each lazy label went
+# through the translation machinery again.
+_ACTION_NAMES: dict[str | None, dict[str, str]] = {}
+
+
+def _action_names() -> dict[str, str]:
+    language = get_language()
+    names = _ACTION_NAMES.get(language)
+    if names is None:
+        names = _ACTION_NAMES[language] = {action.value: str(action.label) for action in StepAction}
+    return names
+
+
 def case_detail(case: Case, viewer: User) -> dict[str, Any]:
     """Everything about one case that this viewer may see, with its timeline and photos."""
+    action_names = _action_names()
     # No query for what cannot exist: units come with the first dispatch, an extension request is
     # pending only in transitions.EXTENSION_RULED (made at `signed`, withdrawn when the case leaves),
     # and a case locked for a step knows whether it has photos and a pending request (case_for_update).
@@ -393,7 +407,7 @@ def case_detail(case: Case, viewer: User) -> dict[str, Any]:
                 {
                     "id": s.pk,
                     "action": s.action,
-                    "action_name": str(StepAction(s.action).label),
+                    "action_name": action_names[s.action],
                     "actor": _actor_name(s, case, viewer, staff_viewer, sees_reporter),
                     "unit": s.unit_name,  # type: ignore[attr-defined]
                     "at": s.at,

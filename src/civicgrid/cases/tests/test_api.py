@@ -288,6 +288,13 @@ def test_timeline_actors_a_resident_sees_follow_the_language(api, world, cats):
     status, case = api.post("resident", "/cases", {"description": "楼下路灯坏了", **IN_GRID_A1})
     assert status == 201 and api.act("staff_a1", case["number"], "register")[0] == 200
     path, headers = f"/api/v1/cases/{case['number']}", api.headers("resident")
-    for language, staff in [("zh-hans", "工作人员"), ("en", "Staff")]:
+    for language, staff, registered in [
+        ("zh-hans", "工作人员", "立案"),
+        ("en", "Staff", None),
+        ("zh-hans", "工作人员", "立案"),
+    ]:
         timeline = api.client.get(path, headers={**headers, "Accept-Language": language}).json()["timeline"]
         assert [s["action"] for s in timeline] == ["create", "register"] and timeline[-1]["actor"] == staff
+        # The step names follow the language too (they are kept per language, not per process).
+        name = timeline[-1]["action_name"]
+        assert name == registered if registered else name.isascii() and name

@@ -225,6 +225,42 @@ def _drive(port: int, tokens: dict, seconds: float, work: Callable[[Client], int
     return totals["units"], totals["calls"], elapsed
 
 
+Call = Callable[..., dict]  # (method, path, who, body=None, key="") -> the reply
+
+
+def run_lifecycle(call: Call, setup: dict) -> int:
+    """One case from filing to rating through the API as `call` makes requests; returns the calls made."""
+    case = call(
+        "POST",
+        "/api/v1/cases",
+        "community1",
+        {
+            "description": "小区门口路灯不亮，晚上出行不便（压测）",
+            "title": "路灯不亮",
+            "category": setup["category"],
+            "lat": setup["lat"],
+            "lng": setup["lng"],
+            "channel": "resident",
+        },
+        key=uuid.uuid4().hex,
+    )
+    path = f"/api/v1/cases/{case['number']}/actions/"
+    call("POST", path + "register", "community1", {})
+    call("POST", path + "dispatch", "dispatcher1", {"lead_unit": setup["dept"], "assisting_units": []})
+    call("POST", path + "sign", "dept_cg", {})
+    call("POST", path + "feedback", "dept_cg", {"result": "已更换灯泡，恢复照明"})
+    closed = call("POST", path + "recheck", "grid1", {"passed": True, "note": "现场核查已亮"})
+    if closed["status"] != "closed":
+        raise RuntimeError(f"expected closed, got {closed['status']}")
+    call(
+        "POST",
+        path + "rate",
+        "community1",
+        {"satisfaction": "satisfied", "resolved": True, "comment": "电话回访满意"},
+    )
+    return 7
+
+
 @benchmark("api-lifecycle")
 def api_lifecycle(say: Say) -> Figures:
     """Full case lifecycles per second through the HTTP API vs. a bare authenticated endpoint."""
@@ -268,37 +304,7 @@ def api_lifecycle(say: Say) -> Figures:
             return 1
 
         def lifecycle(client: Client) -> int:
-            case = client.call(
-                "POST",
-                "/api/v1/cases",
-                "community1",
-                {
-                    "description": "小区门口路灯不亮，晚上出行不便（压测）",
-                    "title": "路灯不亮",
-                    "category": setup["category"],
-                    "lat": setup["lat"],
-                    "lng": setup["lng"],
-                    "channel": "resident",
-                },
-                key=uuid.uuid4().hex,
-            )
-            path = f"/api/v1/cases/{case['number']}/actions/"
-            client.call("POST", path + "register", "community1", {})
-            client.call(
-                "POST", path + "dispatch", "dispatcher1", {"lead_unit": setup["dept"], "assisting_units": []}
-            )
-            client.call("POST", path + "sign", "dept_cg", {})
-            client.call("POST", path + "feedback", "dept_cg", {"result": "已更换灯泡，恢复照明"})
-            closed = client.call("POST", path + "recheck", "grid1", {"passed": True, "note": "现场核查已亮"})
-            if closed["status"] != "closed":
-                raise RuntimeError(f"expected closed, got {closed['status']}")
-            client.call(
-                "POST",
-                path + "rate",
-                "community1",
-                {"satisfaction": "satisfied", "resolved": True, "comment": "电话回访满意"},
-            )
-            return 7
+            return run_lifecycle(client.call, setup)
 
         _drive(port, tokens, 2.0, bare)  # warm up every worker
         _drive(port, tokens, 2.0, lifecycle)
@@ -505,3 +511,7 @@ def cases_scale(say: Say) -> Figures:
             server.wait(timeout=30)
         db.drop()
     return figures
+
+
+# Registers `api-instructions` (kept apart: this module is long enough).
+from civicgrid.cases import bench_instructions  # noqa: E402, F401

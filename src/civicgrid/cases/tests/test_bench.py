@@ -1,4 +1,5 @@
-"""The lifecycle benchmark's CPU accounting (the rest of it runs as `civicgrid bench api-lifecycle`)."""
+"""The lifecycle benchmarks' CPU accounting and callgrind parsing (the rest of them runs as
+`civicgrid bench api-lifecycle` and `civicgrid bench api-instructions`)."""
 
 import os
 import sys
@@ -18,3 +19,15 @@ def test_cpu_seconds_count_this_process_and_skip_gone_ones():
     spent = _cpu_seconds([os.getpid()]) - before
     assert 0.2 <= spent <= 1.0
     assert _cpu_seconds([2**22 + 12345]) == 0  # above Linux's largest pid: no such process
+
+
+def test_a_callgrind_dump_gives_its_name_and_its_instruction_total():
+    from civicgrid.cases.bench_instructions import totals
+
+    dump = (
+        "version: 1\ncmd: python -m x\npart: 2\ndesc: Trigger: dump steps\n"
+        "events: Ir\nsummary: 1\ntotals: 364316443\n"
+    )
+    assert totals(dump) == ("steps", 364316443)
+    with pytest.raises(ValueError):
+        totals("version: 1\n")

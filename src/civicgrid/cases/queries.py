@@ -246,6 +246,18 @@ def _named(steps: list[CaseStep]) -> list[CaseStep]:
     return steps
 
 
+def append_to_timeline(case: Case, step: CaseStep) -> None:
+    """Adds a step just written to the timeline the case was read with, as a read would give it."""
+    held: list[CaseStep] | None = getattr(case, "held_steps", None)
+    if held is None:
+        return
+    actor, unit = step.actor, step.unit
+    step.actor_display_name = actor.display_name if actor else None  # type: ignore[attr-defined]
+    step.actor_username = actor.username if actor else None  # type: ignore[attr-defined]
+    step.unit_name = unit.name if unit else None  # type: ignore[attr-defined]
+    held.extend(_named([step]))
+
+
 def pending_extension(case: Case) -> ExtensionRequest | None:
     """The case's pending extension request (at most one), with its unit's name as `unit_name`."""
     sql = (

@@ -135,14 +135,7 @@ def write_step(
             changes={**changed, **(extra or {})},
         )
     )
-    held = getattr(case, "held_steps", None)
-    if held is not None:  # the timeline the case was read with (queries.timeline), as a read would give it
-        actor = step.actor
-        step.actor_display_name = actor.display_name if actor else None  # type: ignore[attr-defined]
-        step.actor_username = actor.username if actor else None  # type: ignore[attr-defined]
-        step.actor_name = (actor.display_name or actor.username) if actor else ""  # type: ignore[attr-defined]
-        step.unit_name = unit.name if unit else None  # type: ignore[attr-defined]
-        held.append(step)
+    queries.append_to_timeline(case, step)
     _after_step(case, step)
     return step
 

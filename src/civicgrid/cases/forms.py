@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from civicgrid.cases import desk_queries
+from civicgrid.cases import desk_queries, queries
 from civicgrid.cases.actions.photos import MAX_BYTES, MAX_PER_CASE
 from civicgrid.cases.models import Case, Category, ReturnReason, Satisfaction, Status
 from civicgrid.core.models import Unit
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 TEXTAREA = {"rows": 3}
+# The list's date filters take the days queries.filter_cases can bound; the picker offers no others.
+_FIRST, _LAST = queries.FILTER_DATES
+DATE_BOUNDS: dict[str, Any] = {
+    "validators": [MinValueValidator(_FIRST), MaxValueValidator(_LAST)],
+    "widget": forms.DateInput(attrs={"type": "date", "min": _FIRST.isoformat(), "max": _LAST.isoformat()}),
+}
 NOTE_LABEL = _("说明")
 
 
@@ -58,12 +65,8 @@ class CaseFilterForm(forms.Form):
         required=False,
         choices=[("", _("全部")), ("1", _("已超期")), ("0", _("未超期"))],
     )
-    created_from = forms.DateField(
-        label=_("受理日期从"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    created_to = forms.DateField(
-        label=_("到"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    created_from = forms.DateField(label=_("受理日期从"), required=False, **DATE_BOUNDS)
+    created_to = forms.DateField(label=_("到"), required=False, **DATE_BOUNDS)
     sort = forms.ChoiceField(label=_("排序"), required=False, choices=SORT_CHOICES)
 
     def __init__(self, user: User, *args: Any, **kwargs: Any):

@@ -374,6 +374,11 @@ def overdue_q(now=None) -> Q:
     return Q(status__in=CLOCK_STATUSES, due_at__lt=now or timezone.now())
 
 
+# The dates the list filters accept: wide enough for any case, narrow enough that the day's bounds stay
+# representable (0001-01-01 in local time is before datetime.min in UTC; 9999-12-31 has no next day).
+FILTER_DATES = (date(2000, 1, 1), date(2099, 12, 31))
+
+
 def filter_cases(
     cases: QuerySet[Case],
     *,

@@ -31,6 +31,7 @@ from civicgrid.cases.models import (
 )
 from civicgrid.core import crypto, rows
 from civicgrid.core.models import Unit
+from civicgrid.core.paging import PageNumber
 from civicgrid.people.models import User
 
 Text = Field("", max_length=2000)
@@ -111,9 +112,9 @@ class CaseFilter(Schema):
     category: str | None = Field(None, description="分类编码（大类含其小类）")
     overdue: bool | None = None
     q: str | None = Field(None, max_length=100)
-    created_from: date | None = None
-    created_to: date | None = None
-    page: int = Field(1, ge=1)
+    created_from: date | None = Field(None, ge=queries.FILTER_DATES[0], le=queries.FILTER_DATES[1])
+    created_to: date | None = Field(None, ge=queries.FILTER_DATES[0], le=queries.FILTER_DATES[1])
+    page: PageNumber = 1
     page_size: int = Field(20, ge=1, le=100)
 
 

@@ -11,6 +11,7 @@ from ninja import Query, Router, Schema
 from civicgrid.core import coords, geo
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.models import AuditEntry, Unit, UnitKind
+from civicgrid.core.paging import MAX_PAGE
 from civicgrid.people.models import Role
 from civicgrid.people.queries import get_unit_for, require_role, units_visible_to, user_of
 
@@ -50,7 +51,7 @@ def unit_out(unit: Unit) -> dict:
 
 @router.get("/units", response=UnitPage, summary="调用者可见的单位")
 def list_units(request: HttpRequest, filters: Query[UnitFilter], page: int = 1, page_size: int = 200):
-    if page < 1 or not 1 <= page_size <= 1000:
+    if not 1 <= page <= MAX_PAGE or not 1 <= page_size <= 1000:
         raise InvalidInput(_("分页参数有误"), details={"page": page, "page_size": page_size})
     units = units_visible_to(user_of(request)).select_related("parent")
     if filters.kind:
@@ -130,7 +131,7 @@ def list_audit(
     page_size: int = 100,
 ):
     require_role(user_of(request), [Role.ADMINISTRATOR])
-    if page < 1 or not 1 <= page_size <= 500:
+    if not 1 <= page <= MAX_PAGE or not 1 <= page_size <= 500:
         raise InvalidInput(_("分页参数有误"), details={"page": page, "page_size": page_size})
     rows = AuditEntry.objects.select_related("actor")
     for field, value in (("object_type", object_type), ("object_id", object_id), ("action", action)):

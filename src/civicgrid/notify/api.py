@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field, model_validator
 
+from civicgrid.core.paging import Offset
 from civicgrid.notify import actions
 from civicgrid.notify.queries import inbox_for, unread_count
 
@@ -34,7 +35,7 @@ class NotificationPage(Schema):
 class NotificationFilter(Schema):
     unread: bool = False
     limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class ReadIn(Schema):

@@ -4,7 +4,7 @@ and the model versions (with rollback). Mounted at /api/v1/ next to the cases ro
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -144,11 +144,14 @@ def recategorize(request: HttpRequest, number: str, body: RecategorizeIn):
 
 # --- keyword rules ---------------------------------------------------------------------------------
 
+# A rule's priority only orders rules; the bounds keep it inside the database's integer column.
+Priority = Annotated[int, Field(ge=-9999, le=9999, description="数字大的先生效")]
+
 
 class RuleIn(Schema):
     phrase: str = Field(max_length=100, description="关键词；多个词用空格分开表示须同时包含")
     category: str
-    priority: int = 0
+    priority: Priority = 0
     note: str = Field("", max_length=200)
     is_active: bool = True
     confirm_changed: int | None = Field(
@@ -159,7 +162,7 @@ class RuleIn(Schema):
 class DryRunIn(Schema):
     phrase: str = Field(max_length=100)
     category: str
-    priority: int = 0
+    priority: Priority = 0
 
 
 class DryRunOut(Schema):

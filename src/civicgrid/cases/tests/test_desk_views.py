@@ -160,6 +160,9 @@ def test_list_search_filters_sort_and_paging(login, world, cats):
     assert numbers("?sort=-created")[0] == closed.number
     bad = client.get("/cases/list/?created_from=2026-02-02&created_to=2026-01-01")
     assert bad.status_code == 422 and "结束日期不能早于开始日期" in bad.content.decode()
+    for query in ["?created_from=0001-01-01", "?created_to=9999-12-31"]:
+        bad = client.get("/cases/list/" + query)
+        assert bad.status_code == 422 and bad.context["form"].has_error(query[1:].split("=")[0]), query
     # B's dispatcher sees none of A's cases, whatever the filter.
     assert login("dispatcher_b").get("/cases/list/?q=垃圾").context["rows"] == []
 

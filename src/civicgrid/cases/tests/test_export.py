@@ -74,6 +74,7 @@ def test_export_uses_the_lists_filters(client, world, cats):
     assert [r["标题"] for r in rows] == ["道路"]
     bad = client.get("/cases/export.xlsx?created_from=bad")
     assert bad.status_code == 422
+    assert client.get("/cases/export.xlsx?created_to=9999-12-31").status_code == 422
 
 
 @pytest.mark.django_db

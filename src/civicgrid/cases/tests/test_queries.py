@@ -75,6 +75,16 @@ def test_list_filters(api, world, cats, spread):
     status, data = api.get("dispatcher_a", "/cases", page_size=101)
     assert status == 422 and data["error"]["details"][0]["field"].endswith("page_size")
     assert api.get("dispatcher_a", "/cases", status="bogus")[0] == 422
+    assert api.get("dispatcher_a", "/cases", page=10**20)[0] == 422  # an offset no integer column holds
+    # Days whose bounds a database cannot hold are refused by name, not a 500.
+    too_early_or_late = [
+        ("created_from", "0001-01-01"),
+        ("created_to", "9999-12-31"),
+        ("created_to", "1999-12-31"),
+    ]
+    for field, day in too_early_or_late:
+        status, data = api.get("dispatcher_a", "/cases", **{field: day})
+        assert status == 422 and data["error"]["details"][0]["field"].endswith(field), (field, day, data)
     status, data = api.get("dispatcher_a", "/cases", page=2, page_size=2)
     assert data["count"] == 4 and len(data["items"]) == 2
 

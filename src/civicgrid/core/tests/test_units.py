@@ -66,6 +66,7 @@ def test_units_api_filters(client, world):
     bad = client.get("/api/v1/units?kind=planet", headers=headers)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
     assert client.get("/api/v1/units?page_size=5000", headers=headers).status_code == 422
+    assert client.get(f"/api/v1/units?page={10**20}", headers=headers).status_code == 422
 
 
 def test_department_sees_itself_only(client, world):
@@ -83,6 +84,7 @@ def test_new_polygon_sets_bbox(world):
 def test_audit_api_for_administrators_only(client, world):
     ok = client.get("/api/v1/audit?action=unit.create", headers=world.bearer("admin"))
     assert ok.status_code == 200 and ok.json()["count"] == len(world.units)
+    assert client.get(f"/api/v1/audit?page={10**20}", headers=world.bearer("admin")).status_code == 422
     assert client.get("/api/v1/audit", headers=world.bearer("dispatcher_a")).status_code == 403
 
 

@@ -47,6 +47,8 @@ def test_list_is_the_callers_own_paged_and_filtered(world, client):
     assert [i["title"] for i in paged["items"]] == ["二"] and paged["count"] == 3
 
     assert client.get(f"{BASE}/notifications?limit=1000", headers=headers).status_code == 422
+    # An offset no database integer holds is refused, not a 500.
+    assert client.get(f"{BASE}/notifications?offset={10**20}", headers=headers).status_code == 422
 
 
 def test_read_by_ids_ignores_other_users_rows(world, client):

@@ -93,6 +93,9 @@ def test_the_api_dry_run_and_create_with_confirmation(world, cats, client):
     body = {"phrase": "井盖", "category": "SZ02", "priority": 3, "confirm_changed": 5}
     r = post(client, "/api/v1/routing/rules", body, headers)
     assert r.status_code == 422 and r.json()["error"]["details"]["changed"] == 2
+    # A priority the database column cannot hold is refused by name, not a 500.
+    r = post(client, "/api/v1/routing/rules", {**body, "priority": 10**20}, headers)
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].endswith("priority")
     body["confirm_changed"] = 2
     r = post(client, "/api/v1/routing/rules", body, headers)
     assert r.status_code == 201 and r.json()["dry_run"]["changed"] == 2

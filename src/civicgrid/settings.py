@@ -107,6 +107,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # After this many failures for one account or one address within the window, logins wait.
 LOGIN_FAILURE_LIMIT = env_int("CIVICGRID_LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("CIVICGRID_LOGIN_ADDRESS_FAILURE_LIMIT", 50)
 LOGIN_LOCK_SECONDS = env_int("CIVICGRID_LOGIN_LOCK_SECONDS", 900)
 
 LANGUAGE_CODE = "zh-hans"

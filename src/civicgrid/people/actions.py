@@ -151,6 +151,13 @@ def throttle_keys(username: str, address: str) -> list[str]:
     return [f"user:{username.strip().lower()}"[:200], f"ip:{address}"[:200]]
 
 
+def _failure_limit(key: str) -> int:
+    # An address has a limit of its own, far above an account's: a whole office often reaches us
+    # from one address (a NAT or the government network's gateway), and five typing mistakes in it
+    # must not lock everyone out. It still stops one machine from guessing across many accounts.
+    return settings.LOGIN_ADDRESS_FAILURE_LIMIT if key.startswith("ip:") else settings.LOGIN_FAILURE_LIMIT
+
+
 def login_locked_until(keys: list[str]):
     """The moment the latest lock on any of the keys ends, or None when logins may go on."""
     now = timezone.now()
@@ -177,7 +184,7 @@ def note_login_failure(keys: list[str]) -> None:
             if now - row.first_failure_at > window:
                 row.failures, row.first_failure_at, row.locked_until = 0, now, None
             row.failures += 1
-            if row.failures >= settings.LOGIN_FAILURE_LIMIT:
+            if row.failures >= _failure_limit(key):
                 row.locked_until = now + window
             row.save()
 

@@ -45,6 +45,20 @@ def test_wrong_password_then_throttled(client, world, settings):
         assert client.post("/login/", {"username": "staff_a1", "password": PASSWORD}).status_code == 302
 
 
+def test_an_address_waits_only_after_its_own_higher_limit(client, world, settings):
+    # Colleagues behind one gateway: a few mistakes on one account do not lock the others out.
+    settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_ADDRESS_FAILURE_LIMIT = 2, 4
+    for _ in range(2):
+        assert client.post("/login/", {"username": "staff_a1", "password": "wrong"}).status_code == 401
+    assert client.post("/login/", {"username": "staff_a1", "password": PASSWORD}).status_code == 429
+    assert client.post("/login/", {"username": "grid_a1", "password": PASSWORD}).status_code == 302
+    # One machine guessing across accounts is stopped at the address's limit.
+    client.post("/logout/")
+    for name in ["dispatcher_a", "handler_cg"]:
+        assert client.post("/login/", {"username": name, "password": "wrong"}).status_code == 401
+    assert client.post("/login/", {"username": "resident", "password": PASSWORD}).status_code == 429
+
+
 def test_api_token_throttled_too(client, world, settings):
     settings.LOGIN_FAILURE_LIMIT = 2
     for _ in range(2):

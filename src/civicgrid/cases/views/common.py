@@ -21,6 +21,7 @@ from civicgrid.cases import desk_queries, rules, schemas
 from civicgrid.cases.models import Case
 from civicgrid.cases.queries import one_pass_page
 from civicgrid.core.errors import Forbidden
+from civicgrid.core.paging import MAX_PAGE
 from civicgrid.people.models import Role, User
 from civicgrid.people.queries import user_of
 
@@ -64,10 +65,11 @@ def search_page(cases: QuerySet[Case], number: str | None, per_page: int = PAGE_
     """A page of a text search with its total from one pass over the matches (queries.one_pass_page).
 
     A Paginator would count first and then read the page: twice over the rows the LIKE must check.
-    An out-of-range page number falls back to the last page, as Paginator.get_page does.
+    An out-of-range page number falls back to the last page, as Paginator.get_page does; one past
+    MAX_PAGE too, before its offset overflows the database's integers.
     """
     try:
-        wanted = max(1, int(number or 1))
+        wanted = min(max(1, int(number or 1)), MAX_PAGE)
     except ValueError:
         wanted = 1
     ids, total = one_pass_page(cases, (wanted - 1) * per_page, per_page)

@@ -30,8 +30,8 @@ from civicgrid.cases.models import (
     Urgency,
 )
 from civicgrid.core import crypto, rows
+from civicgrid.core.bounds import PageNumber
 from civicgrid.core.models import Unit
-from civicgrid.core.paging import PageNumber
 from civicgrid.people.models import User
 
 Text = Field("", max_length=2000)

@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 
 from civicgrid.core import coords, geo
+from civicgrid.core.bounds import MAX_PAGE
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.models import AuditEntry, Unit, UnitKind
-from civicgrid.core.paging import MAX_PAGE
 from civicgrid.people.models import Role
 from civicgrid.people.queries import get_unit_for, require_role, units_visible_to, user_of
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field, model_validator
 
-from civicgrid.core.paging import Offset
+from civicgrid.core.bounds import Offset, RowId
 from civicgrid.notify import actions
 from civicgrid.notify.queries import inbox_for, unread_count
 
@@ -39,7 +39,7 @@ class NotificationFilter(Schema):
 
 
 class ReadIn(Schema):
-    ids: list[int] = Field(default_factory=list, max_length=1000)
+    ids: list[RowId] = Field(default_factory=list, max_length=1000)
     all: bool = False
 
     @model_validator(mode="after")

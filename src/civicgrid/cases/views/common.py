@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from civicgrid.cases import desk_queries, rules, schemas
 from civicgrid.cases.models import Case
 from civicgrid.cases.queries import one_pass_page
+from civicgrid.core.bounds import MAX_PAGE
 from civicgrid.core.errors import Forbidden
-from civicgrid.core.paging import MAX_PAGE
 from civicgrid.people.models import Role, User
 from civicgrid.people.queries import user_of
 

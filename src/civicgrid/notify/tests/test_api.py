@@ -1,15 +1,13 @@
-"""GET /notifications and POST /notifications/read, mounted on a throwaway API for the tests."""
+"""GET /api/v1/notifications and POST /api/v1/notifications/read."""
 
 from __future__ import annotations
 
-import pytest
 from django.db import transaction
 
 from civicgrid.notify.actions import notify
 from civicgrid.notify.models import Notification
 
-pytestmark = pytest.mark.urls("civicgrid.notify.tests.urls")
-BASE = "/api/notify-test"
+BASE = "/api/v1"
 
 
 def send(user, title: str) -> Notification:
@@ -80,3 +78,11 @@ def test_read_needs_ids_or_all(world, client):
         f"{BASE}/notifications/read", {}, content_type="application/json", headers=world.bearer("handler_cg")
     )
     assert response.status_code == 422
+    # An id no database integer holds is refused by name, not a 500.
+    response = client.post(
+        f"{BASE}/notifications/read",
+        {"ids": [1, 10**20]},
+        content_type="application/json",
+        headers=world.bearer("handler_cg"),
+    )
+    assert response.status_code == 422 and response.json()["error"]["details"][0]["field"].endswith("ids.1")

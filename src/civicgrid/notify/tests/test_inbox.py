@@ -12,8 +12,6 @@ from civicgrid.notify.context import unread_count
 from civicgrid.notify.models import Notification
 from civicgrid.testing import PASSWORD
 
-pytestmark = pytest.mark.urls("civicgrid.notify.tests.urls")
-
 
 def send(user, title: str, **kwargs) -> Notification:
     with transaction.atomic():

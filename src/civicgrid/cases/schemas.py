@@ -30,7 +30,7 @@ from civicgrid.cases.models import (
     Urgency,
 )
 from civicgrid.core import crypto, rows
-from civicgrid.core.bounds import PageNumber
+from civicgrid.core.bounds import PageNumber, RowId
 from civicgrid.core.models import Unit
 from civicgrid.people.models import User
 
@@ -87,7 +87,7 @@ class ArriveIn(Schema):
 
 class FeedbackIn(Schema):
     result: str = Field(..., min_length=1, max_length=5000)
-    photo_ids: list[int] = Field(default_factory=list, max_length=9)
+    photo_ids: list[RowId] = Field(default_factory=list, max_length=9)
 
 
 class RecheckIn(Schema):

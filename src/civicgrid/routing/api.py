@@ -144,8 +144,8 @@ def recategorize(request: HttpRequest, number: str, body: RecategorizeIn):
 
 # --- keyword rules ---------------------------------------------------------------------------------
 
-# A rule's priority only orders rules; the bounds keep it inside the database's integer column.
-Priority = Annotated[int, Field(ge=-9999, le=9999, description="数字大的先生效")]
+# The bounds of the column (IntegerField), which the admin's form applies too.
+Priority = Annotated[int, Field(ge=-(2**31), le=2**31 - 1, description="数字大的先生效")]
 
 
 class RuleIn(Schema):

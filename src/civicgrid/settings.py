@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "civicgrid.core.middleware.DomainErrorMiddleware",
+    "civicgrid.core.middleware.RefuseNulMiddleware",
 ]
 
 ROOT_URLCONF = "civicgrid.urls"

@@ -20,6 +20,7 @@ from django.utils import timezone
 from shapely.geometry import Point, shape
 
 from civicgrid.cases import deadlines
+from civicgrid.cases.actions import changed_fields, snapshot
 from civicgrid.cases.models import (
     AssignmentRole,
     Case,
@@ -112,6 +113,12 @@ class Sim:
     steps: list[CaseStep] = field(default_factory=list)
     assignments: list[CaseAssignment] = field(default_factory=list)
     extensions: list[ExtensionRequest] = field(default_factory=list)
+    # The case's workflow fields as the last step left them: each step records what changed since, as
+    # [before, after] beside its extras, the shape write_step gives it and the measures' fold reads.
+    seen: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.seen = snapshot(self.case)
 
     def step(
         self,
@@ -122,8 +129,13 @@ class Sim:
         by: User | None,
         unit: Unit | None,
         note: str = "",
-        **changes: Any,
+        **extra: Any,
     ) -> None:
+        from_status, self.case.status = self.case.status, to
+        now = snapshot(self.case)
+        changes = changed_fields(self.seen, now)
+        changes.pop("status", None)
+        self.seen = now
         self.steps.append(
             CaseStep(
                 case=self.case,
@@ -132,12 +144,11 @@ class Sim:
                 unit=unit,
                 at=at,
                 note=note,
-                from_status=self.case.status,
+                from_status=from_status,
                 to_status=to,
-                changes=changes,
+                changes={**changes, **extra},
             )
         )
-        self.case.status = to
 
 
 class History:
@@ -327,8 +338,8 @@ class History:
             Status.DISPATCHED,
             by=by,
             unit=lead.parent if lead.kind == UnitKind.COMMUNITY else self.subdistrict,
-            lead_unit=lead.pk,
-            due_at=case.due_at.isoformat(),
+            lead_unit=lead.code or lead.pk,
+            assisting_units=[],
         )
 
     def handle(self, sim: Sim, lead: Unit, at: datetime, community: Unit) -> None:
@@ -467,6 +478,7 @@ class History:
             unit=community,
             note="电话回访" + ("，群众不满意" if reopen else "，群众满意"),
             satisfaction=case.satisfaction,
+            resolved=case.resolved,
         )
         if reopen:
             case.reopen_count += 1

@@ -6,7 +6,7 @@ step in the same transaction. Split by step group; import from here.
 """
 
 from civicgrid.cases.actions import supervision as supervision
-from civicgrid.cases.actions._common import WORKFLOW_FIELDS
+from civicgrid.cases.actions._common import WORKFLOW_FIELDS, changed_fields, snapshot
 from civicgrid.cases.actions.closing import (
     rate_case,
     recheck_case,
@@ -44,6 +44,7 @@ __all__ = [
     "approve_extension",
     "arrive_case",
     "auto_dispatch",
+    "changed_fields",
     "create_case",
     "defer_case",
     "deny_extension",
@@ -63,6 +64,7 @@ __all__ = [
     "request_extension",
     "return_case",
     "sign_case",
+    "snapshot",
     "supervise_case",
     "urge_case",
     "whistle_case",

@@ -7,9 +7,13 @@ from itertools import pairwise
 
 import pytest
 from django.db import transaction
+from django.db.models import Sum
 
 from civicgrid.cases import actions
+from civicgrid.cases.measure_models import MeasureDay
+from civicgrid.cases.measures.fold import fold
 from civicgrid.cases.models import AssignmentRole, Case, CaseStep, ExtensionStatus, Status
+from civicgrid.core.models import Unit, UnitKind
 from civicgrid.demo.history import load_history
 from civicgrid.demo.load import load_world
 from civicgrid.people.models import User
@@ -83,3 +87,23 @@ def test_history_case_reads_through_the_api(cases, client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "closed" and body["timeline"][0]["action"] == "create"
+
+
+def test_steps_record_changes_as_the_actions_do_so_the_measures_count_them(history, db):
+    dispatch = CaseStep.objects.filter(action="dispatch").first()
+    assert dispatch is not None
+    for name in ("lead_unit_id", "sign_by", "due_at", "dispatched_at"):
+        assert isinstance(dispatch.changes[name], list) and len(dispatch.changes[name]) == 2, name
+    assert "status" not in dispatch.changes and "lead_unit" in dispatch.changes
+    fold(max_seconds=None)
+    unit = Unit.objects.get(kind=UnitKind.SUBDISTRICT)
+    totals = MeasureDay.objects.filter(unit=unit).aggregate(
+        **{
+            name: Sum(name)
+            for name in ("signed", "signed_in_time", "closed", "closed_on_time", "rated", "resolved")
+        }
+    )
+    # The history's odds: nine in ten sign in time, most close in time, most ratings say resolved.
+    assert totals["signed_in_time"] > 0.7 * totals["signed"], totals
+    assert totals["closed_on_time"] > 0.6 * totals["closed"], totals
+    assert totals["resolved"] > 0.7 * totals["rated"], totals

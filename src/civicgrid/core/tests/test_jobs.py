@@ -84,3 +84,14 @@ def test_worker_once_runs_jobs_and_queued_tasks(capsys):
     assert "periodic jobs" in out
     result.refresh()
     assert result.return_value == "hello!"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_exits_with_its_parent(monkeypatch, capsys):
+    # The parent's id as the worker starts, then twice the same, then another: the parent has ended
+    # and the process was adopted. The worker ends after the rounds it saw its parent in.
+    ids = iter([100, 100, 100, 1])
+    monkeypatch.setattr("os.getppid", lambda: next(ids))
+    call_command("worker", "--exit-with-parent", "--interval", "0")
+    assert capsys.readouterr().out.count("worker: ran") >= 1
+    assert next(ids, None) is None  # asked once more after each of the two rounds, then stopped

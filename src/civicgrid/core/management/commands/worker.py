@@ -6,6 +6,7 @@ done twice.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -25,14 +26,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--once", action="store_true", help="one round of jobs and queued tasks, then exit"
         )
+        parser.add_argument(
+            "--exit-with-parent",
+            action="store_true",
+            help="exit when the process that started this one has ended (civicgrid demo)",
+        )
 
-    def handle(self, *args, interval: float, once: bool, **options):
+    def handle(self, *args, interval: float, once: bool, exit_with_parent: bool, **options):
         registry = jobs.discover()
         self.stdout.write(f"worker: {len(registry)} periodic jobs: {', '.join(sorted(registry)) or '-'}")
         self.running = True
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        while self.running:
+        # An ended parent's children are adopted by another process: the parent id changes.
+        parent = os.getppid() if exit_with_parent else None
+        while self.running and (parent is None or os.getppid() == parent):
             close_old_connections()
             for name in jobs.run_due(registry):
                 self.stdout.write(f"worker: ran {name}")

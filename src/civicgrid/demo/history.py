@@ -216,7 +216,7 @@ class History:
             type=CaseType.ENQUIRY if "咨询" in category.name else CaseType.COMPLAINT,
             category=category,
             urgency=Urgency.URGENT if urgent else Urgency.NORMAL,
-            title=category.name,
+            title=f"{place}{category.name}",
             description=text,
             status=Status.RECEIVED,
             lat=lat,

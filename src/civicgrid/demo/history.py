@@ -366,12 +366,16 @@ class History:
                 note="涉及资金和规划，暂缓办理",
             )
             return
+        extend = False
         if rng.random() < 0.08 and case.due_at:
             ask = self.later(at, rng.uniform(2, 10))
-            if ask > now or ask >= case.due_at:
+            if ask > now:
                 return
+            extend = ask < case.due_at  # asked once the deadline had passed: no extension, handled late
+        if extend:
             days = rng.choice([2, 3, 5])
             old_due = case.due_at
+            assert old_due is not None  # extend is only set with a deadline
             decided = self.later(ask, rng.uniform(0.5, 3))
             if decided > now:  # still waiting for the dispatcher
                 sim.extensions.append(

@@ -132,10 +132,10 @@ class Sim:
         **extra: Any,
     ) -> None:
         from_status, self.case.status = self.case.status, to
-        now = snapshot(self.case)
-        changes = changed_fields(self.seen, now)
+        after = snapshot(self.case)
+        changes = changed_fields(self.seen, after)
         changes.pop("status", None)
-        self.seen = now
+        self.seen = after
         self.steps.append(
             CaseStep(
                 case=self.case,

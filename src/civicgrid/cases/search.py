@@ -1,7 +1,8 @@
 """The list's text search: an exact substring match, narrowed first by a bigram index on PostgreSQL.
 
 `q` must find a case whose number, title, description or address contains the term, ignoring case:
-the icontains OR in queries.filter_cases, which stays the test of what matches. On its own it reads
+the icontains OR in queries.filter_cases, which stays the test of what matches (a plain contains when
+the term has no cased letters: the same rows, without an UPPER() a row). On its own it reads
 every row in scope (the list's COUNT(*) took about a second with 1,000,000 cases). Chinese search
 terms are mostly two characters (路灯, 噪音), too short for trigrams, so migration 0007 indexes the
 overlapping two-character grams of the four fields (the stored tsvector search_grams, GIN-indexed).

@@ -70,6 +70,16 @@ def test_search_finds_what_icontains_finds(texts):
         assert searched(f"  {term}  ") == numbers, term
 
 
+@on_postgres
+@pytest.mark.django_db
+def test_a_term_without_cased_letters_is_matched_without_folding_case(texts):
+    # Same rows (the test above) for less work: no UPPER() on every candidate row (SQLite's LIKE folds
+    # ASCII either way and has no UPPER() to skip).
+    assert "UPPER(" not in str(queries.filter_cases(Case.objects.all(), text="路灯 3号").query)
+    for cased in ["led", "A-3", "cg2026", "ß"]:
+        assert "UPPER(" in str(queries.filter_cases(Case.objects.all(), text=cased).query), cased
+
+
 @pytest.mark.django_db
 def test_search_within_scope_and_through_the_api(api, world, texts):
     # The scope's EXISTS and the prefilter in one query (column aliases stay right).

@@ -7,7 +7,7 @@ The reporter's name and phone leave the server only in clear for viewers with th
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from django.utils.translation import get_language, pgettext
@@ -106,14 +106,18 @@ class MergeIn(Schema):
     note: str = Text
 
 
+# A day the list filters take (queries.FILTER_DATES says which and why).
+FilterDate = Annotated[date, Field(ge=queries.FILTER_DATES[0], le=queries.FILTER_DATES[1])]
+
+
 class CaseFilter(Schema):
     status: str | None = Field(None, description="状态，多个用逗号分隔")
     unit: str | None = Field(None, description="单位编码：主办、协办或属地在其下")
     category: str | None = Field(None, description="分类编码（大类含其小类）")
     overdue: bool | None = None
     q: str | None = Field(None, max_length=100)
-    created_from: date | None = Field(None, ge=queries.FILTER_DATES[0], le=queries.FILTER_DATES[1])
-    created_to: date | None = Field(None, ge=queries.FILTER_DATES[0], le=queries.FILTER_DATES[1])
+    created_from: FilterDate | None = None
+    created_to: FilterDate | None = None
     page: PageNumber = 1
     page_size: int = Field(20, ge=1, le=100)
 

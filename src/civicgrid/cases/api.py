@@ -28,7 +28,7 @@ from civicgrid.cases.queries import (
     cases_visible_to,
     filter_cases,
     get_case_for,
-    one_pass_page,
+    matches_page,
     with_list_relations,
 )
 from civicgrid.cases.rules import is_staff_viewer
@@ -122,7 +122,6 @@ def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
         unit=unit,
         category=category,
         overdue=filters.overdue,
-        text=filters.q or "",
         created_from=filters.created_from,
         created_to=filters.created_to,
     )
@@ -134,13 +133,13 @@ def list_cases(request: HttpRequest, filters: Query[schemas.CaseFilter]):
     cases = _filtered(user, filters).order_by("-created_at", "-id")
     start, size = (filters.page - 1) * filters.page_size, filters.page_size
     if (filters.q or "").strip():
-        ids, count = one_pass_page(cases, start, size)
+        ids, count, exact = matches_page(cases, filters.q or "", start, size)
         found = with_list_relations(Case.objects.filter(pk__in=ids)).in_bulk()
         page = [found[pk] for pk in ids]
     else:  # the covering indexes count these without reading the table, and the page stops early
-        count = cases.count()
+        count, exact = cases.count(), True
         page = list(with_list_relations(cases)[start : start + size])
-    return {"items": [schemas.case_item(c, user) for c in page], "count": count}
+    return {"items": [schemas.case_item(c, user) for c in page], "count": count, "count_exact": exact}
 
 
 @router.get("/cases/{number}", response=schemas.CaseOut, summary="工单详情与办理记录")

@@ -495,6 +495,8 @@ def cases_scale(say: Say) -> Figures:
             "dispatcher_number_ms": ("dispatcher1", "/api/v1/cases?q=CB0012345&page_size=20"),
             # A wide search: 小区 is in one case in eight (125,000).
             "dispatcher_wide_text_ms": ("dispatcher1", "/api/v1/cases?q=%E5%B0%8F%E5%8C%BA&page_size=20"),
+            # The same term in one community's cases (8,000 of them): every one of the 125,000 is read.
+            "community_wide_text_ms": ("community1", "/api/v1/cases?q=%E5%B0%8F%E5%8C%BA&page_size=20"),
         }
         for name, (who, path) in probes.items():
             client.call("GET", path, who)  # warm the worker and the cache

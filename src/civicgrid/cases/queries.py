@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import connection, connections
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import Combinable, Expression, OrderBy
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -341,33 +341,88 @@ def with_list_relations(cases: QuerySet[Case]) -> QuerySet[Case]:
     )
 
 
-def one_pass_page(cases: QuerySet[Case], start: int, size: int) -> tuple[list[int], int]:
-    """The ids of one page of `cases` (in its order_by, else by id) and the total, in one pass.
+# A text search counts its matches up to this many: the exact count of a wide term reads every match
+# (1,000,000 cases, a term in one in eight: 0.46 s), the capped one stops here (docs/decisions/0006).
+SEARCH_COUNT_LIMIT = 10_000
+# Over the limit, the page is looked for among the list's first rows, this many per row up to the page's
+# end (2,000 for the first page of 20: a term in one case in a hundred fills it), at most WALK_MAX.
+WALK_PER_ROW, WALK_MAX = 100, 20_000
 
-    For filters that no index counts on its own, the text search above all (the bigram index narrows,
-    the LIKE then reads every matching row): a COUNT and a page query read the same rows twice, a
-    window count once (1,000,000 cases, a term in 33,000: 130 ms instead of 97 + 143).
 
-    The numbered matches sit in a MATERIALIZED CTE: given the window and an ORDER BY … LIMIT in one
-    query, PostgreSQL 15 costed a walk of the whole created_at index as if the LIMIT could stop it
-    early, and read every case for a term in one case in eight (3.4 s instead of 0.45 s).
+class MatchesPage(NamedTuple):
+    ids: list[int]
+    total: int  # exact, or SEARCH_COUNT_LIMIT when there are more
+    exact: bool
+
+
+def matches_page(listed: QuerySet[Case], text: str, start: int, size: int) -> MatchesPage:
+    """A page of the cases of `listed` that match `text` (in the list's order) and their count, to a limit.
+
+    No index counts a text search on its own: the bigram index narrows, then the LIKE rechecks each
+    row it names. So one statement takes at most SEARCH_COUNT_LIMIT + 1 matches in no order (the
+    bitmap scan stops there) and pages and counts them: the whole answer for a term under the limit.
+    Over it, the count says so, and the page is first looked for among the list's first rows in its
+    order (a short walk of the order's index; 20 cases of 小区, one case in eight at 1,000,000 cases:
+    a few ms). Only if they hold too few matches — a common term that is rare lately, say — are all
+    the matches read and sorted, as the exact count would have. Left to itself PostgreSQL walks the
+    index for any term it expects to be common, and reads the whole table for one that is common only
+    in old cases (3.1 s for 125,000 such at 1,000,000 cases).
     """
-    order: list[Any] = list(cases.query.order_by) or ["pk"]
-    numbered = cases.annotate(row=Window(RowNumber(), order_by=order), total=Window(Count("pk"))).values_list(
-        "pk", "row", "total"
+    order = [_order_by(o) for o in (listed.query.order_by or Case._meta.ordering or ["pk"])]
+    keys = {f"order_{i}": o.expression for i, o in enumerate(order)}  # a field's name is not allowed
+    found = search(listed, text).order_by().annotate(**keys).values_list("pk", *keys)
+    page, total, _ = _sorted_page(found[: SEARCH_COUNT_LIMIT + 1], order, start, size)
+    if not page:  # past the last page: no row carried the count
+        total = found[: SEARCH_COUNT_LIMIT + 1].count()
+    if total <= SEARCH_COUNT_LIMIT:
+        return MatchesPage(page, total, True)
+    walk = min((start + size) * WALK_PER_ROW, WALK_MAX)
+    first = listed.annotate(hit=ExpressionWrapper(text_q(text), BooleanField()), **keys)
+    page, _, walked = _sorted_page(first.values_list("pk", *keys, "hit")[:walk], order, start, size, "hit")
+    if len(page) < size and (walked == walk or not page):  # too few among the first rows (or unknown)
+        page, _, _ = _sorted_page(found, order, start, size)
+    return MatchesPage(page, SEARCH_COUNT_LIMIT, False)
+
+
+def _sorted_page(
+    rows: QuerySet, order: list[OrderBy], start: int, size: int, flag: str = ""
+) -> tuple[list[int], int, int]:
+    """A page of `rows` (pk, then order_0… for `order`, then `flag` if given) sorted by `order`: its ids,
+    the count of rows with `flag` true (of all without) and of all rows; no counts for an empty page.
+
+    In one statement that reads the rows once: a MATERIALIZED CTE, which PostgreSQL must compute
+    before it sorts (left inline, it may walk the order's index for the whole table instead).
+    """
+    names = [f"order_{i}" for i in range(len(order))]
+    sorted_by = ", ".join(
+        f"{name} {'DESC' if o.descending else 'ASC'}"
+        + (" NULLS LAST" if o.nulls_last else " NULLS FIRST" if o.nulls_first else "")
+        for name, o in zip(names, order, strict=True)
     )
-    sql, params = numbered.order_by().query.sql_with_params()
-    fence = "MATERIALIZED" if connections[cases.db].vendor == "postgresql" else ""
-    with connections[cases.db].cursor() as cursor:
+    where = f"WHERE {flag}" if flag else ""
+    sql, params = rows.query.sql_with_params()
+    fence = "MATERIALIZED" if connections[rows.db].vendor == "postgresql" else ""
+    with connections[rows.db].cursor() as cursor:
         cursor.execute(
-            f"WITH matches (pk, row_number, total) AS {fence} ({sql})"
-            " SELECT pk, total FROM matches ORDER BY row_number LIMIT %s OFFSET %s",
+            f"WITH page_rows (pk, {', '.join([*names, flag] if flag else names)}) AS {fence} ({sql})"
+            f" SELECT pk, (SELECT count(*) FROM page_rows {where}), (SELECT count(*) FROM page_rows)"
+            f" FROM page_rows {where}"
+            f" ORDER BY {sorted_by} LIMIT %s OFFSET %s",
             (*params, size, start),
         )
         found = cursor.fetchall()
-    if not found:  # past the last page: no row carries the total
-        return [], cases.count()
-    return [pk for pk, _ in found], found[0][1]
+    return [pk for pk, _, _ in found], found[0][1] if found else 0, found[0][2] if found else 0
+
+
+def _order_by(item: str | Combinable) -> OrderBy:
+    """One term of an order_by as an OrderBy: "-created_at" as the ORM reads it, an expression ascending."""
+    if isinstance(item, OrderBy):
+        return item
+    if isinstance(item, str):
+        return OrderBy(F(item.removeprefix("-")), descending=item.startswith("-"))
+    if isinstance(item, (Expression, F)):
+        return OrderBy(item)
+    raise TypeError(f"cannot page a search ordered by {item!r}")
 
 
 def overdue_q(now=None) -> Q:
@@ -402,25 +457,35 @@ def filter_cases(
         cases = cases.filter(category_id__in=ids)
     if overdue is not None:
         cases = cases.filter(overdue_q()) if overdue else cases.exclude(overdue_q())
-    text = text.strip()
-    if text:
-        # A term without cased letters (路灯, 3号楼) matches the same rows with or without case folding,
-        # and PostgreSQL then skips four UPPER()s a row: 15 % of a wide search (docs/performance.md).
-        lookup = "contains" if text.upper() == text.lower() else "icontains"
-        cases = cases.filter(
-            Q(**{f"number__{lookup}": text})
-            | Q(**{f"title__{lookup}": text})
-            | Q(**{f"description__{lookup}": text})
-            | Q(**{f"address__{lookup}": text})
-        )
-        if len(text) >= 2 and connections[cases.db].vendor == "postgresql":
-            # The bigram index narrows the rows the LIKE above must read (see cases.search).
-            cases = cases.filter(GramsMatch(text))
+    if text.strip():
+        cases = search(cases, text)
     tz = timezone.get_current_timezone()
     if created_from:
         cases = cases.filter(created_at__gte=datetime.combine(created_from, time.min, tz))
     if created_to:
         cases = cases.filter(created_at__lt=datetime.combine(created_to + timedelta(days=1), time.min, tz))
+    return cases
+
+
+def text_q(text: str) -> Q:
+    """The test of what a search for `text` finds: the number, title, description or address holds it."""
+    text = text.strip()
+    # A term without cased letters (路灯, 3号楼) matches the same rows with or without case folding,
+    # and PostgreSQL then skips four UPPER()s a row: 15 % of a wide search (docs/performance.md).
+    lookup = "contains" if text.upper() == text.lower() else "icontains"
+    return (
+        Q(**{f"number__{lookup}": text})
+        | Q(**{f"title__{lookup}": text})
+        | Q(**{f"description__{lookup}": text})
+        | Q(**{f"address__{lookup}": text})
+    )
+
+
+def search(cases: QuerySet[Case], text: str) -> QuerySet[Case]:
+    """The cases that text_q finds, through the bigram index on PostgreSQL (see cases.search)."""
+    cases = cases.filter(text_q(text))
+    if len(text.strip()) >= 2 and connections[cases.db].vendor == "postgresql":
+        cases = cases.filter(GramsMatch(text.strip()))  # narrows the rows the LIKE must read
     return cases
 
 

@@ -231,7 +231,11 @@ class CaseOut(CaseItem):
 
 class CasePage(Schema):
     items: list[CaseItem]
-    count: int
+    count: int = Field(
+        description=f"匹配的工单数；文本搜索（q）最多数到 {queries.SEARCH_COUNT_LIMIT}，"
+        f"更多时为 {queries.SEARCH_COUNT_LIMIT} 且 count_exact 为 false"
+    )
+    count_exact: bool = Field(True, description="count 是否为确切数目")
 
 
 class CategoryOut(Schema):

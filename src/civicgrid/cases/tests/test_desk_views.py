@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 
-from civicgrid.cases import actions
+from civicgrid.cases import actions, queries
 from civicgrid.cases.models import Case, CasePhoto, CaseStep, Category, ExtensionRequest
 from civicgrid.cases.tests.factories import PHONE, case_in_state, file_case
 from civicgrid.core.models import Unit
@@ -185,6 +185,23 @@ def test_list_pages(login, world, cats):
     newest = client.get("/cases/list/?q=垃圾&sort=-created").context["rows"]
     assert [c for c, _ in oldest] == [c for c, _ in newest][:3][::-1]
     assert client.get("/cases/list/?q=没有这个词").context["page"].paginator.count == 0
+
+
+@pytest.mark.django_db
+def test_a_wide_search_pages_up_to_the_count_limit(login, world, cats, monkeypatch):
+    """Past SEARCH_COUNT_LIMIT matches the pager says "more than" and offers pages up to the limit's."""
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 21)
+    for _ in range(23):
+        file_case(world)
+    client = login("staff_a1")
+    for page, number, rows in [("1", 1, 20), ("2", 2, 3), ("9", 2, 3)]:
+        response = client.get(f"/cases/list/?q=垃圾&page={page}")
+        html = response.content.decode()
+        assert (response.context["page"].number, len(response.context["rows"])) == (number, rows)
+        assert f"第 {number} 页，超过 21 条" in html and "共 21 条" not in html
+    assert 'href="?q=%E5%9E%83%E5%9C%BE&amp;page=2"' in client.get("/cases/list/?q=垃圾").content.decode()
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 23)
+    assert "第 1 / 2 页，共 23 条" in client.get("/cases/list/?q=垃圾").content.decode()
 
 
 @pytest.mark.django_db

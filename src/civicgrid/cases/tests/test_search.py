@@ -3,11 +3,12 @@
 import pytest
 from django.db import connection, transaction
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
-from civicgrid.cases import queries
+from civicgrid.cases import desk_queries, queries
 from civicgrid.cases.models import Case
 from civicgrid.cases.search import GramsMatch
-from civicgrid.cases.tests.factories import file_case
+from civicgrid.cases.tests.factories import dispatched_case, file_case
 
 on_postgres = pytest.mark.postgres
 
@@ -93,6 +94,54 @@ def test_search_within_scope_and_through_the_api(api, world, texts):
     status, data = api.get("dispatcher_a", "/cases", q="噪音")
     assert status == 200 and [c["number"] for c in data["items"]] == [texts["noise"].number]
     assert data["count"] == 1
+
+
+@pytest.mark.django_db
+def test_a_wide_search_counts_up_to_the_limit(api, world, cats, monkeypatch):
+    """Over SEARCH_COUNT_LIMIT matches the count stops at the limit and says so; the pages are still the
+    newest matches first, past the limit too. Under the limit, and without q, the count is exact."""
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 5)
+    lamps = [file_case(world, description=f"路灯不亮 第 {i} 盏") for i in range(8)]
+    file_case(world, description="垃圾堆积")
+    newest = [c.number for c in sorted(lamps, key=lambda c: (c.created_at, c.pk), reverse=True)]
+    pages = [api.get("dispatcher_a", "/cases", q="路灯", page_size=3, page=n)[1] for n in (1, 2, 3, 4)]
+    assert [(p["count"], p["count_exact"]) for p in pages] == [(5, False)] * 4
+    assert [c["number"] for p in pages for c in p["items"]] == newest
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 8)
+    _, exact = api.get("dispatcher_a", "/cases", q="路灯", page_size=3, page=3)
+    assert (exact["count"], exact["count_exact"], len(exact["items"])) == (8, True, 2)
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 2)
+    _, unsearched = api.get("dispatcher_a", "/cases", page_size=3)
+    assert (unsearched["count"], unsearched["count_exact"]) == (9, True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "limit, per_row, statements",
+    [(100, 100, 1), (3, 100, 2), (3, 1, 3)],
+    ids=["under the limit", "over it: found among the first rows", "over it: too few there, all read"],
+)
+def test_a_search_page_is_in_the_lists_order(world, cats, monkeypatch, limit, per_row, statements):
+    """Each way to a page sorts as the ORM does, for every sort of the desk (deadlines with cases that
+    have none) and the model's default order: from the counted matches under the limit; over it from
+    the list's first rows, or from all the matches when those hold too few."""
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", limit)
+    monkeypatch.setattr(queries, "WALK_PER_ROW", per_row)
+    for i in range(9):
+        if i % 3 == 2:
+            file_case(world, title="井盖缺失", description="人行道井盖缺失")  # not found, between the found
+        else:
+            (dispatched_case if i % 2 else file_case)(world)
+    for sort in [*desk_queries.SORTS.values(), ()]:
+        listed = Case.objects.order_by(*sort) if sort else Case.objects.all()
+        with CaptureQueriesContext(connection) as first:
+            pages = [queries.matches_page(listed, "垃圾", 0, 2)]
+        pages += [queries.matches_page(listed, "垃圾", start, 2) for start in (2, 4, 6)]
+        expected = queries.search(listed, "垃圾").values_list("pk", flat=True)
+        assert [pk for page in pages for pk in page.ids] == list(expected), sort
+        assert {(page.total, page.exact) for page in pages} == {(6, True) if limit > 6 else (limit, False)}
+        if not sort:  # newest first, the newest case not found: the first two rows hold one match
+            assert len(first.captured_queries) == statements
 
 
 @pytest.mark.django_db

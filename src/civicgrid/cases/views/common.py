@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from civicgrid.cases import desk_queries, rules, schemas
 from civicgrid.cases.models import Case
-from civicgrid.cases.queries import one_pass_page
+from civicgrid.cases.queries import matches_page
 from civicgrid.core.bounds import MAX_PAGE
 from civicgrid.core.errors import Forbidden
 from civicgrid.people.models import Role, User
@@ -54,15 +54,20 @@ def staff_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespo
 
 
 class CountedPaginator(Paginator):
-    """A paginator told the count it would otherwise query again (the inbox has counted its tab)."""
+    """A paginator told the count it would otherwise query again (the inbox has counted its tab).
 
-    def __init__(self, object_list: Any, per_page: int, count: int):
+    `capped` when a text search stopped counting at SEARCH_COUNT_LIMIT: the pager then says "more
+    than", and the last page it offers is the limit's.
+    """
+
+    def __init__(self, object_list: Any, per_page: int, count: int, capped: bool = False):
         super().__init__(object_list, per_page)
         self.__dict__["count"] = count
+        self.capped = capped
 
 
-def search_page(cases: QuerySet[Case], number: str | None, per_page: int = PAGE_SIZE) -> Page:
-    """A page of a text search with its total from one pass over the matches (queries.one_pass_page).
+def search_page(listed: QuerySet[Case], text: str, number: str | None, per_page: int = PAGE_SIZE) -> Page:
+    """A page of a search for `text` in `listed`, with its total (queries.matches_page).
 
     A Paginator would count first and then read the page: twice over the rows the LIKE must check.
     An out-of-range page number falls back to the last page, as Paginator.get_page does; one past
@@ -72,11 +77,11 @@ def search_page(cases: QuerySet[Case], number: str | None, per_page: int = PAGE_
         wanted = min(max(1, int(number or 1)), MAX_PAGE)
     except ValueError:
         wanted = 1
-    ids, total = one_pass_page(cases, (wanted - 1) * per_page, per_page)
-    paginator = CountedPaginator(cases, per_page, total)
-    if not ids and total:
+    ids, total, exact = matches_page(listed, text, (wanted - 1) * per_page, per_page)
+    paginator = CountedPaginator(listed, per_page, total, capped=not exact)
+    if total and wanted > paginator.num_pages:  # past the last page, or past the count's limit
         wanted = paginator.num_pages
-        ids, total = one_pass_page(cases, (wanted - 1) * per_page, per_page)
+        ids, total, exact = matches_page(listed, text, (wanted - 1) * per_page, per_page)
     found = Case.objects.filter(pk__in=ids).select_related("category", "lead_unit", "territory").in_bulk()
     return Page([found[pk] for pk in ids], wanted if ids else 1, paginator)
 

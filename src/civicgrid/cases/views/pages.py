@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -54,11 +56,11 @@ def list_view(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return render(request, "cases/list.html", {"form": form, "rows": [], "page": None}, status=422)
     filters = form.filters()
-    cases = desk_queries.filter_cases(user, filters)
+    listed = desk_queries.filter_cases(user, replace(filters, q=""))
     if filters.q.strip():
-        page = search_page(cases, request.GET.get("page"))
+        page = search_page(listed, filters.q, request.GET.get("page"))
     else:
-        page = Paginator(cases.select_related("category", "lead_unit", "territory"), PAGE_SIZE).get_page(
+        page = Paginator(listed.select_related("category", "lead_unit", "territory"), PAGE_SIZE).get_page(
             request.GET.get("page")
         )
     now = timezone.now()

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import connection, connections
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.expressions import Combinable, Expression, OrderBy
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +34,7 @@ from civicgrid.cases.models import (
 from civicgrid.cases.search import GramsMatch
 from civicgrid.core import rows
 from civicgrid.core.errors import NotFound
+from civicgrid.core.expressions import AnyOf
 from civicgrid.core.models import Unit
 from civicgrid.core.queries import units_by_id
 from civicgrid.people.models import Role
@@ -66,11 +67,13 @@ def cases_visible_to(user: User) -> QuerySet[Case]:
     """Every case the user may read; the base of every other query here.
 
     One predicate on the case row: prefix matches on territory_path, the filer and reporter columns,
-    the ids the user's own reports were merged into (a small uncorrelated subquery), and an EXISTS on
-    the active assignments of the user's units. Measured on PostgreSQL with 1,000,000 cases, this form
-    lets the newest-first page stop after the first matching rows (7-120 ms for scopes of 20,000 to
-    1,000,000 cases) where a UNION of id sets must build and sort the whole scope first (0.5-2 s);
-    COUNT(*) costs about the same either way (0.3-0.5 s for the widest scopes).
+    the ids the user's own reports were merged into, the lead units under the user's and the cases
+    they assist (three small subqueries, each computed once: core.expressions.AnyOf). Each part can be
+    answered from an index, so PostgreSQL can intersect the whole scope with the bigram index of a text
+    search (community staff searching 小区 at 1,000,000 cases: 460 → ~150 ms). Measured on PostgreSQL
+    with 1,000,000 cases, this form lets the newest-first page stop after the first matching rows
+    (7-120 ms for scopes of 20,000 to 1,000,000 cases) where a UNION of id sets must build and sort
+    the whole scope first (0.5-2 s).
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Case.objects.none()
@@ -79,7 +82,7 @@ def cases_visible_to(user: User) -> QuerySet[Case]:
     merged_targets = Case.objects.filter(reporter_user=user, merged_into__isnull=False).values(
         "merged_into_id"
     )
-    visible = Q(reporter_user=user) | Q(created_by=user) | Q(pk__in=merged_targets)
+    visible = Q(reporter_user=user) | Q(created_by=user) | Q(AnyOf("pk", merged_targets))
     territory = in_territory_q(user, rules.TERRITORY_ROLES)
     if territory is not None:
         visible |= territory
@@ -98,15 +101,15 @@ def _led_q(paths: list[str]) -> Q:
     PostgreSQL hashed 240,000 case ids per list request at 1M cases (0.1-0.25 s of every answer).
     """
     units = Unit.objects.filter(_prefix_q("path", paths)).values("pk")
-    return Q(lead_unit_id__in=units) & ~Q(status=Status.MERGED)
+    return Q(AnyOf("lead_unit_id", units)) & ~Q(status=Status.MERGED)
 
 
 def _assigned_q(paths: list[str]) -> Q:
     """Cases with an active assignment to a unit under `paths`: led by it, or assisted (a small set)."""
     assisted = CaseAssignment.objects.filter(
-        _prefix_q("unit_path", paths), case=OuterRef("pk"), active=True, role=AssignmentRole.ASSIST
-    )
-    return _led_q(paths) | Q(Exists(assisted))
+        _prefix_q("unit_path", paths), active=True, role=AssignmentRole.ASSIST
+    ).values("case_id")
+    return _led_q(paths) | Q(AnyOf("pk", assisted))
 
 
 def may_read(user: User, case: Case) -> bool:

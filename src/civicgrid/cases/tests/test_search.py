@@ -71,6 +71,21 @@ def test_search_finds_what_icontains_finds(texts):
         assert searched(f"  {term}  ") == numbers, term
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", [0, 100])
+def test_a_page_of_a_search_finds_what_the_search_finds(world, texts, monkeypatch, limit):
+    """The page's own test of a match (text_q, over the limit) agrees with the search's, LIKE's wildcards
+    and quotes included."""
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", limit)
+    file_case(world, title="100%_真'的\\")
+    for term in ["路灯", "led", "Led 屏", "<a b>", "%", "_", "100%_", "'", "\\", "真'的", "A-3"]:
+        listed = Case.objects.all()
+        page = queries.matches_page(listed, term, 0, 50)
+        assert page.ids == list(queries.search(listed, term).values_list("pk", flat=True)), term
+        found = Case.objects.filter(pk__in=page.ids).values_list("number", flat=True)
+        assert set(found) == icontains(term), term
+
+
 @on_postgres
 @pytest.mark.django_db
 def test_a_term_without_cased_letters_is_matched_without_folding_case(texts):

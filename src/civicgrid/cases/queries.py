@@ -175,7 +175,12 @@ def case_for_update(number: str) -> Case | None:
     """The case with this number, its category and units, the case row locked to the end of the
     transaction (on PostgreSQL; SQLite's write transaction already keeps other writers out).
 
-    One written-out read: the checks, the deadlines, the notices and the reply all read these."""
+    One written-out read: the checks, the deadlines, the notices and the reply all read these. It
+    answers as of its start, though: a step that waited for the lock gets the case row as the holder
+    left it, but its timeline, photos and pending-request flags as they were before the holder's step.
+    Decisions therefore rest on the row or on reads made after the lock (the assignments, pending
+    extension requests); what the read brought besides serves the reply, which after such a wait may
+    lack the holder's step until the next read (test_races)."""
     return _case_by_number(number, lock=True)
 
 

@@ -151,9 +151,11 @@ def _after_step(case: Case, step: CaseStep) -> None:
 
 def withdraw_pending_extension(case: Case, at: datetime) -> None:
     """A pending extension request lapses when the case leaves the lead unit's hands."""
-    if case.status not in transitions.EXTENSION_RULED or not getattr(case, "has_pending_extension", True):
+    if case.status not in transitions.EXTENSION_RULED:
         return  # requests are made at `signed` (request_extension): none can be pending elsewhere
-    # Written out: asked at every feedback and return, and there is seldom a request to withdraw.
+    # Always asked, not skipped on the lock's has_pending_extension: that read answers as of its start,
+    # and a step that waited for the lock would miss a request made meanwhile and leave it pending
+    # (test_races). Written out: every feedback and return asks, and seldom is there one to withdraw.
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE cases_extensionrequest SET status = %s, decided_at = %s"

@@ -83,3 +83,56 @@ def test_sign_and_return_racing_one_wins():
     )
     assert results == ["conflict", "ok"]
     assert CaseStep.objects.filter(case_id=case.pk, action="sign").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_step_that_waited_for_the_lock_sees_what_the_holder_added():
+    """The lock's read answers from the moment it began, before the lock was granted: an extension
+    request made while feedback waited must still be withdrawn by it (a flag in that read had said
+    there was none)."""
+    import time
+
+    from django.db import transaction
+
+    from civicgrid.cases.models import ExtensionRequest
+    from civicgrid.cases.tests.factories import case_in_state, make_categories
+    from civicgrid.testing import build_world
+
+    world = build_world()
+    make_categories(world)
+    case = case_in_state(world, "signed")
+    handler = world.users["handler_cg"]
+    done: list[str] = []
+
+    def feedback() -> None:
+        try:
+            actions.feedback_case(case.number, by=handler, result="已修复")
+            done.append("ok")
+        except Exception as error:  # shown by the assertion below
+            done.append(repr(error))
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        actions.request_extension(case.number, by=handler, working_days=2, reason="需要采购配件")
+        waiting = threading.Thread(target=feedback)
+        waiting.start()
+        with connection.cursor() as cursor:
+            for _ in range(200):  # until the feedback waits for the case's lock
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # else read once per transaction
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.02)
+            else:
+                pytest.fail(f"the feedback never waited for the lock: {done}")
+    waiting.join()
+    assert done == ["ok"]
+    assert Case.objects.get(pk=case.pk).status == "fed_back"
+    assert list(ExtensionRequest.objects.filter(case_id=case.pk).values_list("status", flat=True)) == [
+        "withdrawn"
+    ]

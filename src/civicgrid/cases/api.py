@@ -28,10 +28,10 @@ from civicgrid.cases.queries import (
     cases_visible_to,
     filter_cases,
     get_case_for,
-    matches_page,
     with_list_relations,
 )
 from civicgrid.cases.rules import is_staff_viewer
+from civicgrid.cases.search import matches_page
 from civicgrid.core.errors import InvalidInput, NotFound
 from civicgrid.core.models import Unit
 from civicgrid.core.queries import unit_by_code

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, pgettext
 from ninja import Field, Schema
 
-from civicgrid.cases import queries, rules, transitions
+from civicgrid.cases import queries, rules, search, transitions
 from civicgrid.cases.models import (
     CLOCK_STATUSES,
     AssignmentRole,
@@ -232,8 +232,8 @@ class CaseOut(CaseItem):
 class CasePage(Schema):
     items: list[CaseItem]
     count: int = Field(
-        description=f"匹配的工单数；文本搜索（q）最多数到 {queries.SEARCH_COUNT_LIMIT}，"
-        f"更多时为 {queries.SEARCH_COUNT_LIMIT} 且 count_exact 为 false"
+        description=f"匹配的工单数；文本搜索（q）最多数到 {search.SEARCH_COUNT_LIMIT}，"
+        f"更多时为 {search.SEARCH_COUNT_LIMIT} 且 count_exact 为 false"
     )
     count_exact: bool = Field(True, description="count 是否为确切数目")
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 
-from civicgrid.cases import actions, queries
+from civicgrid.cases import actions, search
 from civicgrid.cases.models import Case, CasePhoto, CaseStep, Category, ExtensionRequest
 from civicgrid.cases.tests.factories import PHONE, case_in_state, file_case
 from civicgrid.core.models import Unit
@@ -190,7 +190,7 @@ def test_list_pages(login, world, cats):
 @pytest.mark.django_db
 def test_a_wide_search_pages_up_to_the_count_limit(login, world, cats, monkeypatch):
     """Past SEARCH_COUNT_LIMIT matches the pager says "more than" and offers pages up to the limit's."""
-    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 21)
+    monkeypatch.setattr(search, "SEARCH_COUNT_LIMIT", 21)
     for _ in range(23):
         file_case(world)
     client = login("staff_a1")
@@ -200,7 +200,7 @@ def test_a_wide_search_pages_up_to_the_count_limit(login, world, cats, monkeypat
         assert (response.context["page"].number, len(response.context["rows"])) == (number, rows)
         assert f"第 {number} 页，超过 21 条" in html and "共 21 条" not in html
     assert 'href="?q=%E5%9E%83%E5%9C%BE&amp;page=2"' in client.get("/cases/list/?q=垃圾").content.decode()
-    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 23)
+    monkeypatch.setattr(search, "SEARCH_COUNT_LIMIT", 23)
     assert "第 1 / 2 页，共 23 条" in client.get("/cases/list/?q=垃圾").content.decode()
 
 

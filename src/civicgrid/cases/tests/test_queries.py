@@ -7,7 +7,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from civicgrid.cases import actions, queries
+from civicgrid.cases import actions, queries, search
 from civicgrid.cases.models import Case
 from civicgrid.cases.tests.factories import IN_GRID_A1, case_in_state, file_case
 
@@ -242,7 +242,7 @@ def test_a_search_pages_and_counts_in_one_pass(api, world, cats):
     assert numbers == list(expected) and third["items"] == []
     assert all("路灯" in c["description"] for c in first["items"])
     for nothing in (queries.cases_visible_to(world.users["handler_cg"]), Case.objects.none()):
-        assert queries.matches_page(nothing, "路灯", 0, 5) == ([], 0, True)
+        assert search.matches_page(nothing, "路灯", 0, 5) == ([], 0, True)
 
     headers, url = api.headers("dispatcher_a"), "/api/v1/cases?q=路灯&page_size=3"
     with CaptureQueriesContext(connection) as ctx:

@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from civicgrid.cases import desk_queries, queries
+from civicgrid.cases import desk_queries, queries, search
 from civicgrid.cases.models import Case
 from civicgrid.cases.search import GramsMatch
 from civicgrid.cases.tests.factories import dispatched_case, file_case
@@ -76,12 +76,12 @@ def test_search_finds_what_icontains_finds(texts):
 def test_a_page_of_a_search_finds_what_the_search_finds(world, texts, monkeypatch, limit):
     """The page's own test of a match (text_q, over the limit) agrees with the search's, LIKE's wildcards
     and quotes included."""
-    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", limit)
+    monkeypatch.setattr(search, "SEARCH_COUNT_LIMIT", limit)
     file_case(world, title="100%_真'的\\")
     for term in ["路灯", "led", "Led 屏", "<a b>", "%", "_", "100%_", "'", "\\", "真'的", "A-3"]:
         listed = Case.objects.all()
-        page = queries.matches_page(listed, term, 0, 50)
-        assert page.ids == list(queries.search(listed, term).values_list("pk", flat=True)), term
+        page = search.matches_page(listed, term, 0, 50)
+        assert page.ids == list(search.search(listed, term).values_list("pk", flat=True)), term
         found = Case.objects.filter(pk__in=page.ids).values_list("number", flat=True)
         assert set(found) == icontains(term), term
 
@@ -115,17 +115,17 @@ def test_search_within_scope_and_through_the_api(api, world, texts):
 def test_a_wide_search_counts_up_to_the_limit(api, world, cats, monkeypatch):
     """Over SEARCH_COUNT_LIMIT matches the count stops at the limit and says so; the pages are still the
     newest matches first, past the limit too. Under the limit, and without q, the count is exact."""
-    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 5)
+    monkeypatch.setattr(search, "SEARCH_COUNT_LIMIT", 5)
     lamps = [file_case(world, description=f"路灯不亮 第 {i} 盏") for i in range(8)]
     file_case(world, description="垃圾堆积")
     newest = [c.number for c in sorted(lamps, key=lambda c: (c.created_at, c.pk), reverse=True)]
     pages = [api.get("dispatcher_a", "/cases", q="路灯", page_size=3, page=n)[1] for n in (1, 2, 3, 4)]
     assert [(p["count"], p["count_exact"]) for p in pages] == [(5, False)] * 4
     assert [c["number"] for p in pages for c in p["items"]] == newest
-    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 8)
+    monkeypatch.setattr(search, "SEARCH_COUNT_LIMIT", 8)
     _, exact = api.get("dispatcher_a", "/cases", q="路灯", page_size=3, page=3)
     assert (exact["count"], exact["count_exact"], len(exact["items"])) == (8, True, 2)
-    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 2)
+    monkeypatch.setattr(search, "SEARCH_COUNT_LIMIT", 2)
     _, unsearched = api.get("dispatcher_a", "/cases", page_size=3)
     assert (unsearched["count"], unsearched["count_exact"]) == (9, True)
 
@@ -140,8 +140,8 @@ def test_a_search_page_is_in_the_lists_order(world, cats, monkeypatch, limit, pe
     """Each way to a page sorts as the ORM does, for every sort of the desk (deadlines with cases that
     have none) and the model's default order: from the counted matches under the limit; over it from
     the list's first rows, or from all the matches when those hold too few or the list is by deadline."""
-    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", limit)
-    monkeypatch.setattr(queries, "WALK_PER_ROW", per_row)
+    monkeypatch.setattr(search, "SEARCH_COUNT_LIMIT", limit)
+    monkeypatch.setattr(search, "WALK_PER_ROW", per_row)
     for i in range(9):
         if i % 3 == 2:
             file_case(world, title="井盖缺失", description="人行道井盖缺失")  # not found, between the found
@@ -150,9 +150,9 @@ def test_a_search_page_is_in_the_lists_order(world, cats, monkeypatch, limit, pe
     for sort in [*desk_queries.SORTS.values(), ()]:
         listed = Case.objects.order_by(*sort) if sort else Case.objects.all()
         with CaptureQueriesContext(connection) as first:
-            pages = [queries.matches_page(listed, "垃圾", 0, 2)]
-        pages += [queries.matches_page(listed, "垃圾", start, 2) for start in (2, 4, 6)]
-        expected = queries.search(listed, "垃圾").values_list("pk", flat=True)
+            pages = [search.matches_page(listed, "垃圾", 0, 2)]
+        pages += [search.matches_page(listed, "垃圾", start, 2) for start in (2, 4, 6)]
+        expected = search.search(listed, "垃圾").values_list("pk", flat=True)
         assert [pk for page in pages for pk in page.ids] == list(expected), sort
         assert {(page.total, page.exact) for page in pages} == {(6, True) if limit > 6 else (limit, False)}
         if not sort:  # newest first, the newest case not found: the first two rows hold one match

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from civicgrid.cases import desk_queries, rules, schemas
 from civicgrid.cases.models import Case
-from civicgrid.cases.queries import matches_page
+from civicgrid.cases.search import matches_page
 from civicgrid.core.bounds import MAX_PAGE
 from civicgrid.core.errors import Forbidden
 from civicgrid.people.models import Role, User
@@ -67,7 +67,7 @@ class CountedPaginator(Paginator):
 
 
 def search_page(listed: QuerySet[Case], text: str, number: str | None, per_page: int = PAGE_SIZE) -> Page:
-    """A page of a search for `text` in `listed`, with its total (queries.matches_page).
+    """A page of a search for `text` in `listed`, with its total (search.matches_page).
 
     A Paginator would count first and then read the page: twice over the rows the LIKE must check.
     An out-of-range page number falls back to the last page, as Paginator.get_page does; one past

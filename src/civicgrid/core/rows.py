@@ -14,7 +14,7 @@ docs/performance.md "api-lifecycle"):
 - instances are built without `Model.__init__` (`_instance`), as `from_db` would build them;
 - `update(instance, fields)` and `insert(instance)` write as `save()` does, with statements built
   once per model and field list, and without model signals; `insert_many(instances)` writes new
-  rows of one model in one statement.
+  rows of one model in one statement, `update_and_insert` an update and an insert in one.
 """
 
 from __future__ import annotations
@@ -270,6 +270,31 @@ def insert(instance: M) -> M:
     instance._state.adding = False
     instance._state.db = connection.alias
     return instance
+
+
+def update_and_insert(instance: models.Model, fields: Sequence[str], new: M) -> M:
+    """`update(instance, fields)` then `insert(new)`, in one statement where the database can run an
+    UPDATE inside an INSERT's WITH (PostgreSQL): every case step writes its case and its step row,
+    and each statement a step sheds is a round trip and its share of both processes' work
+    (docs/performance.md, "api-lifecycle"). Elsewhere the two statements run one after the other."""
+    connection = connections[router.db_for_write(type(new))]
+    if not connection.features.can_return_columns_from_insert or connection.vendor != "postgresql":
+        update(instance, fields)
+        return insert(new)
+    change_sql, change_targets = _statement(connection, type(instance), tuple(fields))
+    insert_sql, insert_targets = _statement(connection, type(new), ())
+    sql = f"WITH changed AS ({change_sql} RETURNING 1) {insert_sql}, (SELECT count(*) FROM changed)"
+    changes = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in change_targets]
+    values = [f.get_db_prep_save(f.pre_save(new, True), connection) for f in insert_targets]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*changes, instance.pk, *values])
+        key, updated = cursor.fetchone()
+    if updated != 1:  # raised inside the caller's transaction, which then rolls both rows back
+        raise DatabaseError(f"{type(instance)._meta.label} {instance.pk}: the update found no row")
+    new.pk = key
+    new._state.adding = False
+    new._state.db = connection.alias
+    return new
 
 
 # Rows per INSERT in insert_many: few statements to cache, far below the databases' parameter limits.

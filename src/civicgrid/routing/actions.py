@@ -60,28 +60,25 @@ def route_new_case(case: Case) -> None:
 
 def note_correction(case: Case, step: CaseStep) -> RoutingCorrection | None:
     """Keeps a person's dispatch or category change when it differs from routing's suggestion."""
-    # Written out, like the row below: every dispatch asks (core.rows, decision 0005).
+    # Written out, like the row below: every dispatch asks (core.rows, decision 0005). The last
+    # column says whether a recategorize step already kept the case's present category, so that the
+    # dispatch after it corrects only the unit; one statement where two were.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT category_id, lead_unit_id, model_version, decided_automatically"
-            " FROM routing_routingsuggestion WHERE case_id = %s",
-            [case.pk],
+            "SELECT s.category_id, s.lead_unit_id, s.model_version, s.decided_automatically,"
+            " EXISTS (SELECT 1 FROM routing_routingcorrection c WHERE c.case_id = s.case_id"
+            " AND c.category_changed AND c.final_category_id = %s)"
+            " FROM routing_routingsuggestion s WHERE s.case_id = %s",
+            [case.category_id, case.pk],
         )
         suggestion = cursor.fetchone()
     if suggestion is None:
         return None
-    category_id, unit_id, version, automatic = suggestion
+    category_id, unit_id, version, automatic, category_kept = suggestion
     final_unit = case.lead_unit_id if step.action == StepAction.DISPATCH else None
     category_changed = case.category_id != category_id
     if category_changed and step.action == StepAction.DISPATCH:
-        # A recategorize step already kept this category: the dispatch after it corrects only the unit.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM routing_routingcorrection"
-                " WHERE case_id = %s AND category_changed AND final_category_id = %s",
-                [case.pk, case.category_id],
-            )
-            category_changed = cursor.fetchone() is None
+        category_changed = not category_kept
     unit_changed = step.action == StepAction.DISPATCH and final_unit != unit_id
     if not (category_changed or unit_changed):
         return None

@@ -278,6 +278,7 @@ def _create(
     case.number = next_number(now)
     rows.insert(case)  # a statement built once: the ORM assembled the 59-column INSERT on every filing
     case.has_photos = case.has_pending_extension = False  # type: ignore[attr-defined]  # as case_for_update
+    case.held_steps = []  # type: ignore[attr-defined]  # its timeline so far: the reply needs no read
     unit = patrol.unit if patrol else _acting_unit(by, case)
     write_step(case, StepAction.CREATE, by=by, unit=unit, before=None, at=now, note=note)
     return case

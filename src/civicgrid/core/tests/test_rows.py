@@ -59,6 +59,26 @@ def test_update_writes_only_the_named_fields_and_stamps_auto_now():
         rows.update(gone, ["name"])
 
 
+@pytest.mark.django_db(transaction=True)
+def test_update_and_insert_write_both_rows_in_one_statement_where_they_can_and_neither_without_the_row():
+    from django.db import transaction
+
+    unit = Unit.objects.create(kind=UnitKind.DEPARTMENT, name="旧名", code="D-1", path="/")
+    unit.name = "新名"
+    with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+        entry = rows.update_and_insert(
+            unit, ["name", "updated_at"], AuditEntry(action="x.both", object_type="unit", object_id="1")
+        )
+    writes = [q for q in ctx.captured_queries if q["sql"].startswith(("UPDATE", "INSERT", "WITH"))]
+    assert len(writes) == (1 if connection.vendor == "postgresql" else 2)
+    assert Unit.objects.get(pk=unit.pk).name == "新名" and not entry._state.adding
+    assert AuditEntry.objects.get(pk=entry.pk).action == "x.both"
+    gone = Unit(pk=unit.pk + 1000, kind=UnitKind.DEPARTMENT, name="无", code="D-2", path="/")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        rows.update_and_insert(gone, ["name"], AuditEntry(action="x.gone", object_type="unit", object_id="2"))
+    assert not AuditEntry.objects.filter(action="x.gone").exists()  # the step's transaction rolled back
+
+
 @pytest.mark.django_db
 def test_related_rows_come_from_aliased_columns_with_the_rest_deferred(world):
     sql = (

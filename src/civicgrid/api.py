@@ -11,7 +11,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
-from civicgrid.core.errors import DomainError
+from civicgrid.core.errors import DomainError, InvalidInput
 from civicgrid.core.rendering import ApiRenderer
 from civicgrid.people.actions import user_for_token
 
@@ -49,7 +49,13 @@ def error_response(
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return error_response(request, exc.status, exc.code, exc.message, exc.details)
+    details = exc.details
+    if isinstance(exc, InvalidInput) and isinstance(details, dict):
+        # An action's {field: problem} (pages mark their form fields from it) in the shape the request
+        # schemas' errors have (docs/api.md): the message in the caller's language, and the problem
+        # ("required", "too long" or the refused value) kept for programs.
+        details = [{"field": f, "message": exc.message, "problem": p} for f, p in details.items()]
+    return error_response(request, exc.status, exc.code, exc.message, details)
 
 
 @api.exception_handler(NinjaValidationError)

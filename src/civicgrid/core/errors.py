@@ -1,7 +1,8 @@
 """Domain errors that actions and queries raise; the API and the pages map each to one status.
 
 Messages are translated when raised (`gettext` at the raise site), so they read in the request's
-language; `details` stay machine-readable and untranslated.
+language; `details` stay machine-readable and untranslated (the API lists an InvalidInput's
+{field: problem} as `{"field", "message", "problem"}`, with the message beside each field).
 """
 
 from __future__ import annotations

@@ -157,9 +157,8 @@ def save_rule(
     assert category is not None
     result = rules.dry_run(phrase, category, priority=priority, exclude_rule=rule.pk if rule else None)
     if expect_changed is not None and expect_changed != result.changed:
-        raise InvalidInput(
-            _("试运行结果已变化，请重新确认"), details={"changed": result.changed, "expected": expect_changed}
-        )
+        # The figure now, for the person to confirm again.
+        raise InvalidInput(_("试运行结果已变化，请重新确认"), details={"confirm_changed": result.changed})
     fields = ["phrase", "category", "priority", "note", "is_active"]
     before: dict[str, Any] | None = audit.snapshot(rule, fields) if rule is not None else None
     if rule is None:

@@ -22,7 +22,7 @@ from civicgrid.cases.models import (
     ExtensionStatus,
 )
 from civicgrid.core import rows
-from civicgrid.core.errors import InvalidTransition, NotFound
+from civicgrid.core.errors import InvalidInput, InvalidTransition, NotFound
 
 if TYPE_CHECKING:
     from civicgrid.core.models import Unit
@@ -101,6 +101,15 @@ def lock(case: Case | str, by: User) -> Case:
 def require_status(case: Case, allowed: tuple[str, ...] | list[str], message: str) -> None:
     if case.status not in allowed:
         raise InvalidTransition(message, details={"status": case.status, "status_name": case.status_name})
+
+
+def require_text(value: str, field: str, message: str) -> str:
+    """The text without surrounding blanks; InvalidInput naming the field when only blanks were given
+    (a reason of spaces would reach the reporter or the unit as an empty one)."""
+    text = value.strip()
+    if not text:
+        raise InvalidInput(message, details={field: "required"})
+    return text
 
 
 def write_step(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicgrid.cases import deadlines, rules, transitions
-from civicgrid.cases.actions._common import lock, require_status, snapshot, write_step
+from civicgrid.cases.actions._common import lock, require_status, require_text, snapshot, write_step
 from civicgrid.cases.actions.handling import assign
 from civicgrid.cases.models import (
     AssignmentRole,
@@ -66,8 +66,7 @@ def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") ->
         case.closed_at = now
         case.rate_by = deadlines.rate_by(now)
     else:
-        if not note.strip():
-            raise InvalidInput(_("核查不通过时请说明原因"), details={"note": "required"})
+        require_text(note, "note", _("核查不通过时请说明原因"))
         # Rework stays with the lead unit on the original deadline: the unit already signed for it.
         case.status = Status.SIGNED
         case.rework_count += 1
@@ -170,8 +169,7 @@ def reopen_case(case: Case | str, *, by: User, reason: str) -> Case:
     case = lock(case, by)
     unit = rules.require_ruler(by, case, _("只有指挥中心可以重办"))
     require_status(case, transitions.REOPENABLE, _("只有已结案的工单可以重办"))
-    if not reason.strip():
-        raise InvalidInput(_("请填写重办理由"), details={"reason": "required"})
+    require_text(reason, "reason", _("请填写重办理由"))
     _reopen(case, by=by, unit=unit, now=timezone.now(), note=reason)
     return case
 

@@ -15,6 +15,7 @@ from civicgrid.cases import deadlines, queries, rules, transitions
 from civicgrid.cases.actions._common import (
     lock,
     require_status,
+    require_text,
     snapshot,
     withdraw_pending_extension,
     write_step,
@@ -286,8 +287,7 @@ def request_extension(case: Case | str, *, by: User, working_days: int, reason: 
             _("延期天数须在 1 到 %(max)s 个工作日之间") % {"max": MAX_EXTENSION_WORKING_DAYS},
             details={"working_days": working_days},
         )
-    if not reason.strip():
-        raise InvalidInput(_("请填写延期理由"), details={"reason": "required"})
+    require_text(reason, "reason", _("请填写延期理由"))
     now = timezone.now()
     require_before_due(case, now)
     if ExtensionRequest.objects.filter(case=case, status=ExtensionStatus.PENDING).exists():
@@ -358,6 +358,7 @@ def deny_extension(case: Case | str, *, by: User, reason: str) -> Case:
     case = lock(case, by)
     unit = rules.require_ruler(by, case, _("只有指挥中心可以审批延期"))
     require_status(case, transitions.EXTENSION_RULED, _("该工单当前不能审批延期"))
+    reason = require_text(reason, "reason", _("请填写不同意延期的理由"))
     request = _pending(case)
     now = timezone.now()
     request.status, request.decided_by, request.decided_at = ExtensionStatus.DENIED, by, now
@@ -387,8 +388,7 @@ def defer_case(case: Case | str, *, by: User, reason: str) -> Case:
     case = lock(case, by)
     unit = rules.require_ruler(by, case, _("只有指挥中心可以缓办"))
     require_status(case, transitions.DEFERRABLE, _("只有已签收、办理中的工单可以缓办"))
-    if not reason.strip():
-        raise InvalidInput(_("请填写缓办理由"), details={"reason": "required"})
+    require_text(reason, "reason", _("请填写缓办理由"))
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.DEFERRED
@@ -437,8 +437,7 @@ def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequenc
     lead = _lead_held(case, by, _("只有主办单位可以反馈"))
     require_status(case, transitions.FEEDBACKABLE, _("只有已签收的工单可以反馈"))
     require_arrival(case, lead)
-    if not result.strip():
-        raise InvalidInput(_("请填写办理结果"), details={"result": "required"})
+    require_text(result, "result", _("请填写办理结果"))
     # No query without photos: the ORM spent 0.7 ms building one that could find nothing.
     wanted = set(photo_ids)
     photos = list(CasePhoto.objects.filter(case=case, pk__in=wanted, step__isnull=True)) if wanted else []

@@ -14,6 +14,7 @@ from civicgrid.cases import deadlines, queries, rules, transitions
 from civicgrid.cases.actions._common import (
     lock,
     require_status,
+    require_text,
     snapshot,
     write_step,
 )
@@ -323,10 +324,11 @@ def reject_case(case: Case | str, *, by: User, reason: str) -> Case:
     """Refuses a case with a reason the reporter sees (不予受理)."""
     case = lock(case, by)
     unit = rejecting_unit(case, by)
+    reason = require_text(reason, "reason", _("请填写不予受理的理由"))
     before = snapshot(case)
     now = timezone.now()
     case.status = Status.REJECTED
-    case.reject_reason = reason.strip()[:500]
+    case.reject_reason = reason[:500]
     case.answered_at = case.answered_at or now
     write_step(case, StepAction.REJECT, by=by, unit=unit, before=before, at=now, note=reason)
     return case

@@ -50,6 +50,43 @@ def test_malformed_action_bodies_name_the_field(api, world, cats, action, body, 
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("state", "who", "action", "body", "field"),
+    [
+        ("registered", "dispatcher_a", "reject", {"reason": "   "}, "reason"),
+        ("fed_back", "grid_a1", "recheck", {"passed": False, "note": " \n "}, "note"),
+        ("signed", "handler_cg", "request_extension", {"working_days": 2, "reason": "  "}, "reason"),
+        ("signed", "handler_cg", "feedback", {"result": "\t"}, "result"),
+        ("signed", "dispatcher_a", "defer", {"reason": " "}, "reason"),
+    ],
+)
+def test_what_an_action_refuses_is_named_as_the_schemas_name_it_and_changes_nothing(
+    api, world, cats, state, who, action, body, field
+):
+    """A reason of blanks is no reason (it would reach the reporter or the unit empty), and an action's
+    own 422 lists {"field", "message"} as the request schema's do (docs/api.md)."""
+    case = case_in_state(world, state)
+    before = api.get(who, f"/cases/{case.number}")[1]
+    status, data = api.act(who, case.number, action, body)
+    assert status == 422, data
+    message = data["error"]["message"]
+    assert data["error"]["code"] == "invalid_input" and message
+    assert data["error"]["details"] == [{"field": field, "message": message, "problem": "required"}], data
+    assert api.get(who, f"/cases/{case.number}")[1] == before
+
+
+@pytest.mark.django_db
+def test_an_actions_refused_value_is_named_with_it(api, world, cats):
+    case = case_in_state(world, "registered")
+    body = {"lead_unit": "D-CG", "assisting_units": ["D-CG"]}
+    status, data = api.act("dispatcher_a", case.number, "dispatch", body)
+    assert status == 422, data
+    assert data["error"]["details"] == [
+        {"field": "assisting_units", "message": "同一单位不能重复派遣", "problem": "D-CG"}
+    ], data
+
+
+@pytest.mark.django_db
 def test_dispatch_targets_are_checked(api, world, cats):
     case = case_in_state(world, "registered")
     for target in ["520281002001", world.units["sub_a"].code, "O-A-CJ"]:
@@ -128,7 +165,8 @@ def test_unauthenticated_is_401(client, world, cats):
 
 @pytest.mark.django_db
 def test_error_messages_follow_the_language(api, world, cats):
-    """`error.message` follows the request's language (Chinese without one); `details` keep their codes."""
+    """`error.message` follows the request's language (Chinese without one), as a field's message in
+    `details` does; the rest of `details` keeps its codes."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     def upload(**headers):
@@ -173,6 +211,9 @@ def test_error_messages_follow_the_language(api, world, cats):
         if status == 409:  # `status_name` is the status's display name, in the request's language too
             assert plain["error"]["details"].pop("status_name") == "已派遣"
             assert data["error"]["details"].pop("status_name") == "Dispatched"
+        if status == 422:  # a field's message follows the language; its field and problem do not
+            assert [d.pop("message") for d in plain["error"]["details"]] == [chinese[422]]
+            assert [d.pop("message") for d in data["error"]["details"]] == [english[422]]
         assert plain["error"]["details"] == data["error"]["details"]
         assert plain["error"]["code"] == data["error"]["code"]
     status, data = api.post("dispatcher_a", "/cases", {"description": "x", "urgency": "very"}, **en)

@@ -92,7 +92,9 @@ def test_the_api_dry_run_and_create_with_confirmation(world, cats, client):
     assert r.json()["changed"] == 2 and r.json()["matched"] == 4
     body = {"phrase": "井盖", "category": "SZ02", "priority": 3, "confirm_changed": 5}
     r = post(client, "/api/v1/routing/rules", body, headers)
-    assert r.status_code == 422 and r.json()["error"]["details"]["changed"] == 2
+    assert r.status_code == 422 and r.json()["error"]["details"] == [
+        {"field": "confirm_changed", "message": "试运行结果已变化，请重新确认", "problem": 2}
+    ]
     # A priority the database column cannot hold is refused by name, not a 500.
     r = post(client, "/api/v1/routing/rules", {**body, "priority": 10**20}, headers)
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].endswith("priority")

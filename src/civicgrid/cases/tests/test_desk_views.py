@@ -221,6 +221,27 @@ def test_case_page_shows_everything_and_masks_the_reporter(login, world, cats):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("datum", ["wgs84", "gcj02"])
+def test_the_case_map_uses_the_installations_tiles_in_their_datum(login, world, cats, settings, datum):
+    from civicgrid.core import coords
+
+    settings.CIVICGRID_MAP_TILE_URL = "https://tiles.example.gov.cn/{z}/{x}/{y}.png"
+    settings.CIVICGRID_MAP_TILE_COORD = datum
+    settings.CIVICGRID_MAP_ATTRIBUTION = "县自然资源局"
+    case = case_in_state(world, "registered")
+    shown = login("dispatcher_a").get(f"/cases/{case.number}/").context["map"]
+    assert shown["tiles"] == settings.CIVICGRID_MAP_TILE_URL and shown["attribution"] == "县自然资源局"
+    grid = next(a for a in shown["areas"] if a["kind"] == "grid")["geojson"]
+    corner = json.loads(world.units["grid_a1"].polygon)["coordinates"][0][0]
+    if datum == "wgs84":
+        assert (shown["lat"], shown["lng"]) == (case.lat, case.lng) and grid["coordinates"][0][0] == corner
+    else:  # shifted as the tiles are, by the few hundred metres of the GCJ-02 offset
+        assert (shown["lat"], shown["lng"]) == pytest.approx(coords.wgs84_to_gcj02(case.lat, case.lng))
+        lat, lng = coords.wgs84_to_gcj02(corner[1], corner[0])
+        assert grid["coordinates"][0][0] == pytest.approx([lng, lat]) and abs(lng - corner[0]) > 0.001
+
+
+@pytest.mark.django_db
 def test_case_without_a_point_has_no_map(login, world, cats):
     case = file_case(world, lat=None, lng=None)
     response = login("staff_a1").get(f"/cases/{case.number}/")

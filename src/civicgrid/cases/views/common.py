@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
@@ -20,6 +21,7 @@ from django.utils.translation import gettext as _
 from civicgrid.cases import desk_queries, rules, schemas
 from civicgrid.cases.models import Case
 from civicgrid.cases.search import matches_page
+from civicgrid.core import coords
 from civicgrid.core.bounds import MAX_PAGE
 from civicgrid.core.errors import Forbidden
 from civicgrid.people.models import Role, User
@@ -87,9 +89,13 @@ def search_page(listed: QuerySet[Case], text: str, number: str | None, per_page:
 
 
 def _map(case: Case) -> dict[str, Any] | None:
-    """The pin and the outlines of its grid and community (no tiles: the intranet has no map server)."""
+    """The pin and the outlines of its grid and community, over the installation's tiles if it has a
+    tile server (CIVICGRID_MAP_TILE_URL; none by default: nothing loads from the internet)."""
     if case.lat is None or case.lng is None:
         return None
+    # Points are stored in WGS-84; tiles made for Chinese web maps are drawn in GCJ-02, so what goes
+    # on them is shifted the same way, or the pin would sit a few hundred metres off.
+    shift = coords.wgs84_to_gcj02 if settings.CIVICGRID_MAP_TILE_COORD == "gcj02" else None
     areas = []
     for unit in (case.community, case.grid):
         if unit is None or not unit.polygon:
@@ -98,8 +104,30 @@ def _map(case: Case) -> dict[str, Any] | None:
             shape = json.loads(unit.polygon)
         except ValueError:
             continue
+        if shift is not None:
+            shape = _shifted(shape, shift)
         areas.append({"name": unit.name, "kind": unit.kind, "geojson": shape})
-    return {"lat": case.lat, "lng": case.lng, "label": case.number, "areas": areas}
+    lat, lng = shift(case.lat, case.lng) if shift is not None else (case.lat, case.lng)
+    return {
+        "lat": lat,
+        "lng": lng,
+        "label": case.number,
+        "areas": areas,
+        "tiles": settings.CIVICGRID_MAP_TILE_URL,
+        "attribution": settings.CIVICGRID_MAP_ATTRIBUTION,
+    }
+
+
+def _shifted(shape: Any, shift: Callable[[float, float], tuple[float, float]]) -> Any:
+    """A GeoJSON geometry with every [lng, lat] position passed through `shift`."""
+    if isinstance(shape, dict):
+        return {k: v if k in ("properties", "bbox") else _shifted(v, shift) for k, v in shape.items()}
+    if isinstance(shape, list):
+        if len(shape) >= 2 and all(isinstance(n, int | float) for n in shape[:2]):
+            lat, lng = shift(shape[1], shape[0])
+            return [lng, lat, *shape[2:]]
+        return [_shifted(part, shift) for part in shape]
+    return shape
 
 
 def case_context(case: Case, user: User) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-/* The staff desk: the case map (Leaflet, no tiles unless a URL is given), cancel links of step forms,
+/* The staff desk: the case map (Leaflet, no tiles unless the installation has a tile server), cancel links of step forms,
    "use my position" for arriving on site. Everything else is htmx attributes in the templates.
    Texts come translated from the page (#desk-messages, cases/templatetags/desk_tags.py). */
 (function () {
@@ -17,10 +17,9 @@
     var source = document.getElementById(el.getAttribute("data-map"));
     if (!source) return;
     var data = JSON.parse(source.textContent);
-    var map = L.map(el, { attributionControl: false, scrollWheelZoom: false });
-    // Hook for a tile server later (an intranet one): data-tile-url or window.CIVICGRID_TILE_URL.
-    var tiles = el.getAttribute("data-tile-url") || window.CIVICGRID_TILE_URL;
-    if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+    var map = L.map(el, { attributionControl: !!data.attribution, scrollWheelZoom: false });
+    // The installation's tile server (CIVICGRID_MAP_TILE_URL), if any; pin and outlines come in its datum.
+    if (data.tiles) L.tileLayer(data.tiles, { attribution: data.attribution || "", maxZoom: 19 }).addTo(map);
     var bounds = L.latLngBounds([[data.lat, data.lng], [data.lat, data.lng]]);
     data.areas.forEach(function (area) {
       var grid = area.kind === "grid";

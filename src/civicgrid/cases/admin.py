@@ -1,6 +1,7 @@
 """Configuration of categories; cases are shown read-only, since only cases/actions.py changes them."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from civicgrid.cases.models import Case, CaseAssignment, CaseStep, Category, ExtensionRequest
 
@@ -23,6 +24,22 @@ class CategoryAdmin(admin.ModelAdmin):
     list_filter = ["nature", "handle_limit_unit", "public", "is_active", "parent"]
     search_fields = ["code", "name"]
     raw_id_fields = ["default_lead_unit"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "parent", "nature", "description", "default_lead_unit"]}),
+        (
+            _("时限（留空为默认值，见 docs/time-limits.md）"),
+            {
+                "fields": [
+                    ("handle_limit", "handle_limit_unit"),
+                    ("sign_limit_hours", "urgent_sign_limit_minutes"),
+                    "answer_limit_hours",
+                    "recheck_limit_days",
+                    "rating_window_days",
+                ]
+            },
+        ),
+        (None, {"fields": ["anonymous_allowed", "arrival_required", "public", "is_active"]}),
+    ]
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -1,5 +1,6 @@
 """The time limits of a case (PRODUCT.md, "Time limits"): sign, answer, handle, recheck, rating window.
 
+Each is the case's category's own limit where the category sets one, else the default below.
 Working time comes from the installation's working calendar (core.workcal); urgent limits run around
 the clock. Each function is pure given the calendar, so tests freeze the clock and need no case.
 """
@@ -12,10 +13,10 @@ from civicgrid.cases.models import Category, LimitUnit, Urgency
 from civicgrid.core import workcal
 
 SIGN_LIMIT_WORKING_HOURS = 1
-URGENT_SIGN_LIMIT = timedelta(minutes=30)
+URGENT_SIGN_LIMIT_MINUTES = 30
 ANSWER_LIMIT_WORKING_HOURS = 2
 RECHECK_LIMIT_WORKING_DAYS = 1
-RATING_WINDOW = timedelta(days=7)
+RATING_WINDOW_DAYS = 7
 # Without a category a case gets the general limit.
 DEFAULT_HANDLE_LIMIT = (5, LimitUnit.WORKING_DAYS.value)
 # A case turns yellow when this share of its handling time is used up (the worker reads yellow_at).
@@ -27,14 +28,30 @@ def deadline(start: datetime, amount: int | float, unit: str) -> datetime:
     return workcal.calendar().deadline(start, amount, unit)
 
 
-def sign_by(start: datetime, urgency: str) -> datetime:
+def limits(category: Category | None) -> dict[str, int]:
+    """The limits besides handling in force for a case of the category: its own, else the defaults.
+    Keyed as the category's fields (the API's GET /categories shows them so)."""
+
+    def own(field: str) -> int | None:
+        return getattr(category, field) if category is not None else None
+
+    return {
+        "sign_limit_hours": own("sign_limit_hours") or SIGN_LIMIT_WORKING_HOURS,
+        "urgent_sign_limit_minutes": own("urgent_sign_limit_minutes") or URGENT_SIGN_LIMIT_MINUTES,
+        "answer_limit_hours": own("answer_limit_hours") or ANSWER_LIMIT_WORKING_HOURS,
+        "recheck_limit_days": own("recheck_limit_days") or RECHECK_LIMIT_WORKING_DAYS,
+        "rating_window_days": own("rating_window_days") or RATING_WINDOW_DAYS,
+    }
+
+
+def sign_by(start: datetime, urgency: str, category: Category | None) -> datetime:
     if urgency == Urgency.URGENT:
-        return start + URGENT_SIGN_LIMIT
-    return deadline(start, SIGN_LIMIT_WORKING_HOURS, LimitUnit.WORKING_HOURS)
+        return start + timedelta(minutes=limits(category)["urgent_sign_limit_minutes"])
+    return deadline(start, limits(category)["sign_limit_hours"], LimitUnit.WORKING_HOURS)
 
 
-def answer_by(start: datetime) -> datetime:
-    return deadline(start, ANSWER_LIMIT_WORKING_HOURS, LimitUnit.WORKING_HOURS)
+def answer_by(start: datetime, category: Category | None) -> datetime:
+    return deadline(start, limits(category)["answer_limit_hours"], LimitUnit.WORKING_HOURS)
 
 
 def handle_limit(category: Category | None, urgency: str) -> tuple[int | float, str]:
@@ -61,12 +78,16 @@ def yellow_at(start: datetime, due: datetime, urgency: str) -> datetime:
     return cal.add_working_time(start, timedelta(seconds=round(seconds)))
 
 
-def recheck_by(start: datetime) -> datetime:
-    return deadline(start, RECHECK_LIMIT_WORKING_DAYS, LimitUnit.WORKING_DAYS)
+def recheck_by(start: datetime, category: Category | None) -> datetime:
+    return deadline(start, limits(category)["recheck_limit_days"], LimitUnit.WORKING_DAYS)
 
 
-def rate_by(closed_at: datetime) -> datetime:
-    return closed_at + RATING_WINDOW
+def rating_window(category: Category | None) -> timedelta:
+    return timedelta(days=limits(category)["rating_window_days"])
+
+
+def rate_by(closed_at: datetime, category: Category | None) -> datetime:
+    return closed_at + rating_window(category)
 
 
 def extended(due: datetime, working_days: int) -> datetime:

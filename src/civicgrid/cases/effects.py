@@ -171,7 +171,7 @@ def _resident_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
         users, phones = _residents(case, sms=True)
         return Notice(
             f"您反映的问题已办结（{number}），请评价",
-            f"请在 {deadlines.RATING_WINDOW.days} 天内对办理结果进行评价。",
+            f"请在 {deadlines.rating_window(case.category).days} 天内对办理结果进行评价。",
             f"{link}#rate",
             users,
             phones,

@@ -19,7 +19,7 @@ from civicgrid.cases import deadlines
 from civicgrid.cases.actions import supervision
 from civicgrid.cases.measure_models import SupervisionMark
 from civicgrid.cases.measures.fold import FoldReport, fold
-from civicgrid.cases.models import CLOCK_STATUSES, Case, CaseStep, Status, StepAction, WarnLevel
+from civicgrid.cases.models import CLOCK_STATUSES, Case, CaseStep, Category, Status, StepAction, WarnLevel
 from civicgrid.core import workcal
 from civicgrid.core.jobs import periodic
 
@@ -125,10 +125,14 @@ def sweep_sign(now: datetime) -> int:
 
 
 def sweep_rate(now: datetime) -> int:
-    # Closures are found through the timeline's (action, at) index: rate_by is closed_at + the window.
-    window = deadlines.RATING_WINDOW
+    # Closures are found through the timeline's (action, at) index: rate_by is closed_at + the window,
+    # which categories may set, so the closures of every window in use are read and rate_by decides.
+    days = Category.objects.exclude(rating_window_days=None).values_list("rating_window_days", flat=True)
+    windows = {timedelta(days=d) for d in [deadlines.RATING_WINDOW_DAYS, *days.distinct()]}
     closures = CaseStep.objects.filter(
-        action=StepAction.RECHECK, at__gt=now - window, at__lte=now - window + RATE_REMINDER_BEFORE
+        action=StepAction.RECHECK,
+        at__gt=now - max(windows),
+        at__lte=now - min(windows) + RATE_REMINDER_BEFORE,
     ).values("case_id")
     reminded = SupervisionMark.objects.filter(case=OuterRef("pk"), rate_reminded_for=OuterRef("rate_by"))
     rows = (

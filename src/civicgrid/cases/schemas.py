@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, pgettext
 from ninja import Field, Schema
 
-from civicgrid.cases import queries, rules, search, transitions
+from civicgrid.cases import deadlines, queries, rules, search, transitions
 from civicgrid.cases.models import (
     CLOCK_STATUSES,
     AssignmentRole,
@@ -246,6 +246,12 @@ class CategoryOut(Schema):
     description: str
     handle_limit: int
     handle_limit_unit: str
+    # The other limits in force: the category's own, else the defaults (docs/time-limits.md).
+    sign_limit_hours: int
+    urgent_sign_limit_minutes: int
+    answer_limit_hours: int
+    recheck_limit_days: int
+    rating_window_days: int
     default_lead_unit: str | None
     anonymous_allowed: bool
     arrival_required: bool
@@ -441,6 +447,7 @@ def category_out(category: Category) -> dict[str, Any]:
         "description": category.description,
         "handle_limit": category.handle_limit,
         "handle_limit_unit": category.handle_limit_unit,
+        **deadlines.limits(category),
         "default_lead_unit": (
             category.default_lead_unit.code
             if category.default_lead_unit_id and category.default_lead_unit

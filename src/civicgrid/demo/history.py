@@ -236,7 +236,7 @@ class History:
             reporter_phone_enc="" if anonymous else crypto.encrypt(phone),
             reporter_phone_index="" if anonymous else crypto.blind_index(phone),
             created_at=created,
-            answer_by=deadlines.answer_by(created),
+            answer_by=deadlines.answer_by(created, category),
         )
         # Recent cases often stop part-way, so that every inbox has work waiting in it today.
         self.stop = timezone.now()
@@ -317,7 +317,7 @@ class History:
         case.lead_unit = lead
         case.first_dispatched_at = case.first_dispatched_at or at
         case.dispatched_at = at
-        case.sign_by = deadlines.sign_by(at, case.urgency)
+        case.sign_by = deadlines.sign_by(at, case.urgency, case.category)
         case.due_at = deadlines.due_at(at, case.category, case.urgency)
         case.yellow_at = deadlines.yellow_at(at, case.due_at, case.urgency)
         case.signed_at = None
@@ -435,7 +435,7 @@ class History:
                 return
             case.fed_back_at = at
             case.feedback_result = rng.choice(RESULTS)
-            case.recheck_by = deadlines.recheck_by(at)
+            case.recheck_by = deadlines.recheck_by(at, case.category)
             sim.step("feedback", at, Status.FED_BACK, by=handler, unit=lead, note=case.feedback_result)
             at = self.later(at, rng.uniform(0.5, 6))
             if at > now:
@@ -455,7 +455,7 @@ class History:
                 )
                 continue
             case.closed_at = at
-            case.rate_by = deadlines.rate_by(at)
+            case.rate_by = deadlines.rate_by(at, case.category)
             case.recheck_by = None
             sim.step(
                 "recheck", at, Status.CLOSED, by=checker, unit=case.grid, note="现场核查已整改", passed=True

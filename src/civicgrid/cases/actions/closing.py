@@ -64,7 +64,7 @@ def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") ->
     if passed:
         case.status = Status.CLOSED
         case.closed_at = now
-        case.rate_by = deadlines.rate_by(now)
+        case.rate_by = deadlines.rate_by(now, case.category)
     else:
         require_text(note, "note", _("核查不通过时请说明原因"))
         # Rework stays with the lead unit on the original deadline: the unit already signed for it.

@@ -80,7 +80,7 @@ def assign(case: Case, lead: Unit, assisting: Sequence[Unit], *, by: User, now: 
     case.dispatched_at = now
     case.first_dispatched_at = case.first_dispatched_at or now
     case.answered_at = case.answered_at or now
-    case.sign_by = deadlines.sign_by(now, case.urgency)
+    case.sign_by = deadlines.sign_by(now, case.urgency, case.category)
     case.due_at = deadlines.due_at(now, case.category, case.urgency)
     case.yellow_at = deadlines.yellow_at(now, case.due_at, case.urgency)
     case.signed_at = case.fed_back_at = case.recheck_by = case.closed_at = case.rate_by = None
@@ -449,7 +449,7 @@ def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequenc
     case.status = Status.FED_BACK
     case.fed_back_at = now
     case.feedback_result = result.strip()
-    case.recheck_by = deadlines.recheck_by(now)
+    case.recheck_by = deadlines.recheck_by(now, case.category)
     step = write_step(
         case,
         StepAction.FEEDBACK,

@@ -262,7 +262,7 @@ def _create(
         created_by=by,
         idempotency_key=idempotency_key,
         request_hash=digest,
-        answer_by=deadlines.answer_by(now),
+        answer_by=deadlines.answer_by(now, category),
     )
     # Non-staff filers follow and rate their own cases; staff file on somebody else's behalf.
     if not (by.is_superuser or rules.has_role(by, rules.STAFF_ROLES)):

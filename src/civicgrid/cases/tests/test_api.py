@@ -2,6 +2,7 @@
 
 import pytest
 
+from civicgrid.cases.models import Category
 from civicgrid.cases.tests.factories import IN_GRID_A1, case_in_state
 
 
@@ -146,6 +147,17 @@ def test_categories(api, world, cats):
     assert status == 200 and "NB01" in codes
     assert codes["CS01"]["parent"] == "CS" and codes["CS01"]["default_lead_unit"] == "D-CG"
     assert codes["SD01"]["handle_limit_unit"] == "clock_hours"
+    defaults = {
+        "sign_limit_hours": 1,
+        "urgent_sign_limit_minutes": 30,
+        "answer_limit_hours": 2,
+        "recheck_limit_days": 1,
+        "rating_window_days": 7,
+    }
+    assert {k: codes["CS01"][k] for k in defaults} == defaults
+    Category.objects.filter(code="CS01").update(sign_limit_hours=4, rating_window_days=10)
+    shown = {c["code"]: c for c in api.get("staff_a1", "/categories")[1]}["CS01"]
+    assert {k: shown[k] for k in defaults} == {**defaults, "sign_limit_hours": 4, "rating_window_days": 10}
     resident = {c["code"] for c in api.get("resident", "/categories")[1]}
     assert "NB01" not in resident and "CS01" in resident
 

@@ -41,6 +41,59 @@ def test_dispatch_before_national_day_sets_deadlines_after_it(world, cats):
 
 
 @pytest.mark.django_db
+def test_a_categorys_own_limits_replace_the_defaults_at_every_step(world, cats):
+    """Sign, first answer, recheck and rating window as the category sets them (PRODUCT.md: "every one
+    configurable per category"), counted on the calendar across National Day."""
+    u, garbage = world.users, cats["garbage"]
+    Category.objects.filter(pk=garbage.pk).update(
+        sign_limit_hours=3,
+        urgent_sign_limit_minutes=10,
+        answer_limit_hours=4,
+        recheck_limit_days=2,
+        rating_window_days=3,
+    )
+    garbage.refresh_from_db()
+    with time_machine.travel(at(2026, 9, 29, 9, 0), tick=False):
+        case = file_case(world, category=garbage)
+        urgent = file_case(world, category=garbage, urgency=Urgency.URGENT)
+        plain = file_case(world, category=cats["water"])  # sets none: the defaults
+    assert case.answer_by == at(2026, 9, 29, 15, 0)  # 3 hours before noon, 1 after 14:00
+    assert plain.answer_by == at(2026, 9, 29, 11, 0)
+    with time_machine.travel(at(2026, 9, 29, 16, 0), tick=False):
+        case = actions.register_case(case, by=u["staff_a1"])
+        case = actions.dispatch_case(case, by=u["dispatcher_a"], lead_unit=world.units["dept_cg"])
+        urgent = actions.register_case(urgent, by=u["staff_a1"])
+        urgent = actions.dispatch_case(urgent, by=u["dispatcher_a"], lead_unit=world.units["dept_cg"])
+    assert case.sign_by == at(2026, 9, 30, 10, 0)  # 1.5 hours that day, 1.5 the next morning
+    assert urgent.sign_by == at(2026, 9, 29, 16, 10)
+    with time_machine.travel(at(2026, 9, 30, 17, 0), tick=False):
+        case = actions.sign_case(case, by=u["handler_cg"])
+        case = actions.feedback_case(case, by=u["handler_cg"], result="已清运")
+    assert case.recheck_by == at(2026, 10, 9, 17, 0)  # 8 and 9 October: the holiday does not count
+    with time_machine.travel(at(2026, 10, 9, 10, 0), tick=False):
+        case = actions.recheck_case(case, by=u["grid_a1"], passed=True)
+    assert case.rate_by == at(2026, 10, 12, 10, 0)  # calendar days
+    assert Case.objects.get(pk=case.pk).rate_by == case.rate_by
+
+
+def test_a_limit_of_nothing_is_refused_by_the_form_and_the_database():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        Category(code="X1", name="x", sign_limit_hours=0, rating_window_days=0).clean_fields()
+    assert set(refused.value.message_dict) == {"sign_limit_hours", "rating_window_days"}
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_limit_of_nothing(cats):
+    from django.db import IntegrityError, transaction
+
+    for field in ("handle_limit", "sign_limit_hours", "recheck_limit_days"):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Category.objects.filter(pk=cats["garbage"].pk).update(**{field: 0})
+
+
+@pytest.mark.django_db
 def test_urgent_case_counts_holidays(world, cats):
     case = case_in_state(world, "registered", category=cats["garbage"], urgency=Urgency.URGENT)
     with time_machine.travel(at(2026, 9, 30, 17, 0), tick=False):

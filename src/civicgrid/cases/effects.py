@@ -13,8 +13,13 @@ The rules, per step (docs/notifications.md, "Who hears what"):
 - those who re-check: the grid workers of the case's grid and the community's staff, when the lead
   unit fed back (the dispatcher when the case has neither);
 - the reporter (an account) and the accounts following the case, in-app: registered, rejected,
-  dispatched, fed back, closed (with the rating link), rating reminder; and by SMS to the reporter's
-  and followers' phones only for registered, rejected and closed.
+  dispatched, fed back, closed (with the rating link); and by SMS to the reporter's and followers'
+  phones only for registered, rejected and closed;
+- the rating reminder: the reporter (the account, or by SMS a phone without one), or the staff
+  member who filed the case for a caller, to call back.
+
+What a unit's staff hear, the unit's WeChat Work group hears too, when a robot is named after the
+unit's code in CIVICGRID_WECOM_ROBOTS.
 
 Nobody is told of their own step. Phone numbers are decrypted here, inside the transaction, handed to
 notify (which stores them in the outbox and masks them in logs) and never logged.
@@ -26,12 +31,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 from civicgrid.cases import deadlines, rules
 from civicgrid.cases.models import Case, CaseStep, Status, StepAction
 from civicgrid.core import crypto, rows
-from civicgrid.core.models import path_ids
+from civicgrid.core.models import Unit, path_ids
 from civicgrid.notify.actions import notify
 from civicgrid.people.models import Role, User
 
@@ -43,6 +49,18 @@ class Notice:
     link: str = ""
     users: list[User] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
+    units: list[int] = field(default_factory=list)  # whose WeChat Work group robots post it too
+
+
+@dataclass
+class Reach:
+    """The staff a step tells: the users, and the units they were found in (for the units' groups)."""
+
+    users: list[User]
+    units: list[int]
+
+    def notice(self, title: str, body: str, link: str) -> Notice:
+        return Notice(title, body, link, self.users, units=self.units)
 
 
 def _label(case: Case) -> str:
@@ -50,9 +68,10 @@ def _label(case: Case) -> str:
     return f"{case.number} {text[:40]}".strip()
 
 
-def _members(units: Iterable[int | None], roles: Iterable[str]) -> list[User]:
+def _members(units: Iterable[int | None], roles: Iterable[str]) -> Reach:
     """Active users holding one of `roles` in one of the units."""
-    return _users((units, roles))
+    ids = [u for u in units if u is not None]
+    return Reach(_users((ids, roles)), ids)
 
 
 def _users(*groups: tuple[Iterable[int | None], Iterable[str]]) -> list[User]:
@@ -77,11 +96,11 @@ def _users(*groups: tuple[Iterable[int | None], Iterable[str]]) -> list[User]:
     return rows.fetch(User, sql, params)
 
 
-def _lead_handlers(case: Case) -> list[User]:
+def _lead_handlers(case: Case) -> Reach:
     return _members([case.lead_unit_id], rules.HANDLER_ROLES)
 
 
-def _assigned_handlers(case: Case, *, unsigned_only: bool = False) -> list[User]:
+def _assigned_handlers(case: Case, *, unsigned_only: bool = False) -> Reach:
     held = getattr(case, "active_assignments", None)  # the step's own, when it holds them
     if held is not None:
         units = [a.unit_id for a in held if not (unsigned_only and a.signed_at)]
@@ -101,23 +120,25 @@ def _community_handles(case: Case) -> bool:
     return bool(lead and community and lead.path.startswith(community.path))
 
 
-def _dispatchers(case: Case) -> list[User]:
+def _dispatchers(case: Case) -> Reach:
     """The dispatchers of the case's territory and of every unit above it."""
     return _members(path_ids(case.territory_path), [Role.DISPATCHER])
 
 
-def _rulers(case: Case) -> list[User]:
+def _rulers(case: Case) -> Reach:
     """The dispatcher over the case, or the community's staff when the community handles it."""
     if _community_handles(case):
         staff = _members([case.community_id], [Role.COMMUNITY_STAFF])
-        if staff:
+        if staff.users:
             return staff
     return _dispatchers(case)
 
 
-def _recheckers(case: Case) -> list[User]:
+def _recheckers(case: Case) -> Reach:
     grid, community = ([case.grid_id], [Role.GRID_WORKER]), ([case.community_id], [Role.COMMUNITY_STAFF])
-    return _users(grid, community) or _dispatchers(case)
+    found = _users(grid, community)
+    units = [u for u in (case.grid_id, case.community_id) if u is not None]
+    return Reach(found, units) if found else _dispatchers(case)
 
 
 def _followers(case: Case) -> tuple[list[User], list[str]]:
@@ -177,33 +198,52 @@ def _resident_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
             phones,
         )
     if action == StepAction.REMIND_RATE:
-        users, _ = _residents(case, sms=False)
-        return Notice(f"请对已办结的问题进行评价（{number}）", "评价期限即将结束。", f"{link}#rate", users)
+        return _rating_reminder(case, link)
     return None
+
+
+def _rating_reminder(case: Case, link: str) -> Notice | None:
+    """The reporter, who alone may rate: in the inbox with an account; by SMS to the tracking page
+    (查询码) without one, as for a web or app report, which intake files as its inactive account.
+    A case staff filed for a caller has no reporter here: _staff_notice asks the filer to call back."""
+    if not case.reporter_user_id:
+        return None
+    title = f"请对已办结的问题进行评价（{case.number}）"
+    reporter = User.objects.filter(pk=case.reporter_user_id, is_active=True).first()
+    if reporter is not None:
+        return Notice(title, "评价期限即将结束。", f"{link}#rate", [reporter])
+    phone = crypto.decrypt(case.reporter_phone_enc) if case.reporter_phone_enc else ""
+    # intake's tracking page (/track/): the code and the phone's last digits open the case to rate.
+    if not phone:
+        return None
+    return Notice(title, "评价期限即将结束，请凭查询码查看并评价。", "/track/", [], [phone])
 
 
 def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
     action, label = step.action, _label(case)
     if action == StepAction.DISPATCH:
-        return Notice(f"新工单待签收：{label}", step.note, link, _assigned_handlers(case))
+        return _assigned_handlers(case).notice(f"新工单待签收：{label}", step.note, link)
     if action == StepAction.REOPEN:
-        return Notice(f"工单重办，请重新签收：{label}", step.note, link, _assigned_handlers(case))
+        return _assigned_handlers(case).notice(f"工单重办，请重新签收：{label}", step.note, link)
     if action == StepAction.RECHECK and step.to_status != Status.CLOSED:
-        return Notice(f"核查未通过，请返工：{label}", step.note, link, _lead_handlers(case))
+        return _lead_handlers(case).notice(f"核查未通过，请返工：{label}", step.note, link)
     if action == StepAction.RETURN:
-        return Notice(f"工单被退回，请审定：{label}", step.note, link, _rulers(case))
+        return _rulers(case).notice(f"工单被退回，请审定：{label}", step.note, link)
     if action == StepAction.REQUEST_EXTENSION:
-        return Notice(f"延期申请待审批：{label}", step.note, link, _rulers(case))
+        return _rulers(case).notice(f"延期申请待审批：{label}", step.note, link)
     if action == StepAction.WHISTLE:
-        return Notice(f"社区吹哨，请分哨：{label}", step.note, link, _dispatchers(case))
+        return _dispatchers(case).notice(f"社区吹哨，请分哨：{label}", step.note, link)
     if action == StepAction.FEEDBACK:
-        return Notice(f"工单已反馈，请核查：{label}", step.note[:200], link, _recheckers(case))
+        return _recheckers(case).notice(f"工单已反馈，请核查：{label}", step.note[:200], link)
+    if action == StepAction.REMIND_RATE and not case.reporter_user_id and case.created_by_id:
+        # Filed by staff for a caller (hotline, walk-in): the rating comes from a callback (回访).
+        filers = list(User.objects.filter(pk=case.created_by_id, is_active=True))
+        return Notice(f"请回访反映人并登记评价：{label}", "评价期限即将结束。", link, filers)
     if action == StepAction.ESCALATE_ALERT:
-        return Notice(f"工单超期 5 个工作日，请督办：{label}", step.note, link, _rulers(case))
+        return _rulers(case).notice(f"工单超期 5 个工作日，请督办：{label}", step.note, link)
     if action == StepAction.REMIND_SIGN:
-        return Notice(
-            f"已超过签收期限，请尽快签收：{label}", "", link, _assigned_handlers(case, unsigned_only=True)
-        )
+        unsigned = _assigned_handlers(case, unsigned_only=True)
+        return unsigned.notice(f"已超过签收期限，请尽快签收：{label}", "", link)
     titles = {
         StepAction.APPROVE_EXTENSION: "延期申请已同意",
         StepAction.DENY_EXTENSION: "延期申请未同意",
@@ -215,8 +255,18 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
         StepAction.SUPERVISE: "督办",
     }
     if action in titles:
-        return Notice(f"{titles[StepAction(action)]}：{label}", step.note, link, _lead_handlers(case))
+        return _lead_handlers(case).notice(f"{titles[StepAction(action)]}：{label}", step.note, link)
     return None
+
+
+def _robots(units: list[int]) -> list[str]:
+    """The group robots of these units: a robot named in CIVICGRID_WECOM_ROBOTS after a unit's code
+    posts what that unit's staff hear. No query when no robot is configured (docs/notifications.md)."""
+    configured = getattr(settings, "CIVICGRID_WECOM_ROBOTS", None) or {}
+    if not (configured and units):
+        return []
+    codes = Unit.objects.filter(pk__in=units).values_list("code", flat=True)
+    return sorted(code for code in codes if code is not None and code in configured)
 
 
 def after_step(case: Case, step: CaseStep) -> None:
@@ -226,7 +276,8 @@ def after_step(case: Case, step: CaseStep) -> None:
         if notice is None:
             continue
         users = [u for u in notice.users if u.pk != step.actor_id]
-        if not users and not notice.phones:
+        robots = _robots(notice.units)
+        if not (users or notice.phones or robots):
             continue
         notify(
             users,
@@ -235,6 +286,7 @@ def after_step(case: Case, step: CaseStep) -> None:
             link=notice.link,
             subject_ref=case.number,
             phones=notice.phones,
+            wecom=robots,
         )
     # Routing (系统自动转): route a new case, keep dispatchers' corrections (routing/actions.py).
     from civicgrid.routing.actions import after_step as routing_after_step

@@ -137,9 +137,9 @@ def sweep_rate(now: datetime) -> int:
     reminded = SupervisionMark.objects.filter(case=OuterRef("pk"), rate_reminded_for=OuterRef("rate_by"))
     rows = (
         Case.objects.filter(
+            supervision.RATE_REMINDABLE,
             pk__in=closures,
             status=Status.CLOSED,
-            reporter_user__isnull=False,
             rate_by__gt=now,
             rate_by__lte=now + RATE_REMINDER_BEFORE,
         )

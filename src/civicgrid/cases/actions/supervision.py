@@ -20,6 +20,15 @@ from civicgrid.cases.actions._common import snapshot, write_step
 from civicgrid.cases.measure_models import SupervisionMark
 from civicgrid.cases.models import CLOCK_STATUSES, Case, CaseAssignment, Status, StepAction, WarnLevel
 
+# Someone to remind to rate (cases.effects): the reporter's account; a reporter without one who left a
+# phone (a web or app report, filed as intake's inactive account); or, for a case staff filed for a
+# caller, the staff member, to call back. A case with none of them gets no reminder step.
+RATE_REMINDABLE = (
+    Q(reporter_user__is_active=True)
+    | (Q(reporter_user__isnull=False) & ~Q(reporter_phone_enc=""))
+    | Q(reporter_user__isnull=True, created_by__is_active=True)
+)
+
 
 def _reload(case_id: int) -> Case:
     return Case.objects.select_related(None).get(pk=case_id)
@@ -157,12 +166,12 @@ def remind_sign(case_id: int, *, sign_by: datetime, now: datetime) -> bool:
 
 @transaction.atomic
 def remind_rate(case_id: int, *, rate_by: datetime, now: datetime) -> bool:
-    """Reminds the reporter (an account) to rate a closed case before the rating window closes."""
+    """Reminds the reporter to rate a closed case before the rating window closes (or the staff who
+    filed it for a caller to call back): see RATE_REMINDABLE."""
+    # Only the case row is locked: RATE_REMINDABLE joins the users, on the nullable side of outer joins.
     case = (
-        Case.objects.select_for_update()
-        .filter(
-            pk=case_id, status=Status.CLOSED, rate_by=rate_by, rate_by__gt=now, reporter_user__isnull=False
-        )
+        Case.objects.select_for_update(of=("self",))
+        .filter(RATE_REMINDABLE, pk=case_id, status=Status.CLOSED, rate_by=rate_by, rate_by__gt=now)
         .filter(Q(rated_at__isnull=True) | Q(rated_at__lt=F("closed_at")))
         .first()
     )

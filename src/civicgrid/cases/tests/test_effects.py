@@ -167,3 +167,42 @@ def test_the_phone_number_is_never_logged(world, cats, caplog, django_capture_on
     sent = OutboxMessage.objects.get(channel="sms", subject_ref=case.number)
     assert sent.status == "sent"
     assert PHONE not in caplog.text and "138****5678" in caplog.text
+
+
+def robot_posts(number: str) -> list[tuple[str, str]]:
+    rows = OutboxMessage.objects.filter(channel="wecom", subject_ref=number).order_by("pk")
+    return list(rows.values_list("address", "payload__title"))
+
+
+@pytest.mark.django_db
+def test_a_units_group_robot_hears_what_its_staff_hear(world, cats, settings):
+    """A robot named after a unit's code (CIVICGRID_WECOM_ROBOTS) posts that unit's staff notices."""
+    u = world.users
+    settings.CIVICGRID_WECOM_ROBOTS = {"D-CG": "key-cg", "520281001": "key-sub-a", "elsewhere": "key-x"}
+    case = file_case(world)
+    actions.register_case(case, by=u["staff_a1"])
+    actions.whistle_case(case, by=u["staff_a1"])  # to the subdistrict's command centre
+    actions.dispatch_case(case, by=u["dispatcher_a"], lead_unit=world.units["dept_cg"])
+    actions.sign_case(case, by=u["handler_cg"])
+    actions.urge_case(case, by=u["dispatcher_a"], note="请加快")
+    label = f"{case.number} 垃圾堆积"
+    assert robot_posts(case.number) == [
+        ("520281001", f"社区吹哨，请分哨：{label}"),
+        ("D-CG", f"新工单待签收：{label}"),
+        ("D-CG", f"催办：{label}"),
+    ]
+    # Residents' notices never go to a group, nor does a unit without a robot (D-SC assists here).
+    other = case_in_state(world, "dispatched")
+    assert robot_posts(other.number) == [("D-CG", f"新工单待签收：{other.number} 垃圾堆积")]
+
+
+@pytest.mark.django_db
+def test_without_robots_no_unit_is_looked_up(world, cats, settings, django_assert_num_queries):
+    from civicgrid.cases import effects
+
+    settings.CIVICGRID_WECOM_ROBOTS = {}
+    with django_assert_num_queries(0):
+        assert effects._robots([world.units["dept_cg"].pk]) == []
+    settings.CIVICGRID_WECOM_ROBOTS = {"D-CG": "key"}
+    with django_assert_num_queries(1):
+        assert effects._robots([world.units["dept_cg"].pk, world.units["dept_sc"].pk]) == ["D-CG"]

@@ -198,6 +198,16 @@ def test_sign_reminder_once_per_sign_by(world, cats):
     )
 
 
+def closed(world, case: Case, moment: datetime) -> Case:
+    u = world.users
+    with time_machine.travel(moment, tick=False):
+        case = actions.register_case(case, by=u["staff_a1"])
+        case = actions.dispatch_case(case, by=u["dispatcher_a"], lead_unit=world.units["dept_cg"])
+        case = actions.sign_case(case, by=u["handler_cg"])
+        case = actions.feedback_case(case, by=u["handler_cg"], result="已清运")
+        return actions.recheck_case(case, by=u["grid_a1"], passed=True)
+
+
 @pytest.mark.django_db
 def test_rating_reminder_for_the_reporter(world, cats):
     u = world.users
@@ -209,15 +219,11 @@ def test_rating_reminder_for_the_reporter(world, cats):
     with time_machine.travel(at(2025, 6, 10, 10), tick=False):
         actions.feedback_case(case, by=u["handler_cg"], result="已清运")
         actions.recheck_case(case, by=u["grid_a1"], passed=True)
-    other = signed(world, at(2025, 6, 9, 9, 30))  # filed by staff: no account to remind
-    with time_machine.travel(at(2025, 6, 10, 10), tick=False):
-        actions.feedback_case(other, by=u["handler_cg"], result="已清运")
-        actions.recheck_case(other, by=u["grid_a1"], passed=True)
     sweep(at(2025, 6, 15, 9, 59))
     assert system_steps(case) == []
     sweep(at(2025, 6, 15, 10, 1))
     sweep(at(2025, 6, 16, 10))
-    assert system_steps(case) == ["remind_rate"] and system_steps(other) == []
+    assert system_steps(case) == ["remind_rate"]
     assert (
         Notification.objects.filter(
             recipient=u["resident"], title__startswith="请对已办结的问题进行评价"
@@ -226,6 +232,50 @@ def test_rating_reminder_for_the_reporter(world, cats):
     )
     sweep(at(2025, 6, 17, 10, 1))  # the window has closed: nothing more
     assert system_steps(case) == ["remind_rate"]
+
+
+@pytest.mark.django_db
+def test_rating_reminders_reach_whoever_can_rate_and_only_then_are_recorded(world, cats):
+    """A web report's reporter has no account (intake files it as its inactive one): an SMS to the
+    tracking page. A case staff filed for a caller: the filer, to call back. Neither phone nor anyone:
+    no step claiming a reminder went out."""
+    from civicgrid.cases.tests.factories import IN_GRID_A1, PHONE
+    from civicgrid.intake.actions.filing import web_account
+    from civicgrid.notify.models import OutboxMessage
+
+    web = dict(description="路灯不亮", **IN_GRID_A1)
+    with time_machine.travel(at(2025, 6, 9, 9), tick=False):
+        by_web = actions.create_case(by=web_account(), reporter_phone=PHONE, **web)
+        anonymous = actions.create_case(by=web_account(), anonymous=True, **web)
+        for_a_caller = file_case(world)  # staff_a1 files it, with the caller's phone
+    for case in (by_web, anonymous, for_a_caller):
+        closed(world, case, at(2025, 6, 10, 10))
+    sweep(at(2025, 6, 16, 10))
+    assert [system_steps(c) for c in (by_web, anonymous, for_a_caller)] == [
+        ["remind_rate"],
+        [],
+        ["remind_rate"],
+    ]
+    sms = OutboxMessage.objects.get(channel="sms", payload__title__startswith="请对已办结的问题进行评价")
+    assert sms.address == PHONE and sms.payload["link"] == "/track/" and sms.subject_ref == by_web.number
+    callback = Notification.objects.get(title__startswith="请回访反映人并登记评价")
+    assert callback.recipient == world.users["staff_a1"] and callback.subject_ref == for_a_caller.number
+
+
+@pytest.mark.django_db
+def test_a_categorys_rating_window_times_its_reminder(world, cats):
+    Category.objects.filter(pk=cats["garbage"].pk).update(rating_window_days=3)
+    with time_machine.travel(at(2025, 6, 9, 9), tick=False):
+        short = file_case(world, by="resident", category=Category.objects.get(pk=cats["garbage"].pk))
+        usual = file_case(world, by="resident", category=cats["water"])
+    short, usual = closed(world, short, at(2025, 6, 10, 10)), closed(world, usual, at(2025, 6, 10, 10))
+    assert (short.rate_by, usual.rate_by) == (at(2025, 6, 13, 10), at(2025, 6, 17, 10))
+    sweep(at(2025, 6, 11, 9, 59))
+    assert system_steps(short) == []
+    sweep(at(2025, 6, 11, 10, 1))  # two days before its window closes
+    assert (system_steps(short), system_steps(usual)) == (["remind_rate"], [])
+    sweep(at(2025, 6, 15, 10, 1))
+    assert (system_steps(short), system_steps(usual)) == (["remind_rate"], ["remind_rate"])
 
 
 @pytest.mark.django_db

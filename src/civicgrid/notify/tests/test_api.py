@@ -86,3 +86,22 @@ def test_read_needs_ids_or_all(world, client):
         headers=world.bearer("handler_cg"),
     )
     assert response.status_code == 422 and response.json()["error"]["details"][0]["field"].endswith("ids.1")
+
+
+def test_the_list_takes_the_same_queries_for_1_and_20_notifications(world, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    me, headers = world.users["handler_cg"], world.bearer("handler_cg")
+
+    def statements() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            body = client.get(f"{BASE}/notifications?page_size=50", headers=headers).json()
+        return len(ctx.captured_queries), len(body["items"])
+
+    send(me, "一")
+    client.get(f"{BASE}/notifications", headers=headers)  # the token's first use is written once
+    one, shown = statements()
+    for n in range(19):
+        send(me, f"第 {n} 条")
+    assert shown == 1 and statements() == (one, 20)

@@ -64,9 +64,9 @@ PROBLEMS: dict[str, list[str]] = {
     "噪声扰民": ["工地夜间施工噪声扰民", "广场舞音响声音太大影响休息"],
     "树木倒伏": ["大风把行道树吹倒压在路上", "树木倾斜快倒了"],
     "绿地损坏": ["绿化带被车辆碾压损坏", "草坪被人挖去种菜"],
-    "树木修剪": ["树枝太长挡住路灯和窗户", "树枝碰到电线需要修剪"],
+    "树木修剪": ["树枝太长挡住路灯和窗户", "树枝碰到电线需要修剪", "建议修剪路口遮挡视线的树枝"],
     "毁林占地": ["山坡上有人砍树开荒", "林地被占用搭建棚子"],
-    "违章停车": ["车辆长期占用人行道停放", "小区门口乱停车堵住通道"],
+    "违章停车": ["车辆长期占用人行道停放", "小区门口乱停车堵住通道", "建议在学校门口划临时停车位"],
     "信号灯故障": ["路口红绿灯不亮", "信号灯一直闪黄灯"],
     "公交线路咨询": ["想咨询去高铁站的公交线路", "咨询新开通的公交车发车时间"],
     "货车违规通行": ["大货车白天进城区超速行驶", "渣土车不遮盖沿路掉渣"],
@@ -102,7 +102,26 @@ CHANNELS = [
     (Channel.HOTLINE_12345, 15),
     (Channel.MOBILE_REPORTER, 5),
     (Channel.SUPERIOR, 5),
+    (Channel.VIDEO, 3),
+    (Channel.MEDIA, 2),
 ]  # fmt: skip
+HELP = {"困难救助", "独居老人关爱", "残疾人帮扶"}
+TIP_OFFS = {"可疑人员线索", "无证经营", "毁林占地", "露天焚烧"}
+
+
+def case_type(category: str, problem: str, channel: str) -> str:
+    """What the text asks for (no random draw: the rest of the story stays as it was)."""
+    if "建议" in problem:
+        return CaseType.SUGGESTION
+    if "咨询" in category or "咨询" in problem:
+        return CaseType.ENQUIRY
+    if category in HELP:
+        return CaseType.HELP
+    if category in TIP_OFFS:
+        return CaseType.REPORT
+    if channel in (Channel.GRID_PATROL, Channel.VIDEO):
+        return CaseType.INCIDENT  # found by the grid, not reported by someone aggrieved
+    return CaseType.COMPLAINT
 
 
 @dataclass
@@ -213,7 +232,7 @@ class History:
         )
         case = Case(
             channel=channel,
-            type=CaseType.ENQUIRY if "咨询" in category.name else CaseType.COMPLAINT,
+            type=case_type(category.name, problem, channel),
             category=category,
             urgency=Urgency.URGENT if urgent else Urgency.NORMAL,
             title=f"{place}{category.name}",

@@ -65,6 +65,13 @@ def test_assignments_and_counters_agree_with_the_steps(cases):
             assert case.sign_by > case.dispatched_at and case.due_at > case.dispatched_at
 
 
+def test_every_channel_and_type_has_cases(cases):
+    from civicgrid.cases.models import CaseType, Channel
+
+    assert {c.channel for c in cases} == set(Channel.values)
+    assert {c.type for c in cases} == set(CaseType.values)
+
+
 def test_inboxes_have_work_waiting(cases):
     statuses = Counter(c.status for c in cases)
     assert statuses[Status.CLOSED] > len(cases) * 0.7

@@ -259,13 +259,16 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
     return None
 
 
-def _robots(units: list[int]) -> list[str]:
-    """The group robots of these units: a robot named in CIVICGRID_WECOM_ROBOTS after a unit's code
-    posts what that unit's staff hear. No query when no robot is configured (docs/notifications.md)."""
+def _robots(units: list[int], told: list[User]) -> list[str]:
+    """The group robots of the units, among those searched, whose staff are told: a robot named in
+    CIVICGRID_WECOM_ROBOTS after a unit's code posts what that unit's staff hear (not, say, a
+    community's own whistle, though the dispatchers were looked for over it). No query when no robot
+    is configured (docs/notifications.md)."""
     configured = getattr(settings, "CIVICGRID_WECOM_ROBOTS", None) or {}
-    if not (configured and units):
+    if not (configured and units and told):
         return []
-    codes = Unit.objects.filter(pk__in=units).values_list("code", flat=True)
+    staffed = Unit.objects.filter(pk__in=units, memberships__user__in=[u.pk for u in told])
+    codes = staffed.values_list("code", flat=True).distinct()
     return sorted(code for code in codes if code is not None and code in configured)
 
 
@@ -276,7 +279,7 @@ def after_step(case: Case, step: CaseStep) -> None:
         if notice is None:
             continue
         users = [u for u in notice.users if u.pk != step.actor_id]
-        robots = _robots(notice.units)
+        robots = _robots(notice.units, users)
         if not (users or notice.phones or robots):
             continue
         notify(

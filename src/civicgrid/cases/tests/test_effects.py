@@ -178,10 +178,11 @@ def robot_posts(number: str) -> list[tuple[str, str]]:
 def test_a_units_group_robot_hears_what_its_staff_hear(world, cats, settings):
     """A robot named after a unit's code (CIVICGRID_WECOM_ROBOTS) posts that unit's staff notices."""
     u = world.users
-    settings.CIVICGRID_WECOM_ROBOTS = {"D-CG": "key-cg", "520281001": "key-sub-a", "elsewhere": "key-x"}
+    robots = {"D-CG": "key-cg", "520281001": "key-sub-a", "520281001001": "key-a1", "elsewhere": "key-x"}
+    settings.CIVICGRID_WECOM_ROBOTS = robots
     case = file_case(world)
     actions.register_case(case, by=u["staff_a1"])
-    actions.whistle_case(case, by=u["staff_a1"])  # to the subdistrict's command centre
+    actions.whistle_case(case, by=u["staff_a1"])  # to the subdistrict's, not to community A1's own group
     actions.dispatch_case(case, by=u["dispatcher_a"], lead_unit=world.units["dept_cg"])
     actions.sign_case(case, by=u["handler_cg"])
     actions.urge_case(case, by=u["dispatcher_a"], note="请加快")
@@ -201,8 +202,9 @@ def test_without_robots_no_unit_is_looked_up(world, cats, settings, django_asser
     from civicgrid.cases import effects
 
     settings.CIVICGRID_WECOM_ROBOTS = {}
+    units, told = [world.units["dept_cg"].pk, world.units["dept_sc"].pk], [world.users["handler_cg"]]
     with django_assert_num_queries(0):
-        assert effects._robots([world.units["dept_cg"].pk]) == []
-    settings.CIVICGRID_WECOM_ROBOTS = {"D-CG": "key"}
+        assert effects._robots(units, told) == []
+    settings.CIVICGRID_WECOM_ROBOTS = {"D-CG": "key", "D-SC": "key-2"}
     with django_assert_num_queries(1):
-        assert effects._robots([world.units["dept_cg"].pk, world.units["dept_sc"].pk]) == ["D-CG"]
+        assert effects._robots(units, told) == ["D-CG"]  # D-SC's staff are not among the told

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -52,6 +53,14 @@ def blind_index(value: str) -> str:
         return ""
     normal = "".join(value.split()).upper()
     return hmac.new(_current_keys()[1], normal.encode(), hashlib.sha256).hexdigest()
+
+
+_PHONE = re.compile(r"^\+?\d{5,20}$")
+
+
+def is_phone(value: str) -> bool:
+    """A phone number an SMS gateway can take: digits (5 to 20), an optional leading +."""
+    return bool(_PHONE.match(value))
 
 
 def mask_phone(phone: str) -> str:

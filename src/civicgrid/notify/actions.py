@@ -27,6 +27,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from civicgrid.core import rows as core_rows
+from civicgrid.core.crypto import is_phone
 from civicgrid.notify.channels import get_channel, setting
 from civicgrid.notify.masking import mask_phone, scrub
 from civicgrid.notify.models import Channel, Notification, OutboxMessage, OutboxStatus
@@ -37,7 +38,6 @@ logger = logging.getLogger("civicgrid.notify")
 USER_CHANNELS = {Channel.INAPP, Channel.EMAIL, Channel.SMS}
 TITLE_MAX = Notification._meta.get_field("title").max_length or 200
 SUBJECT_REF_MAX = Notification._meta.get_field("subject_ref").max_length or 60
-_PHONE = re.compile(r"^\+?\d{5,20}$")
 
 
 @dataclass
@@ -91,14 +91,14 @@ def _check_link(link: str) -> str:
 
 def _clean_phone(phone: str) -> str | None:
     value = re.sub(r"[\s()-]", "", phone or "")
-    if not _PHONE.match(value):
+    if not is_phone(value):
         logger.warning("notify: skipped an invalid phone number %s", mask_phone(value))
         return None
     return value
 
 
 def _phone_of(user: Any) -> str:
-    # Users carry no phone yet; when the people app adds one (plain or a decrypting property), SMS works.
+    # people.User.phone decrypts the staff member's mobile; other recipients may carry none.
     return str(getattr(user, "phone", "") or "")
 
 

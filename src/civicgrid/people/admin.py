@@ -1,6 +1,12 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.utils.translation import gettext_lazy as _
 
+from civicgrid.core import crypto
 from civicgrid.people.models import ApiToken, Membership, User
 
 
@@ -10,12 +16,54 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ["unit"]
 
 
+class UserForm(UserChangeForm):
+    """The account, with its mobile written only: the number is stored encrypted and never shown
+    back whole (PRODUCT.md: phone numbers are not shown unmasked without a grant)."""
+
+    phone = forms.CharField(label=_("手机号"), required=False, max_length=30)
+    clear_phone = forms.BooleanField(label=_("清除手机号"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = self.instance.phone if self.instance.pk else ""
+        self.fields["phone"].help_text = (
+            _("现为 %(masked)s；填写新号码替换，留空不变") % {"masked": crypto.mask_phone(current)}
+            if current
+            else _("用于短信通知（CIVICGRID_NOTIFY_USER_CHANNELS 含 sms 时）；留空则不发短信")
+        )
+
+    def clean_phone(self) -> str:
+        value = "".join(self.cleaned_data["phone"].split()).replace("-", "")
+        if value and not crypto.is_phone(value):
+            raise forms.ValidationError(_("手机号格式不正确"))
+        return value
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        if self.cleaned_data.get("clear_phone"):
+            user.phone_enc = ""
+        elif self.cleaned_data.get("phone"):
+            user.phone_enc = crypto.encrypt(self.cleaned_data["phone"])
+        if commit:
+            user.save()
+            self.save_m2m()
+        return user
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    form = UserForm
     inlines = [MembershipInline]
-    list_display = ["username", "display_name", "is_staff", "is_active", "last_login"]
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Civic Grid", {"fields": ["display_name"]}))  # type: ignore[misc]
+    list_display = ["username", "display_name", "masked_phone", "is_staff", "is_active", "last_login"]
+    fieldsets = (  # type: ignore[assignment]
+        *BaseUserAdmin.fieldsets,  # type: ignore[misc]
+        ("Civic Grid", {"fields": ["display_name", "phone", "clear_phone"]}),
+    )
     search_fields = ["username", "display_name"]
+
+    @admin.display(description=_("手机号"))
+    def masked_phone(self, user: User) -> str:
+        return crypto.mask_phone(user.phone) if user.phone_enc else ""
 
 
 @admin.register(Membership)

@@ -6,6 +6,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from civicgrid.core import crypto
+
 
 class Role(models.TextChoices):
     RESIDENT = "resident", _("居民")
@@ -25,6 +27,9 @@ class Role(models.TextChoices):
 
 class User(AbstractUser):
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
+    # A staff member's mobile, for notices by SMS (CIVICGRID_NOTIFY_USER_CHANNELS with "sms"): stored
+    # encrypted like a reporter's (core.crypto), set in the admin, shown there masked.
+    phone_enc = models.CharField(_("手机号（加密）"), max_length=255, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("用户")
@@ -32,6 +37,11 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def phone(self) -> str:
+        """The plain number, for notify only; never log or show it (crypto.mask_phone)."""
+        return crypto.decrypt(self.phone_enc) if self.phone_enc else ""
 
 
 class Membership(models.Model):

@@ -77,8 +77,11 @@ def database_from_url(url: str, base_dir: Path) -> dict:
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         options: dict[str, Any] = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
         # JIT compiling a list query's COUNT cost 300-400 ms of a 500 ms answer at 1M cases, for
-        # queries that run in milliseconds without it (docs/performance.md); ?options=… overrides.
-        options.setdefault("options", "-c jit=off")
+        # queries that run in milliseconds without it. A text search ANDs the bigram index's bitmap
+        # with the scope's: in PostgreSQL's default 4 MB of work_mem those bitmaps turned lossy at 1M
+        # cases and every row on 14,000 pages was rechecked (community staff searching 小区: 210-265
+        # ms, 54-80 with 16 MB; docs/performance.md). ?options=… overrides both.
+        options.setdefault("options", "-c jit=off -c work_mem=16MB")
         # Server-side binding lets psycopg prepare a statement after its fifth run on a connection:
         # PostgreSQL then skips parsing and planning, half of its work in an API step (performance.md).
         # ?prepare_threshold=off turns it off, for a pooler that cannot keep prepared statements

@@ -7,7 +7,7 @@ import pytest
 from civicgrid.env import ConfigError, database_from_url
 
 
-def test_postgres_connections_run_without_jit_unless_the_url_says_otherwise():
+def test_postgres_connections_run_without_jit_and_with_16mb_of_work_mem_unless_the_url_says_otherwise():
     db = database_from_url("postgres://u:p%40ss@db.example:6543/grid?sslmode=require", Path("/srv"))
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
         "grid",
@@ -18,7 +18,7 @@ def test_postgres_connections_run_without_jit_unless_the_url_says_otherwise():
     )
     assert db["OPTIONS"] == {
         "sslmode": "require",
-        "options": "-c jit=off",
+        "options": "-c jit=off -c work_mem=16MB",
         "server_side_binding": True,
         "prepare_threshold": 5,
     }
@@ -40,3 +40,14 @@ def test_sqlite_and_unknown_schemes():
     assert db["ENGINE"] == "django.db.backends.sqlite3" and "options" not in db["OPTIONS"]
     with pytest.raises(ConfigError):
         database_from_url("mysql://db/grid", Path("/srv"))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_options_reach_the_server():
+    """A search's bitmaps stay exact only with the work_mem the connection asks for (env.py)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        assert cursor.fetchone() == ("16MB", "off")

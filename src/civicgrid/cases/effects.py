@@ -150,11 +150,14 @@ def _followers(case: Case) -> tuple[list[User], list[str]]:
     return followers_of(case)
 
 
+def _active(user_id: int | None) -> list[User]:
+    """The account, if there is one and it is active (intake files as an inactive one: nobody to tell)."""
+    return list(User.objects.filter(pk=user_id, is_active=True)) if user_id else []
+
+
 def _residents(case: Case, *, sms: bool) -> tuple[list[User], list[str]]:
     """The reporter's account and the followers; with `sms`, the reporter's and followers' phones."""
-    users: list[User] = []
-    if case.reporter_user_id:
-        users = list(User.objects.filter(pk=case.reporter_user_id, is_active=True))
+    users = _active(case.reporter_user_id)
     followers, follower_phones = _followers(case)
     users += followers
     phones: list[str] = []
@@ -209,9 +212,9 @@ def _rating_reminder(case: Case, link: str) -> Notice | None:
     if not case.reporter_user_id:
         return None
     title = f"请对已办结的问题进行评价（{case.number}）"
-    reporter = User.objects.filter(pk=case.reporter_user_id, is_active=True).first()
-    if reporter is not None:
-        return Notice(title, "评价期限即将结束。", f"{link}#rate", [reporter])
+    reporter = _active(case.reporter_user_id)
+    if reporter:
+        return Notice(title, "评价期限即将结束。", f"{link}#rate", reporter)
     phone = crypto.decrypt(case.reporter_phone_enc) if case.reporter_phone_enc else ""
     # intake's tracking page (/track/): the code and the phone's last digits open the case to rate.
     if not phone:
@@ -237,8 +240,9 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
         return _recheckers(case).notice(f"工单已反馈，请核查：{label}", step.note[:200], link)
     if action == StepAction.REMIND_RATE and not case.reporter_user_id and case.created_by_id:
         # Filed by staff for a caller (hotline, walk-in): the rating comes from a callback (回访).
-        filers = list(User.objects.filter(pk=case.created_by_id, is_active=True))
-        return Notice(f"请回访反映人并登记评价：{label}", "评价期限即将结束。", link, filers)
+        return Notice(
+            f"请回访反映人并登记评价：{label}", "评价期限即将结束。", link, _active(case.created_by_id)
+        )
     if action == StepAction.ESCALATE_ALERT:
         return _rulers(case).notice(f"工单超期 5 个工作日，请督办：{label}", step.note, link)
     if action == StepAction.REMIND_SIGN:

@@ -58,6 +58,11 @@ def blind_index(value: str) -> str:
 _PHONE = re.compile(r"^\+?\d{5,20}$")
 
 
+def plain_phone(value: str) -> str:
+    """The number as a gateway takes it: without spaces, brackets and dashes ("139 1234-5678")."""
+    return re.sub(r"[\s()-]", "", value or "")
+
+
 def is_phone(value: str) -> bool:
     """A phone number an SMS gateway can take: digits (5 to 20), an optional leading +."""
     return bool(_PHONE.match(value))

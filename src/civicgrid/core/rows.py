@@ -239,6 +239,21 @@ def _statement(
     return _STATEMENTS[key]
 
 
+def _values(
+    connection: BaseDatabaseWrapper, targets: list[models.Field], instance: models.Model, add: bool
+) -> list:
+    """The instance's values for `targets` as save() would write them (auto_now and defaults applied)."""
+    return [f.get_db_prep_save(f.pre_save(instance, add), connection) for f in targets]
+
+
+def _added(instance: M, key: Any, connection: BaseDatabaseWrapper) -> M:
+    """The new instance as save() leaves it: its key set, no longer adding, on this database."""
+    instance.pk = key
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
+
+
 def update(instance: models.Model, fields: Sequence[str]) -> None:
     """Writes `fields` of a saved row as `instance.save(update_fields=fields)` does (auto_now fields
     take the time), with the statement built once per model and field list. Sends no model signals:
@@ -246,9 +261,8 @@ def update(instance: models.Model, fields: Sequence[str]) -> None:
     model = type(instance)
     connection = connections[instance._state.db or router.db_for_write(model)]
     sql, targets = _statement(connection, model, tuple(fields))
-    values = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in targets]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, instance.pk])
+        cursor.execute(sql, [*_values(connection, targets, instance, False), instance.pk])
         if cursor.rowcount != 1:
             raise DatabaseError(f"{model._meta.label} {instance.pk}: the update found no row")
 
@@ -259,17 +273,14 @@ def insert(instance: M) -> M:
     model = type(instance)
     connection = connections[router.db_for_write(model)]
     sql, targets = _statement(connection, model, ())
-    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in targets]
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(sql, _values(connection, targets, instance, True))
         if connection.features.can_return_columns_from_insert:
-            instance.pk = cursor.fetchone()[0]
+            key = cursor.fetchone()[0]
         else:
             pk_column = str(model._meta.pk.column)  # type: ignore[union-attr]
-            instance.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, pk_column)
-    instance._state.adding = False
-    instance._state.db = connection.alias
-    return instance
+            key = connection.ops.last_insert_id(cursor, model._meta.db_table, pk_column)
+    return _added(instance, key, connection)
 
 
 def update_and_insert(instance: models.Model, fields: Sequence[str], new: M) -> M:
@@ -284,17 +295,13 @@ def update_and_insert(instance: models.Model, fields: Sequence[str], new: M) -> 
     change_sql, change_targets = _statement(connection, type(instance), tuple(fields))
     insert_sql, insert_targets = _statement(connection, type(new), ())
     sql = f"WITH changed AS ({change_sql} RETURNING 1) {insert_sql}, (SELECT count(*) FROM changed)"
-    changes = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in change_targets]
-    values = [f.get_db_prep_save(f.pre_save(new, True), connection) for f in insert_targets]
+    changes = _values(connection, change_targets, instance, False)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*changes, instance.pk, *values])
+        cursor.execute(sql, [*changes, instance.pk, *_values(connection, insert_targets, new, True)])
         key, updated = cursor.fetchone()
     if updated != 1:  # raised inside the caller's transaction, which then rolls both rows back
         raise DatabaseError(f"{type(instance)._meta.label} {instance.pk}: the update found no row")
-    new.pk = key
-    new._state.adding = False
-    new._state.db = connection.alias
-    return new
+    return _added(new, key, connection)
 
 
 # Rows per INSERT in insert_many: few statements to cache, far below the databases' parameter limits.
@@ -313,12 +320,10 @@ def insert_many(instances: Sequence[M]) -> list[M]:
     for start in range(0, len(instances), MANY):
         chunk = instances[start : start + MANY]
         sql, targets = _statement(connection, model, (), len(chunk))
-        values = [f.get_db_prep_save(f.pre_save(i, True), connection) for i in chunk for f in targets]
+        values = [value for i in chunk for value in _values(connection, targets, i, True)]
         with connection.cursor() as cursor:
             cursor.execute(sql, values)
             keys = [row[0] for row in cursor.fetchall()]
         for instance, key in zip(chunk, keys, strict=True):
-            instance.pk = key
-            instance._state.adding = False
-            instance._state.db = connection.alias
+            _added(instance, key, connection)
     return list(instances)

@@ -13,7 +13,6 @@ is then due again (delivery is at least once, never lost).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from civicgrid.core import rows as core_rows
-from civicgrid.core.crypto import is_phone
+from civicgrid.core.crypto import is_phone, plain_phone
 from civicgrid.notify.channels import get_channel, setting
 from civicgrid.notify.masking import mask_phone, scrub
 from civicgrid.notify.models import Channel, Notification, OutboxMessage, OutboxStatus
@@ -90,7 +89,7 @@ def _check_link(link: str) -> str:
 
 
 def _clean_phone(phone: str) -> str | None:
-    value = re.sub(r"[\s()-]", "", phone or "")
+    value = plain_phone(phone)
     if not is_phone(value):
         logger.warning("notify: skipped an invalid phone number %s", mask_phone(value))
         return None

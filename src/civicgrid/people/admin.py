@@ -7,6 +7,7 @@ from django.contrib.auth.forms import UserChangeForm
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.core import crypto
+from civicgrid.people import actions
 from civicgrid.people.models import ApiToken, Membership, User
 
 
@@ -33,21 +34,10 @@ class UserForm(UserChangeForm):
         )
 
     def clean_phone(self) -> str:
-        value = "".join(self.cleaned_data["phone"].split()).replace("-", "")
+        value = crypto.plain_phone(self.cleaned_data["phone"])
         if value and not crypto.is_phone(value):
             raise forms.ValidationError(_("手机号格式不正确"))
         return value
-
-    def save(self, commit: bool = True) -> User:
-        user = super().save(commit=False)
-        if self.cleaned_data.get("clear_phone"):
-            user.phone_enc = ""
-        elif self.cleaned_data.get("phone"):
-            user.phone_enc = crypto.encrypt(self.cleaned_data["phone"])
-        if commit:
-            user.save()
-            self.save_m2m()
-        return user
 
 
 @admin.register(User)
@@ -60,6 +50,14 @@ class UserAdmin(BaseUserAdmin):
         ("Civic Grid", {"fields": ["display_name", "phone", "clear_phone"]}),
     )
     search_fields = ["username", "display_name"]
+
+    def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # The mobile through its action: encrypted and audited (left empty, it stays as it was).
+        if form.cleaned_data.get("clear_phone"):
+            actions.set_phone(obj, "", by=request.user)
+        elif form.cleaned_data.get("phone"):
+            actions.set_phone(obj, form.cleaned_data["phone"], by=request.user)
 
     @admin.display(description=_("手机号"))
     def masked_phone(self, user: User) -> str:

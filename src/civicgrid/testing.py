@@ -125,6 +125,8 @@ def build_world() -> World:
     person("handler_cg", Role.DEPARTMENT_HANDLER, "dept_cg")
     person("handler_sc", Role.DEPARTMENT_HANDLER, "dept_sc")
     person("leader", Role.LEADER, "county")
+    person("member_a1", Role.PARTY_MEMBER, "com_a1")  # 在职党员, registered with 甲一社区
+    person("member_a2", Role.PARTY_MEMBER, "com_a2")
     person("nobody", None, None)
     return w
 

@@ -177,6 +177,8 @@ ACTIONS: dict[str, tuple[type[Schema], Run]] = {
     "reject": (schemas.ReasonIn, lambda c, u, b: actions.reject_case(c, by=u, reason=b.reason)),
     "whistle": (schemas.NoteIn, lambda c, u, b: actions.whistle_case(c, by=u, note=b.note)),
     "dispatch": (schemas.DispatchIn, _dispatch),
+    "offer": (schemas.NoteIn, lambda c, u, b: actions.offer_case(c, by=u, note=b.note)),
+    "claim": (schemas.NoteIn, lambda c, u, b: actions.claim_case(c, by=u, note=b.note)),
     "sign": (schemas.NoteIn, lambda c, u, b: actions.sign_case(c, by=u, note=b.note)),
     "return": (
         schemas.ReturnIn,

@@ -10,10 +10,12 @@ The rules, per step (docs/notifications.md, "Who hears what"):
   sign-for deadline passed;
 - the dispatcher who rules on the case (the subdistrict's, or the community staff when the community
   handles the case itself): returned, extension requested, whistle blown, five working days overdue;
+- the Party members registered with the case's community (or its grid): offered for claiming; the
+  community's staff: claimed by a member;
 - those who re-check: the grid workers of the case's grid and the community's staff, when the lead
   unit fed back (the dispatcher when the case has neither);
 - the reporter (an account) and the accounts following the case, in-app: registered, rejected,
-  dispatched, fed back, closed (with the rating link); and by SMS to the reporter's and followers'
+  dispatched, claimed, fed back, closed (with the rating link); and by SMS to the reporter's and followers'
   phones only for registered, rejected and closed;
 - the rating reminder: the reporter (the account, or by SMS a phone without one), or the staff
   member who filed the case for a caller, to call back.
@@ -97,7 +99,11 @@ def _users(*groups: tuple[Iterable[int | None], Iterable[str]]) -> list[User]:
 
 
 def _lead_handlers(case: Case) -> Reach:
-    return _members([case.lead_unit_id], rules.HANDLER_ROLES)
+    """The lead unit's handlers, and the Party member who claimed the case and handles it."""
+    reach = _members([case.lead_unit_id], rules.HANDLER_ROLES)
+    if case.claimed_by_id is not None and all(u.pk != case.claimed_by_id for u in reach.users):
+        reach.users += _active(case.claimed_by_id)
+    return reach
 
 
 def _assigned_handlers(case: Case, *, unsigned_only: bool = False) -> Reach:
@@ -183,6 +189,9 @@ def _resident_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
         abusive = bool((step.changes or {}).get("abusive"))
         users, phones = _residents(case, sms=not abusive)
         return Notice(f"您反映的问题不予受理（{number}）", case.reject_reason, link, users, phones)
+    if action == StepAction.CLAIM:
+        users, _ = _residents(case, sms=False)
+        return Notice(f"您反映的问题已由社区党员认领办理（{number}）", "", link, users)
     if action in (StepAction.DISPATCH, StepAction.REOPEN):
         users, _ = _residents(case, sms=False)
         unit = case.lead_unit.name if case.lead_unit_id and case.lead_unit else ""
@@ -236,6 +245,13 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
         return _rulers(case).notice(f"延期申请待审批：{label}", step.note, link)
     if action == StepAction.WHISTLE:
         return _dispatchers(case).notice(f"社区吹哨，请分哨：{label}", step.note, link)
+    if action == StepAction.OFFER:
+        claimers = _members([case.grid_id, case.community_id, case.subdistrict_id], rules.CLAIMER_ROLES)
+        return claimers.notice(f"群众点单待认领：{label}", step.note, link)
+    if action == StepAction.CLAIM:
+        name = str(step.actor) if step.actor else ""
+        staff = _members([case.community_id], [Role.COMMUNITY_STAFF])
+        return staff.notice(f"党员{name}已认领：{label}", step.note, link)
     if action == StepAction.FEEDBACK:
         return _recheckers(case).notice(f"工单已反馈，请核查：{label}", step.note[:200], link)
     if action == StepAction.REMIND_RATE and not case.reporter_user_id and case.created_by_id:

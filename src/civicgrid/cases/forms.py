@@ -278,6 +278,8 @@ STEP_FORMS: dict[str, type[StepForm]] = {
     "whistle": NoteForm,
     "merge": MergeForm,
     "dispatch": DispatchForm,
+    "offer": NoteForm,
+    "claim": NoteForm,
     "sign": NoteForm,
     "return": ReturnForm,
     "request_extension": ExtensionForm,

@@ -299,6 +299,18 @@ class Case(models.Model):
         on_delete=models.PROTECT,
         related_name="merged_from",
     )
+    # Resident ordering (群众点单): the community offers a registered case to its Party members, one of
+    # whom claims it (认领) and handles it as the community's lead (actions/party.py).
+    offered_at = models.DateTimeField(_("发布认领时间"), null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("认领党员"),
+        null=True,
+        blank=True,
+        db_index=False,  # a partial index (Meta.indexes): few cases are ever claimed
+        on_delete=models.PROTECT,
+        related_name="claimed_cases",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     # Not a column: create_case sets it when an idempotent request returns an existing case.
@@ -353,6 +365,10 @@ class Case(models.Model):
             ),
             models.Index(fields=["lead_unit", "status"], name="case_lead_status"),
             models.Index(fields=["reporter_user", "created_at"], name="case_reporter_created"),
+            # Partial, so the status updates of unclaimed cases (nearly all) do not write it.
+            models.Index(
+                fields=["claimed_by"], condition=Q(claimed_by__isnull=False), name="case_claimed_by"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -467,6 +483,8 @@ class StepAction(models.TextChoices):
     URGE = "urge", _("催办")
     SUPERVISE = "supervise", _("督办")
     MERGE = "merge", _("合并")
+    OFFER = "offer", _("发布党员认领")
+    CLAIM = "claim", _("党员认领")
     # Routing (cases.actions.routing): a dispatcher or the system changes the category.
     RECATEGORIZE = "recategorize", _("改分类")
     # Written by the supervision worker (actor None): cases.actions.supervision.

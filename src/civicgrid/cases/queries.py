@@ -10,6 +10,7 @@ walks the unit tree; see cases_visible_to for why the parts are ORed with an EXI
 from __future__ import annotations
 
 import functools
+import operator
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
@@ -88,7 +89,19 @@ def cases_visible_to(user: User) -> QuerySet[Case]:
     paths = _top_paths(user, rules.ASSIGNMENT_ROLES)
     if paths:
         visible |= _assigned_q(paths)
+    offered = _offered_q(user)
+    if offered is not None:
+        visible |= offered | Q(claimed_by=user)
     return Case.objects.filter(visible)
+
+
+def _offered_q(user: User) -> Q | None:
+    """Cases ever offered to the Party members of the user's communities (claimed or not: a member who
+    lost a race to claim sees why); None for a user who is no Party member (no such part of the scope)."""
+    paths = _top_paths(user, rules.CLAIMER_ROLES)
+    if not paths:
+        return None
+    return _prefix_q("territory_path", paths) & Q(offered_at__isnull=False)
 
 
 def _led_q(paths: list[str]) -> Q:
@@ -128,6 +141,12 @@ def may_read(user: User, case: Case) -> bool:
     paths = _top_paths(user, rules.ASSIGNMENT_ROLES)
     if paths and _assigned_under(case, paths):
         return True
+    if case.claimed_by_id is not None and case.claimed_by_id == user.pk:
+        return True
+    if case.offered_at is not None and any(
+        case.territory_path.startswith(p) for p in _top_paths(user, rules.CLAIMER_ROLES)
+    ):
+        return True  # the rule of _offered_q
     return Case.objects.filter(reporter_user=user, merged_into=case).exists()
 
 
@@ -434,13 +453,28 @@ def to_sign(user: User) -> QuerySet[Case]:
 
 
 def in_progress(user: User) -> QuerySet[Case]:
-    """Cases the user's units lead that are signed for and not yet fed back."""
+    """Cases the user's units lead, or the Party member claimed, signed for and not yet fed back."""
     if user.is_superuser:
         led = Case.objects.all()
     else:
         paths = _top_paths(user, rules.HANDLER_ROLES)
-        led = Case.objects.filter(_led_q(paths)) if paths else Case.objects.none()
+        parts = [_led_q(paths)] if paths else []
+        if rules.has_role(user, rules.CLAIMER_ROLES):
+            parts.append(Q(claimed_by=user))
+        led = Case.objects.filter(functools.reduce(operator.or_, parts)) if parts else Case.objects.none()
     return led.filter(status__in=transitions.FEEDBACKABLE).order_by("due_at")
+
+
+def to_claim(user: User) -> QuerySet[Case]:
+    """Cases the user's communities offer to their Party members, waiting for one to claim them."""
+    if user.is_superuser:
+        return Case.objects.filter(status__in=transitions.CLAIMABLE, offered_at__isnull=False).order_by(
+            "offered_at"
+        )
+    offered = _offered_q(user)
+    if offered is None:
+        return Case.objects.none()
+    return Case.objects.filter(offered, status__in=transitions.CLAIMABLE).order_by("offered_at")
 
 
 def due_soon(user: User, within: timedelta = timedelta(hours=24)) -> QuerySet[Case]:
@@ -485,6 +519,7 @@ INBOXES = {
     "to_register": to_register,
     "to_dispatch": to_dispatch,
     "to_sign": to_sign,
+    "to_claim": to_claim,
     "in_progress": in_progress,
     "due_soon": due_soon,
     "overdue": overdue,

@@ -49,6 +49,9 @@ STAFF_ROLES = frozenset(
         Role.ADMINISTRATOR,
     }
 )
+# Party members registered with a community (在职党员双报到) claim the resident requests it offers
+# them and handle what they claimed (actions/party.py); they see what was offered to their community.
+CLAIMER_ROLES = frozenset({Role.PARTY_MEMBER})
 # Reporter name and phone in clear: the ones who call back (PRODUCT.md: the reporter is hidden by default).
 REPORTER_ROLES = frozenset({Role.DISPATCHER, Role.COMMUNITY_STAFF})
 DISPATCH_TARGET_KINDS = frozenset({UnitKind.DEPARTMENT, UnitKind.OFFICE, UnitKind.COMMUNITY, UnitKind.GRID})
@@ -118,3 +121,8 @@ def may_see_reporter(user: User, case: Case) -> bool:
 
 def is_staff_viewer(user: User) -> bool:
     return bool(user.is_superuser) or has_role(user, STAFF_ROLES | TERRITORY_ROLES)
+
+
+def is_desk_user(user: User) -> bool:
+    """Who works at the desk: staff, and Party members for the cases they may claim or claimed."""
+    return is_staff_viewer(user) or has_role(user, CLAIMER_ROLES)

@@ -224,6 +224,8 @@ class CaseOut(CaseItem):
     rating_comment: str
     urge_count: int
     supervise_count: int
+    offered_at: datetime | None  # offered to the community's Party members (发布党员认领)
+    claimed: bool  # a Party member claimed it and handles it (the claim step names who)
     pending_extension: ExtensionOut | None
     timeline: list[StepOut]
     photos: list[PhotoOut]
@@ -375,7 +377,7 @@ def case_detail(case: Case, viewer: User) -> dict[str, Any]:
         if case.status in transitions.EXTENSION_RULED and getattr(case, "has_pending_extension", True)
         else None
     )
-    staff_viewer = rules.is_staff_viewer(viewer)
+    staff_viewer = rules.is_desk_user(viewer)
     sees_reporter = rules.may_see_reporter(viewer, case)
     data = case_item(case, viewer, assignments)
     data.update(
@@ -408,6 +410,8 @@ def case_detail(case: Case, viewer: User) -> dict[str, Any]:
             "rating_comment": case.rating_comment,
             "urge_count": case.urge_count,
             "supervise_count": case.supervise_count,
+            "offered_at": case.offered_at,
+            "claimed": case.claimed_by_id is not None,
             "pending_extension": {
                 "id": pending.pk,
                 "working_days": pending.working_days,

@@ -40,6 +40,11 @@ DEFERRABLE = (Status.SIGNED,)  # 缓办
 ARRIVABLE = (Status.DISPATCHED, Status.SIGNED, Status.DEFERRED)  # 到场报到 (after signing)
 FEEDBACKABLE = (Status.SIGNED, Status.DEFERRED)  # 反馈
 
+# Resident ordering (actions/party.py): the community offers a registered case to its Party members and
+# one claims it, before anybody else takes it (a dispatch or a whistle ends the offer).
+OFFERABLE = (Status.REGISTERED,)  # 发布党员认领
+CLAIMABLE = (Status.REGISTERED,)  # 党员认领
+
 # Closing the loop (actions/closing.py, and actions/public.py's rating by ticket).
 RECHECKABLE = (Status.FED_BACK,)  # 核查
 RATEABLE = (Status.CLOSED,)  # 回访评价

@@ -290,6 +290,11 @@ class History:
             return
         case.registered_at = case.answered_at = at
         sim.step("register", at, Status.REGISTERED, by=staff, unit=community)
+        # More of the last fortnight's, so that member1's desk has work today.
+        share = 0.3 if case.created_at > timezone.now() - timedelta(days=14) else 0.1
+        if community.pk == self.focus.pk and case.urgency == Urgency.NORMAL and rng.random() < share:
+            self.offer(sim, community, at)  # 群众点单: offered to the community's Party members
+            return
         lead: Unit = case.category.default_lead_unit or self.subdistrict  # type: ignore[union-attr]
         if rng.random() < 0.25 and case.category.nature == "event":  # type: ignore[union-attr]
             lead = community  # the community handles it itself
@@ -329,7 +334,24 @@ class History:
             break
         self.handle(sim, lead, at, community)
 
-    def dispatch(self, sim: Sim, lead: Unit, at: datetime) -> None:
+    def offer(self, sim: Sim, community: Unit, at: datetime) -> None:
+        """Offered to the Party members (member1 registered with the focus community), who claim it."""
+        rng, case, now = self.rng, sim.case, self.stop
+        at = self.later(at, rng.uniform(0.2, 1.5))
+        if at > now:
+            return
+        case.offered_at = at
+        note = "群众点单，请在职党员认领"
+        sim.step("offer", at, Status.REGISTERED, by=self.staff(community), unit=community, note=note)
+        at = self.later(at, rng.uniform(0.3, 8))
+        # Half of this week's offers still wait, so that member1's 待认领 has something in it.
+        if at > now or (case.created_at > timezone.now() - timedelta(days=7) and rng.random() < 0.5):
+            return
+        self.dispatch(sim, community, at, claimer=self.users["member1"])
+        self.work(sim, community, at, community, self.users["member1"])
+
+    def dispatch(self, sim: Sim, lead: Unit, at: datetime, *, claimer: User | None = None) -> None:
+        """A dispatch to `lead`; with `claimer`, a Party member's claim (dispatch and sign-for at once)."""
         case = sim.case
         for old in sim.assignments:
             old.active = False
@@ -339,7 +361,8 @@ class History:
         case.sign_by = deadlines.sign_by(at, case.urgency, case.category)
         case.due_at = deadlines.due_at(at, case.category, case.urgency)
         case.yellow_at = deadlines.yellow_at(at, case.due_at, case.urgency)
-        case.signed_at = None
+        case.signed_at = at if claimer else None
+        case.claimed_by = claimer
         by = self.users["dispatcher1"] if lead.kind != UnitKind.COMMUNITY else self.staff(lead)
         sim.assignments.append(
             CaseAssignment(
@@ -348,9 +371,14 @@ class History:
                 unit_path=lead.path,
                 role=AssignmentRole.LEAD,
                 dispatched_at=at,
-                dispatched_by=by,
+                dispatched_by=claimer or by,
+                signed_at=at if claimer else None,
+                signed_by=claimer,
             )
         )
+        if claimer:
+            sim.step("claim", at, Status.SIGNED, by=claimer, unit=lead, note="我来帮忙办理")
+            return
         sim.step(
             "dispatch",
             at,
@@ -371,6 +399,11 @@ class History:
         sim.assignments[-1].signed_at = case.signed_at = at
         sim.assignments[-1].signed_by = handler
         sim.step("sign", at, Status.SIGNED, by=handler, unit=lead, role="lead")
+        self.work(sim, lead, at, community, handler)
+
+    def work(self, sim: Sim, lead: Unit, at: datetime, community: Unit, handler: User | None) -> None:
+        """From sign-for on: deferral, extension, feedback and re-check, rating, reopening."""
+        rng, case, now = self.rng, sim.case, self.stop
         if rng.random() < 0.03:
             at = self.later(at, rng.uniform(2, 20))
             if at > now:

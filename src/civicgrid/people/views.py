@@ -105,7 +105,7 @@ def desk_view(request: HttpRequest) -> HttpResponse:
 
 def _case_inbox(user: User) -> list[dict]:
     """The case inbox tabs of the user's roles with their counts (one COUNT each); [] for non-staff."""
-    if not case_rules.is_staff_viewer(user):
+    if not case_rules.is_desk_user(user):
         return []
     return [{"tab": tab, "count": n} for tab, n in desk_queries.tab_counts(user)]
 

@@ -33,6 +33,7 @@ from civicgrid.cases.actions.intake import (
     reject_case,
     whistle_case,
 )
+from civicgrid.cases.actions.party import claim_case, offer_case
 from civicgrid.cases.actions.photos import add_photos
 from civicgrid.cases.actions.public import file_report, follow_case, mark_abusive, rate_by_ticket
 from civicgrid.cases.actions.routing import auto_dispatch, recategorize
@@ -45,6 +46,7 @@ __all__ = [
     "arrive_case",
     "auto_dispatch",
     "changed_fields",
+    "claim_case",
     "create_case",
     "defer_case",
     "deny_extension",
@@ -54,6 +56,7 @@ __all__ = [
     "follow_case",
     "mark_abusive",
     "merge_case",
+    "offer_case",
     "rate_by_ticket",
     "rate_case",
     "recategorize",

@@ -64,6 +64,8 @@ WORKFLOW_FIELDS = [
     "rating_comment",
     "rated_at",
     "merged_into_id",
+    "offered_at",
+    "claimed_by_id",
 ]
 
 

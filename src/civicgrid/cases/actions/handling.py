@@ -51,11 +51,20 @@ def warn_level_at(case: Case, now: datetime) -> str:
     return WarnLevel.NONE
 
 
-def assign(case: Case, lead: Unit, assisting: Sequence[Unit], *, by: User, now: datetime) -> None:
+def assign(
+    case: Case,
+    lead: Unit,
+    assisting: Sequence[Unit],
+    *,
+    by: User,
+    now: datetime,
+    signed_by: User | None = None,
+) -> None:
     """Retires the case's current units and gives it to new ones with fresh deadlines (a new round).
 
     Every dispatch, re-dispatch after a return and reopening starts the sign clock and the handling
-    clock again; first_dispatched_at keeps the first round for whole-case measures.
+    clock again; first_dispatched_at keeps the first round for whole-case measures. `signed_by` signs
+    the lead's assignment as it is written (a Party member's claim is dispatch and sign-for at once).
     """
     if case.first_dispatched_at:  # units come with the first dispatch
         case.assignments.filter(active=True).update(active=False)
@@ -71,6 +80,8 @@ def assign(case: Case, lead: Unit, assisting: Sequence[Unit], *, by: User, now: 
                 role=AssignmentRole.LEAD if unit is lead else AssignmentRole.ASSIST,
                 dispatched_at=now,
                 dispatched_by=dispatcher,
+                signed_at=now if signed_by and unit is lead else None,
+                signed_by=signed_by if unit is lead else None,
             )
             for unit in [lead, *assisting]
         ]
@@ -88,6 +99,7 @@ def assign(case: Case, lead: Unit, assisting: Sequence[Unit], *, by: User, now: 
     case.return_reason = ""
     case.warn_level = WarnLevel.NONE
     case.deferred = False
+    case.claimed_by = None  # a new round is the units' (claim_case claims again after assigning)
 
 
 def _check_targets(lead: Unit, assisting: Sequence[Unit], within: str | None) -> None:
@@ -164,12 +176,22 @@ def dispatch_case(
 
 
 def held_among(assignments: Iterable[CaseAssignment], by: User) -> list[CaseAssignment]:
-    """Those of `assignments` to units where the user holds a handling role, in their order (no query)."""
+    """Those of `assignments` to units where the user holds a handling role, in their order (no query);
+    for a Party member, the lead assignment signed by claiming the case (actions/party.py)."""
     return [
         a
         for a in assignments
-        if by.is_superuser or rules.membership_over(by, rules.HANDLER_ROLES, a.unit_path)
+        if by.is_superuser or rules.membership_over(by, rules.HANDLER_ROLES, a.unit_path) or _claimed(a, by)
     ]
+
+
+def _claimed(assignment: CaseAssignment, by: User) -> bool:
+    """The lead assignment the member signed by claiming (claim_case signs it as it assigns it)."""
+    return (
+        assignment.role == AssignmentRole.LEAD
+        and assignment.signed_by_id == by.pk
+        and rules.membership_over(by, rules.CLAIMER_ROLES, assignment.unit_path) is not None
+    )
 
 
 def lead_among(held: Iterable[CaseAssignment], message: str) -> CaseAssignment:

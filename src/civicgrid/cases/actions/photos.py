@@ -20,6 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from civicgrid.cases import rules
 from civicgrid.cases.actions._common import lock
+from civicgrid.cases.actions.handling import held_among
 from civicgrid.cases.models import FINAL_STATUSES, Case, CaseAssignment, CasePhoto, CaseStep, StepAction
 from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition
 
@@ -86,7 +87,8 @@ def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
 
 
 def check_may_upload(case: Case, by: User, assignments: Iterable[CaseAssignment]) -> None:
-    """Open cases only; the reporter, the filer, intake staff of its place and its units' handlers.
+    """Open cases only; the reporter, the filer, intake staff of its place, its units' handlers and the
+    Party member who claimed it.
 
     `assignments` are the case's active ones; a queryset is read only when the check gets that far.
     """
@@ -96,7 +98,7 @@ def check_may_upload(case: Case, by: User, assignments: Iterable[CaseAssignment]
         return
     if rules.membership_over(by, rules.INTAKE_ROLES, case.territory_path):
         return
-    if any(rules.membership_over(by, rules.HANDLER_ROLES, a.unit_path) for a in assignments):
+    if held_among(assignments, by):  # its units' handlers, and the Party member who claimed it
         return
     raise Forbidden(_("无权为该工单上传照片"))
 

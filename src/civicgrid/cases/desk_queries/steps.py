@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from civicgrid.cases import rules, transitions
-from civicgrid.cases.actions import closing, handling, intake, photos
+from civicgrid.cases.actions import closing, handling, intake, party, photos
 from civicgrid.cases.actions._common import require_status
 from civicgrid.cases.models import (
     Case,
@@ -41,6 +41,8 @@ STEP_LABELS = {
     "register": pgettext_lazy("case step button", "立案"),
     "whistle": pgettext_lazy("case step button", "吹哨"),
     "dispatch": pgettext_lazy("case step button", "派遣"),
+    "offer": pgettext_lazy("case step button", "发布党员认领"),
+    "claim": pgettext_lazy("case step button", "认领"),
     "sign": pgettext_lazy("case step button", "签收"),
     "arrive": pgettext_lazy("case step button", "到场报到"),
     "feedback": pgettext_lazy("case step button", "反馈"),
@@ -103,6 +105,14 @@ def _merge(ctx: StepContext) -> None:
 
 def _dispatch(ctx: StepContext) -> None:
     handling.dispatching_unit(ctx.case, ctx.user)
+
+
+def _offer(ctx: StepContext) -> None:
+    party.offering_unit(ctx.case, ctx.user)
+
+
+def _claim(ctx: StepContext) -> None:
+    party.claiming_unit(ctx.case, ctx.user)
 
 
 def _sign(ctx: StepContext) -> None:
@@ -184,6 +194,8 @@ CHECKS: dict[str, Callable[[StepContext], None]] = {
     "whistle": _whistle,
     "merge": _merge,
     "dispatch": _dispatch,
+    "offer": _offer,
+    "claim": _claim,
     "sign": _sign,
     "return": _return,
     "request_extension": _request_extension,

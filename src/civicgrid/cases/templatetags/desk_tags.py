@@ -21,3 +21,11 @@ def desk_messages() -> SafeString:
         },
         "desk-messages",
     )
+
+
+@register.filter
+def sees_measures(user: object) -> bool:
+    """Whether the desk shows the measures link: staff only (a Party member has no measures page)."""
+    from civicgrid.cases.rules import is_staff_viewer
+
+    return bool(getattr(user, "is_authenticated", False)) and is_staff_viewer(user)  # type: ignore[arg-type]

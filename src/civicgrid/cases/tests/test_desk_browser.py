@@ -82,3 +82,35 @@ def test_dispatch_then_sign_without_reloading(page, phone, world, cats):
 
     assert Case.objects.get(pk=case.pk).status == "signed"
     assert not errors
+
+
+def test_a_party_member_claims_an_offered_request_on_a_phone(phone, world, cats):
+    from civicgrid.cases import actions
+
+    case = case_in_state(world, "registered", title="独居老人需要代买药品", address="幸福路 8 号")
+    actions.offer_case(case, by=world.users["staff_a1"], note="请在职党员认领")
+    errors = []
+    phone.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    sign_in(phone, "member_a1", "/cases/")
+    current = phone.locator(".tabs .tab.current")
+    assert "待认领" in current.inner_text() and "1" in current.inner_text()
+    assert phone.locator("nav a[href='/measures/']").count() == 0
+    phone.locator("table.cases a.number", has_text=case.number).click()
+    phone.wait_for_url(f"{phone.base}/cases/{case.number}/")
+    phone.evaluate(f"{MARKER} = 'kept'")
+    assert phone.locator("a[data-step=dispatch]").count() == 0  # only the member's own steps
+
+    phone.click("a[data-step=claim]")
+    phone.locator("#step-form form[data-step=claim]").wait_for()
+    phone.fill("#id_note", "下班后送过去")
+    phone.click("#step-form button[type=submit]")
+    phone.locator("#case-panel .flash", has_text="认领：已完成").wait_for()
+    assert phone.locator("#case-panel .status-line .status").inner_text() == "已签收"
+    assert "党员认领" in phone.locator(".timeline").inner_text()
+    assert phone.locator("a[data-step=feedback]").count() == 1  # the member handles it now
+    assert phone.evaluate(MARKER) == "kept"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(phone, "desk-claim-phone")
+    assert Case.objects.get(pk=case.pk).claimed_by == world.users["member_a1"]
+    assert errors == []

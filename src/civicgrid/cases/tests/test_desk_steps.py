@@ -137,6 +137,15 @@ def _state(world, cats, name):
         return actions.return_case(case, by=u["grid_a1"], reason_code="not_our_area")
     if name == "escalated_reject":
         return case_in_state(world, "escalated")
+    if name == "offered":
+        return actions.offer_case(case_in_state(world, "registered"), by=u["staff_a1"])
+    if name == "claimed":
+        case = actions.offer_case(case_in_state(world, "registered"), by=u["staff_a1"])
+        return actions.claim_case(case, by=u["member_a1"])
+    if name == "claimed_fed_back":
+        case = actions.offer_case(case_in_state(world, "registered"), by=u["staff_a1"])
+        actions.claim_case(case, by=u["member_a1"])
+        return actions.feedback_case(case, by=u["member_a1"], result="已帮助解决")
     return case_in_state(world, name)
 
 
@@ -163,6 +172,9 @@ STATES = [
     "resident_closed",
     "community_handled",
     "community_returned",
+    "offered",
+    "claimed",
+    "claimed_fed_back",
 ]
 
 

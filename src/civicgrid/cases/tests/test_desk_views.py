@@ -129,6 +129,9 @@ def _in_tab(world, tab: str) -> Case:
         "to_recheck": "fed_back",
         "extension_requests": "pending",
     }.get(tab, "signed")
+    if tab in ("to_claim", "claimed"):
+        case = actions.offer_case(case_in_state(world, "registered"), by=u["staff_a1"])
+        return actions.claim_case(case, by=u["member_a1"]) if tab == "claimed" else case
     case = case_in_state(world, state)
     if tab == "returned":
         case = case_in_state(world, "dispatched")
@@ -152,10 +155,12 @@ def _in_tab(world, tab: str) -> Case:
         ("to_recheck", "grid_a1"),
         ("returned", "dispatcher_a"),
         ("extension_requests", "dispatcher_a"),
+        ("to_claim", "member_a1"),
+        ("claimed", "member_a1"),  # a Party member's in_progress: what they claimed
     ],
 )
 def test_every_inbox_tab_takes_the_same_queries_for_1_and_20_cases(login, world, cats, tab, who):
-    url = f"/cases/?tab={tab}"
+    url = f"/cases/?tab={'in_progress' if tab == 'claimed' else tab}"
     first = _in_tab(world, tab)
     client = login(who)
     one = _queries(client, url)
@@ -531,3 +536,44 @@ def desk_messages(html: str) -> dict[str, str]:
     found = re.search(r'<script id="desk-messages" type="application/json">(.*?)</script>', html, re.S)
     assert found
     return json.loads(found.group(1))
+
+
+@pytest.mark.django_db
+def test_a_party_member_claims_at_the_desk(login, world, cats):
+    case = actions.offer_case(case_in_state(world, "registered"), by=world.users["staff_a1"])
+    client = login("member_a1")
+    inbox = client.get("/cases/").content.decode()
+    assert 'data-tab="to_claim" class="tab current"' in inbox and case.number in inbox
+    assert 'href="/measures/"' not in inbox  # no measures for a Party member
+    page = client.get(f"/cases/{case.number}/").content.decode()
+    assert f"/cases/{case.number}/steps/claim/" in page and "/steps/dispatch/" not in page
+    # Another community's member: not their case (404); staff of the community: no claim (403).
+    assert login("member_a2").get(f"/cases/{case.number}/").status_code == 404
+    refused = login("staff_a1").post(
+        f"/cases/{case.number}/steps/claim/", {"note": ""}, headers={"HX-Request": "true"}
+    )
+    assert refused.status_code == 403 and "只有在本社区报到的党员可以认领" in refused.content.decode()
+    done = login("member_a1").post(
+        f"/cases/{case.number}/steps/claim/", {"note": "我来"}, headers={"HX-Request": "true"}
+    )
+    assert done.status_code == 200 and "认领：已完成" in done.content.decode()
+    assert Case.objects.get(pk=case.pk).claimed_by == world.users["member_a1"]
+    again = login("member_a1").post(
+        f"/cases/{case.number}/steps/claim/", {"note": ""}, headers={"HX-Request": "true"}
+    )
+    assert again.status_code == 409
+
+
+@pytest.mark.django_db
+def test_community_staff_offer_at_the_desk(login, world, cats):
+    case = case_in_state(world, "registered")
+    client = login("staff_a1")
+    assert "/steps/offer/" in client.get(f"/cases/{case.number}/").content.decode()
+    assert login("grid_a1").get(f"/cases/{case.number}/steps/offer/").status_code == 403
+    assert login("staff_b1").get(f"/cases/{case.number}/steps/offer/").status_code == 404
+    client = login("staff_a1")  # one test client, signed in again as each persona
+    done = client.post(
+        f"/cases/{case.number}/steps/offer/", {"note": "请党员帮忙"}, headers={"HX-Request": "true"}
+    )
+    assert done.status_code == 200 and Case.objects.get(pk=case.pk).offered_at is not None
+    assert "/steps/offer/" not in client.get(f"/cases/{case.number}/").content.decode()

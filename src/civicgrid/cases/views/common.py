@@ -48,7 +48,7 @@ def staff_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespo
                 response["HX-Redirect"] = f"{resolve_url('people:login')}?{query}"
                 return response
             return redirect_to_login(request.get_full_path())
-        if not rules.is_staff_viewer(user_of(request)):
+        if not rules.is_desk_user(user_of(request)):
             raise Forbidden(_("工作台仅供工作人员使用"))
         return view(request, *args, **kwargs)
 

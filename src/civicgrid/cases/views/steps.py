@@ -62,6 +62,8 @@ RUNS: dict[str, Run] = {
     "dispatch": lambda c, u, d: actions.dispatch_case(
         c, by=u, lead_unit=d["lead_unit"], assisting_units=d["assisting_units"], note=d["note"]
     ),
+    "offer": lambda c, u, d: actions.offer_case(c, by=u, note=d["note"]),
+    "claim": lambda c, u, d: actions.claim_case(c, by=u, note=d["note"]),
     "sign": lambda c, u, d: actions.sign_case(c, by=u, note=d["note"]),
     "return": lambda c, u, d: actions.return_case(c, by=u, reason_code=d["reason_code"], note=d["note"]),
     "request_extension": lambda c, u, d: actions.request_extension(

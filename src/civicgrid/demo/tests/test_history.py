@@ -78,6 +78,20 @@ def test_inboxes_have_work_waiting(cases):
     assert statuses[Status.RECEIVED] + statuses[Status.REGISTERED] + statuses[Status.SIGNED] > 0
 
 
+def test_party_members_claimed_resident_requests_and_some_wait(cases):
+    from civicgrid.cases import queries
+
+    member = User.objects.get(username="member1")
+    claimed = [c for c in cases if c.claimed_by_id == member.pk]
+    assert claimed and all(c.lead_unit_id == c.community_id for c in claimed)
+    for case in claimed:
+        steps = [s.action for s in sorted(case.steps.all(), key=lambda s: (s.at, s.pk))]
+        assert steps[steps.index("offer") + 1] == "claim", case.number
+        lead = next(a for a in case.assignments.all() if a.active and a.role == AssignmentRole.LEAD)
+        assert lead.signed_by_id == member.pk
+    assert queries.to_claim(member).exists()  # this week's offers still wait
+
+
 def test_a_new_case_today_takes_the_next_number(cases):
     staff = User.objects.get(username="community1")
     new = actions.create_case(by=staff, description="演示历史之后新建的工单", title="新工单")

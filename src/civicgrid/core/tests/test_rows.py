@@ -160,3 +160,17 @@ def test_models_with_init_receivers_are_built_by_the_orm(world, monkeypatch):
     finally:
         post_init.disconnect(receiver, sender=Membership)
     assert found and seen == [m.pk for m in found]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_statements_share_one_cursor_per_connection_and_a_new_connection_gets_its_own(world):
+    sql = "SELECT * FROM core_unit WHERE code = %s"
+    rows.fetch(Unit, sql, ["520281001001"])
+    kept = connection._civicgrid_cursor
+    with CaptureQueriesContext(connection) as ctx:  # Django's wrapper still logs every statement
+        assert rows.fetch(Unit, sql, ["520281001002"])[0].name == "甲二社区"
+    assert connection._civicgrid_cursor is kept and len(ctx.captured_queries) == 1
+    connection.close()
+    assert rows.fetch(Unit, sql, ["520281002001"])[0].name == "乙一社区"
+    assert connection._civicgrid_cursor is not kept and not connection._civicgrid_cursor.closed

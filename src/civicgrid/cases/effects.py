@@ -148,7 +148,10 @@ def _recheckers(case: Case) -> Reach:
 
 
 def _followers(case: Case) -> tuple[list[User], list[str]]:
-    """Accounts and phones following the case (resident intake), when that app provides them."""
+    """Accounts and phones following the case (resident intake), when that app provides them; no
+    query for a case nobody follows (most: `Case.followed`)."""
+    if not case.followed:
+        return [], []
     try:
         from civicgrid.intake.queries import followers_of
     except ImportError:

@@ -311,6 +311,9 @@ class Case(models.Model):
         on_delete=models.PROTECT,
         related_name="claimed_cases",
     )
+    # Whether a resident follows the case (actions.follow_case sets it): the notices of a step ask for
+    # the followers only then, instead of every step of every case reading the tickets.
+    followed = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     # Not a column: create_case sets it when an idempotent request returns an existing case.

@@ -153,7 +153,10 @@ def follow_case(number: str, *, by: User | None = None, phone: str = "") -> tupl
         raise NotFound(_("该事项不存在或已办结"))
     user = by if by is not None and getattr(by, "is_authenticated", False) else None
     with transaction.atomic():
-        return issue_ticket(case, kind=TicketKind.FOLLOWER, user=user, phone=phone)
+        issued = issue_ticket(case, kind=TicketKind.FOLLOWER, user=user, phone=phone)
+        if not case.followed:
+            Case.objects.filter(pk=case.pk).update(followed=True)
+        return issued
 
 
 @transaction.atomic

@@ -137,6 +137,27 @@ def test_followers_hear_what_the_reporter_hears(world, cats):
 
 
 @pytest.mark.django_db
+def test_only_a_followed_case_reads_its_followers(world, cats):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civicgrid.people.actions import create_user
+
+    def ticket_reads(step):
+        with CaptureQueriesContext(connection) as ctx:
+            step()
+        return sum("intake_ticket" in q["sql"] for q in ctx.captured_queries)
+
+    case = case_in_state(world, "signed", category=cats["garbage"])
+    assert not case.followed
+    handler, checker = world.users["handler_cg"], world.users["grid_a1"]
+    assert ticket_reads(lambda: actions.feedback_case(case, by=handler, result="已清运")) == 0
+    actions.follow_case(case.number, by=create_user(username="neighbour", password=None))
+    assert Case.objects.get(pk=case.pk).followed
+    assert ticket_reads(lambda: actions.recheck_case(case, by=checker, passed=True)) == 1
+
+
+@pytest.mark.django_db
 def test_nothing_is_written_when_the_step_rolls_back(world, cats):
     case = case_in_state(world, "registered")
     notes, messages, steps = (

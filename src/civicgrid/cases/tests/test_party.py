@@ -1,14 +1,12 @@
 """Resident ordering with Party members: the community offers a registered case (发布党员认领), a member
 of the community claims it (认领) and handles it, the community re-checks and closes it."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from civicgrid.cases import actions, desk_queries, queries
 from civicgrid.cases.models import Case, CaseAssignment, CaseStep, Status, StepAction
 from civicgrid.cases.tests.factories import case_in_state, file_case
+from civicgrid.cases.tests.test_races import _race
 from civicgrid.core.errors import Forbidden, InvalidTransition, NotFound
 from civicgrid.notify.models import Notification
 from civicgrid.people.actions import add_membership, create_user
@@ -204,27 +202,14 @@ def test_two_members_claiming_one_wins():
     second = create_user(username="member_a1b", password=None)
     add_membership(second, world.units["com_a1"], Role.PARTY_MEMBER)
     case = _offered(world)
-    members = [world.users["member_a1"], second]
-    barrier = threading.Barrier(2)
-    results: list[str] = []
-
-    def claim(member):
-        try:
-            barrier.wait()
-            actions.claim_case(case.number, by=member)
-            results.append("ok")
-        except InvalidTransition:
-            results.append("conflict")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=claim, args=(m,)) for m in members]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == ["conflict", "ok"]
+    first = world.users["member_a1"]
+    results = _race(
+        world,
+        case,
+        [lambda n: actions.claim_case(n, by=first), lambda n: actions.claim_case(n, by=second)],
+    )
+    assert results == ["conflict", "ok"]
     row = Case.objects.get(pk=case.pk)
-    assert row.status == Status.SIGNED and row.claimed_by in members
+    assert row.status == Status.SIGNED and row.claimed_by in (first, second)
     assert CaseAssignment.objects.filter(case=row, active=True).count() == 1
     assert CaseStep.objects.filter(case=row, action=StepAction.CLAIM).count() == 1

@@ -61,7 +61,8 @@ def claiming_unit(case: Case, by: User) -> Unit:
 def has_claimers(case: Case) -> bool:
     """Whether an active Party member is registered with a unit over the case (one query)."""
     units = [u for u in (case.grid_id, case.community_id, case.subdistrict_id) if u is not None]
-    return Membership.objects.filter(role=Role.PARTY_MEMBER, unit_id__in=units, user__is_active=True).exists()
+    members = Membership.objects.filter(role__in=rules.CLAIMER_ROLES, unit_id__in=units, user__is_active=True)
+    return members.exists()
 
 
 @transaction.atomic

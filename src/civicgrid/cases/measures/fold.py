@@ -148,6 +148,11 @@ class CaseReplay:
 
     _on_reopen = _on_dispatch
 
+    def _on_claim(self, s: dict[str, Any], changes: dict[str, Any], new: bool) -> None:
+        """A Party member's claim (actions/party.py): the round's dispatch and the lead's sign-for."""
+        self._on_dispatch(s, changes, new)
+        self._on_sign(s, changes, new)
+
     def _on_sign(self, s: dict[str, Any], changes: dict[str, Any], new: bool) -> None:
         r = self.round
         if r is None or r.ended or not new:
@@ -255,7 +260,7 @@ class CaseReplay:
 # -- reading a batch ------------------------------------------------------------------------------
 
 _STEP_FIELDS = ("id", "case_id", "action", "at", "unit_id", "actor_id", "changes", "to_status")
-_ROUND_STARTS = (StepAction.DISPATCH, StepAction.REOPEN)
+_ROUND_STARTS = (StepAction.DISPATCH, StepAction.REOPEN, StepAction.CLAIM)
 
 
 def facts_for(new_ids: set[int], case_ids: Iterable[int], upto: int) -> Facts:

@@ -213,3 +213,28 @@ def test_two_members_claiming_one_wins():
     assert row.status == Status.SIGNED and row.claimed_by in (first, second)
     assert CaseAssignment.objects.filter(case=row, active=True).count() == 1
     assert CaseStep.objects.filter(case=row, action=StepAction.CLAIM).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_claimed_case_counts_for_the_community_and_the_member(world, cats):
+    from civicgrid.cases.measures.fold import fold
+    from civicgrid.cases.tests.measures_world import folded
+    from civicgrid.cases.tests.test_measures import totals
+
+    u = world.users
+    case = _offered(world)
+    actions.claim_case(case.number, by=u["member_a1"])
+    actions.feedback_case(case.number, by=u["member_a1"], result="已帮忙")
+    actions.recheck_case(case.number, by=u["grid_a1"], passed=True)
+    fold()
+    units, people = folded()
+    community = totals(units, world.units["com_a1"].pk)
+    assert (community["orders"], community["rounds"], community["signed"], community["signed_in_time"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert (community["closed"], community["closed_on_time"]) == (1, 1)
+    member = totals(people, u["member_a1"].pk)
+    assert (member["signed"], member["signed_in_time"], member["closed"]) == (1, 1, 1)

@@ -103,6 +103,7 @@ _PUBLIC_STEPS: dict[str, tuple[StrOrPromise, bool]] = {
     StepAction.WHISTLE: (_("已上报街道协调"), False),
     StepAction.DISPATCH: (_("已转交办理单位"), False),
     StepAction.SIGN: (_("办理单位已接单"), False),
+    StepAction.CLAIM: (_("社区党员已认领办理"), False),
     StepAction.APPROVE_EXTENSION: (_("办理期限已延长"), False),
     StepAction.DEFER: (_("暂缓办理"), False),
     StepAction.ARRIVE: (_("工作人员已到现场"), False),
@@ -130,8 +131,8 @@ def resident_timeline(case: Case) -> list[dict[str, Any]]:
             continue
         label, with_note = shown
         unit = ""
-        if step.action in (StepAction.DISPATCH, StepAction.SIGN, StepAction.FEEDBACK) and case.lead_unit_id:
-            unit = step.unit.name if step.unit and step.action != StepAction.DISPATCH else ""
+        if step.action in (StepAction.SIGN, StepAction.CLAIM, StepAction.FEEDBACK) and case.lead_unit_id:
+            unit = step.unit.name if step.unit else ""  # who took it and who did it; not who sent it
         note = step.note if with_note else ""
         if step.action == StepAction.REJECT and case.reject_reason:
             note = case.reject_reason

@@ -238,3 +238,15 @@ def test_a_claimed_case_counts_for_the_community_and_the_member(world, cats):
     assert (community["closed"], community["closed_on_time"]) == (1, 1)
     member = totals(people, u["member_a1"].pk)
     assert (member["signed"], member["signed_in_time"], member["closed"]) == (1, 1, 1)
+
+
+@pytest.mark.django_db
+def test_the_resident_timeline_says_a_member_took_it_without_naming_them(world, cats):
+    from civicgrid.intake.queries import resident_timeline
+
+    case = _offered(world)
+    actions.claim_case(case.number, by=world.users["member_a1"], note="内部：我来")
+    lines = resident_timeline(Case.objects.get(pk=case.pk))
+    claim = next(line for line in lines if line["text"] == "社区党员已认领办理")
+    assert claim["unit"] == world.units["com_a1"].name and claim["note"] == ""
+    assert not any("member_a1" in str(line) or "请在" in line["text"] for line in lines)  # no offer, no name

@@ -545,6 +545,8 @@ def test_a_party_member_claims_at_the_desk(login, world, cats):
     inbox = client.get("/cases/").content.decode()
     assert 'data-tab="to_claim" class="tab current"' in inbox and case.number in inbox
     assert 'href="/measures/"' not in inbox  # no measures for a Party member
+    assert client.get("/measures/").status_code == 403
+    assert client.get("/cases/export.xlsx").status_code == 200  # what they may see: the offered case
     page = client.get(f"/cases/{case.number}/").content.decode()
     assert f"/cases/{case.number}/steps/claim/" in page and "/steps/dispatch/" not in page
     # Another community's member: not their case (404); staff of the community: no claim (403).

@@ -546,7 +546,15 @@ def test_a_party_member_claims_at_the_desk(login, world, cats):
     assert 'data-tab="to_claim" class="tab current"' in inbox and case.number in inbox
     assert 'href="/measures/"' not in inbox  # no measures for a Party member
     assert client.get("/measures/").status_code == 403
-    assert client.get("/cases/export.xlsx").status_code == 200  # what they may see: the offered case
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    case_in_state(world, "registered")  # not offered: not theirs
+    exported = client.get("/cases/export.xlsx")
+    sheet = load_workbook(BytesIO(b"".join(exported.streaming_content))).active
+    numbers = [str(c.value) for c in sheet["A"] if str(c.value or "").startswith("CG")]
+    assert exported.status_code == 200 and numbers == [case.number]
     page = client.get(f"/cases/{case.number}/").content.decode()
     assert f"/cases/{case.number}/steps/claim/" in page and "/steps/dispatch/" not in page
     # Another community's member: not their case (404); staff of the community: no claim (403).

@@ -33,6 +33,7 @@ from django.db.models.sql import Query
 
 M = TypeVar("M", bound=models.Model)
 
+
 @contextmanager
 def _cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
     """`connection.cursor()`, but on PostgreSQL over one psycopg cursor kept with the connection.

@@ -30,7 +30,7 @@ CLIENTS = 4
 ROUNDS = 5
 BARE_SECONDS = 2.0  # per round
 LIFECYCLE_SECONDS = 4.0  # per round
-ACTORS = ["community1", "dispatcher1", "dept_cg", "grid1"]
+ACTORS = ["community1", "dispatcher1", "dept_cg", "grid1", "member1"]
 
 
 def _free_port() -> int:
@@ -394,7 +394,7 @@ INSERT INTO cases_case (number, channel, type, urgency, title, description, stat
     sign_by, signed_at, yellow_at, due_at, fed_back_at, closed_at, warn_level, deferred, rework_count,
     return_count, reopen_count, extension_count, urge_count, supervise_count, reject_reason, return_reason,
     feedback_result, satisfaction, rating_comment, updated_at, category_id, community_id, grid_id,
-    lead_unit_id, subdistrict_id, territory_id)
+    lead_unit_id, subdistrict_id, territory_id, followed, offered_at, claimed_by_id)
 SELECT 'CB' || lpad(i::text, 8, '0'), 'resident', 'complaint', 'normal', texts.kinds[ki],
     texts.places[pi] || texts.kinds[ki] || '，已经持续好几天，影响周边居民生活，'
         || '请尽快处理（第 ' || i || ' 号）',
@@ -413,7 +413,11 @@ SELECT 'CB' || lpad(i::text, 8, '0'), 'resident', 'complaint', 'normal', texts.k
     'none', status = 'deferred', 0, 0, 0, 0, 0, 0, '', '', '', '', '', now(), cats.ids[ci],
     grids.communities[gi], grids.ids[gi],
     CASE WHEN status NOT IN ('received', 'rejected') THEN cats.leads[ci] END,
-    (SELECT parent_id FROM core_unit WHERE id = grids.communities[gi]), grids.ids[gi]
+    (SELECT parent_id FROM core_unit WHERE id = grids.communities[gi]), grids.ids[gi], false,
+    -- One case in a hundred was offered to the Party members of its community (群众点单), and half of
+    -- those were claimed by member1 (the demo's member), whose lists are probed below.
+    CASE WHEN i %% 100 = 0 THEN created + interval '1 hour' END,
+    CASE WHEN i %% 200 = 0 THEN (SELECT id FROM people_user WHERE username = 'member1') END
 FROM shaped, grids, cats, texts
 """
 
@@ -497,12 +501,15 @@ def cases_scale(say: Say) -> Figures:
             "dispatcher_wide_text_ms": ("dispatcher1", "/api/v1/cases?q=%E5%B0%8F%E5%8C%BA&page_size=20"),
             # The same term in one community's cases (8,000 of them): every one of the 125,000 is read.
             "community_wide_text_ms": ("community1", "/api/v1/cases?q=%E5%B0%8F%E5%8C%BA&page_size=20"),
+            # A Party member's scope: what was offered to their community and what they claimed.
+            "member_list_ms": ("member1", "/api/v1/cases?page_size=20"),
+            "member_signed_ms": ("member1", "/api/v1/cases?status=signed&page_size=20"),
         }
         for name, (who, path) in probes.items():
             client.call("GET", path, who)  # warm the worker and the cache
             figures[name] = round(_median_ms(partial(client.call, "GET", path, who)), 1)
             say(f"{name}: median {figures[name]} ms ({path} as {who})")
-        for who in ("dispatcher1", "dept_cg", "community1"):
+        for who in ("dispatcher1", "dept_cg", "community1", "member1"):
             name, session = f"inbox_page_{who}_ms", setup["sessions"][who]
             client.page("/cases/", session)
             figures[name] = round(_median_ms(partial(client.page, "/cases/", session)), 1)

@@ -31,3 +31,24 @@ def test_a_callgrind_dump_gives_its_name_and_its_instruction_total():
     assert totals(dump) == ("steps", 364316443)
     with pytest.raises(ValueError):
         totals("version: 1\n")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_scale_fill_still_fits_the_case_table(world, cats):
+    """cases-scale writes its million rows in SQL of its own: a new column without a database default
+    must be named there too, or the benchmark fails only when somebody next runs it."""
+    from django.db import connection
+
+    from civicgrid.cases.bench import _ASSIGN, _FILL
+    from civicgrid.cases.models import Case, CaseAssignment
+
+    with connection.cursor() as cursor:
+        cursor.execute(_FILL, {"n": 200})
+        cursor.execute(_ASSIGN)
+    filled = Case.objects.filter(number__startswith="CB")
+    assert filled.count() == 200 and filled.filter(offered_at__isnull=False).count() == 2
+    assert (
+        CaseAssignment.objects.filter(case__in=filled.exclude(lead_unit=None)).count()
+        == filled.exclude(lead_unit=None).count()
+    )

@@ -372,6 +372,15 @@ class Case(models.Model):
             models.Index(
                 fields=["claimed_by"], condition=Q(claimed_by__isnull=False), name="case_claimed_by"
             ),
+            # A Party member's scope: the cases offered in their community (queries._offered_q), a
+            # prefix match; without it a member's list read every case of the community (1M cases:
+            # 335 ms). Only offered cases are in it.
+            models.Index(
+                fields=["territory_path"],
+                condition=Q(offered_at__isnull=False),
+                opclasses=["varchar_pattern_ops"],
+                name="case_offered_scope",
+            ),
         ]
 
     def __str__(self) -> str:

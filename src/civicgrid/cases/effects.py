@@ -249,7 +249,7 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
     if action == StepAction.WHISTLE:
         return _dispatchers(case).notice(f"社区吹哨，请分哨：{label}", step.note, link)
     if action == StepAction.OFFER:
-        claimers = _members([case.grid_id, case.community_id, case.subdistrict_id], rules.CLAIMER_ROLES)
+        claimers = _members(rules.claimer_units(case), rules.CLAIMER_ROLES)
         return claimers.notice(f"群众点单待认领：{label}", step.note, link)
     if action == StepAction.CLAIM:
         name = str(step.actor) if step.actor else ""

@@ -467,14 +467,11 @@ def in_progress(user: User) -> QuerySet[Case]:
 
 def to_claim(user: User) -> QuerySet[Case]:
     """Cases the user's communities offer to their Party members, waiting for one to claim them."""
-    if user.is_superuser:
-        return Case.objects.filter(status__in=transitions.CLAIMABLE, offered_at__isnull=False).order_by(
-            "offered_at"
-        )
-    offered = _offered_q(user)
-    if offered is None:
-        return Case.objects.none()
-    return Case.objects.filter(offered, status__in=transitions.CLAIMABLE).order_by("offered_at")
+    waiting = Case.objects.filter(status__in=transitions.CLAIMABLE, offered_at__isnull=False)
+    if not user.is_superuser:
+        offered = _offered_q(user)
+        waiting = waiting.filter(offered) if offered is not None else Case.objects.none()
+    return waiting.order_by("offered_at")
 
 
 def due_soon(user: User, within: timedelta = timedelta(hours=24)) -> QuerySet[Case]:

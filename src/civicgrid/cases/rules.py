@@ -119,6 +119,12 @@ def may_see_reporter(user: User, case: Case) -> bool:
     return membership_over(user, REPORTER_ROLES, case.territory_path) is not None
 
 
+def claimer_units(case: Case) -> list[int]:
+    """The units whose Party members hear of an offered case and may take it: its grid, community
+    and subdistrict (members register with their community: 在职党员双报到)."""
+    return [u for u in (case.grid_id, case.community_id, case.subdistrict_id) if u is not None]
+
+
 def is_staff_viewer(user: User) -> bool:
     return bool(user.is_superuser) or has_role(user, STAFF_ROLES | TERRITORY_ROLES)
 

@@ -60,7 +60,7 @@ def claiming_unit(case: Case, by: User) -> Unit:
 
 def has_claimers(case: Case) -> bool:
     """Whether an active Party member is registered with a unit over the case (one query)."""
-    units = [u for u in (case.grid_id, case.community_id, case.subdistrict_id) if u is not None]
+    units = rules.claimer_units(case)
     members = Membership.objects.filter(role__in=rules.CLAIMER_ROLES, unit_id__in=units, user__is_active=True)
     return members.exists()
 

@@ -189,16 +189,21 @@ _TIMELINE_SQL = (
 
 
 def case_for_update(number: str) -> Case | None:
-    """The case with this number, its category and units, the case row locked to the end of the
-    transaction (on PostgreSQL; SQLite's write transaction already keeps other writers out).
+    """The case with this number, its category, units, active assignments and timeline, the case row
+    locked to the end of the transaction (on PostgreSQL; SQLite's write transaction already keeps
+    other writers out).
 
-    One written-out read: the checks, the deadlines, the notices and the reply all read these. It
-    answers as of its start, though: a step that waited for the lock gets the case row as the holder
-    left it, but its timeline, photos and pending-request flags as they were before the holder's step.
-    Decisions therefore rest on the row or on reads made after the lock (the assignments, pending
-    extension requests); what the read brought besides serves the reply, which after such a wait may
-    lack the holder's step until the next read (test_races)."""
-    return _case_by_number(number, lock=True)
+    One written-out read: the checks, the deadlines, the notices and the reply all read these. A read
+    answers as of its start, though, and a step that waited for the lock would get the case row as
+    the holder left it but the rest as it was before the holder's step. So the read also says whether
+    the row it locked is the one it saw (`lock_waited`: the locked version's xmin against the one in
+    its snapshot), and when not, the case is read again, now that the holder has committed. That
+    rests on every transaction that changes what this read brings while holding the lock also
+    updating the case row: every step does (write_step), and so does adding photos (test_races)."""
+    case = _case_by_number(number, lock=True)
+    if case is not None and getattr(case, "lock_waited", False):
+        case = _case_by_number(number, lock=False)  # the lock is held: nobody changes it from here
+    return case
 
 
 def _case_by_number(number: str, *, lock: bool) -> Case | None:
@@ -215,11 +220,20 @@ def _case_by_number(number: str, *, lock: bool) -> Case | None:
             setattr(case, name, units.get(getattr(case, f"{name}_id")))
         steps = rows.from_json(CaseStep, case.steps__json, case._state.db)  # type: ignore[attr-defined]
         case.held_steps = _named(sorted(steps, key=lambda step: (step.at, step.pk)))  # type: ignore[attr-defined]
+        held = rows.from_json(CaseAssignment, case.assignments__json, case._state.db)  # type: ignore[attr-defined]
+        # Lead first, then in the order given, as _ACTIVE_ASSIGNMENTS_SQL reads them (a stable sort).
+        held.sort(key=lambda a: a.pk)
+        held.sort(key=lambda a: a.role != AssignmentRole.LEAD)
+        case.active_assignments = held  # type: ignore[attr-defined]  # their units: with_units
     return case
 
 
 def _category_fields() -> list[str]:
     return [f.attname for f in Category._meta.concrete_fields]
+
+
+def _assignment_fields() -> list[str]:
+    return [f.attname for f in CaseAssignment._meta.concrete_fields]
 
 
 @functools.cache
@@ -235,6 +249,9 @@ def _case_sql(vendor: str, lock: bool) -> str:
         # to the list read here (`timeline`).
         f"(SELECT {rows.json_objects(vendor, _TIMELINE_VALUES)} FROM {_TIMELINE_FROM} WHERE s.case_id = c.id)"
         " AS steps__json",
+        # The active assignments: who handles the case (scope, checks, notices, the reply).
+        f"(SELECT {rows.json_objects(vendor, {f: f'a.{f}' for f in _assignment_fields()})}"
+        " FROM cases_caseassignment a WHERE a.case_id = c.id AND a.active) AS assignments__json",
         # Whether the case has photos and a pending extension request: a reply, a page and a step skip
         # the reads and writes of what is not there. Both are added only by steps on the locked case
         # (add_photos, request_extension), which keep the flags true for the rest of the step.
@@ -246,6 +263,10 @@ def _case_sql(vendor: str, lock: bool) -> str:
         " LEFT JOIN cases_category g ON g.id = c.category_id"
         " LEFT JOIN cases_category gp ON gp.id = g.parent_id"
     )
+    if lock and vendor == "postgresql":  # see case_for_update
+        selected.append(
+            "(SELECT s.xmin FROM cases_case s WHERE s.id = c.id) IS DISTINCT FROM c.xmin AS lock_waited"
+        )
     for_update = " FOR UPDATE OF c" if lock else ""
     return f"SELECT c.*, {', '.join(selected)} FROM cases_case c{joins} WHERE c.number = %s{for_update}"
 
@@ -296,9 +317,10 @@ def pending_extension(case: Case) -> ExtensionRequest | None:
 def get_case_for(user: User, number: str) -> Case:
     """The case with this number if the user may read it; NotFound both when missing and when forbidden.
 
-    The lock's read without the lock: the case with its category (and parent) and units in one
-    written-out statement, then its active assignments (with_units). Every case page and API read
-    of a case comes here: the ORM's select_related cost 0.5 ms of Python to build.
+    The lock's read without the lock: the case with its category (and parent), units, active
+    assignments and timeline in one written-out statement (with_units adds an assisting unit). Every
+    case page and API read of a case comes here: the ORM's select_related cost 0.5 ms of Python to
+    build.
     """
     found = _case_by_number(number, lock=False)
     if found is None or not may_read(user, with_units(found)):

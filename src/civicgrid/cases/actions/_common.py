@@ -142,12 +142,15 @@ def write_step(
         changes={**{k: v for k, v in changed.items() if k != "status"}, **(extra or {})},
     )
     # Both rows with statements built once (core.rows; the ORM rebuilt each one every time, 0.1-0.2 ms
-    # of Python apiece), in one statement where the database allows: every API step writes them.
-    if changed:
+    # of Python apiece), in one statement where the database allows: every API step writes them. The
+    # case row is written even when no field of it changed (updated_at): a step waiting for the lock
+    # tells by the row's new version that it must read the case again (queries.case_for_update).
+    # A case being filed was inserted just now, out of everybody else's sight.
+    if before is None:
+        rows.insert(step)
+    else:
         fields = [Case._meta.get_field(name).name for name in changed]
         rows.update_and_insert(case, [*fields, "updated_at"], step)
-    else:
-        rows.insert(step)
     queries.append_to_timeline(case, step)
     _after_step(case, step)
     return step
@@ -164,9 +167,11 @@ def withdraw_pending_extension(case: Case, at: datetime) -> None:
     """A pending extension request lapses when the case leaves the lead unit's hands."""
     if case.status not in transitions.EXTENSION_RULED:
         return  # requests are made at `signed` (request_extension): none can be pending elsewhere
-    # Always asked, not skipped on the lock's has_pending_extension: that read answers as of its start,
-    # and a step that waited for the lock would miss a request made meanwhile and leave it pending
-    # (test_races). Written out: every feedback and return asks, and seldom is there one to withdraw.
+    # The lock's read says whether one is pending, as of after any step it waited for
+    # (queries.case_for_update); a case locked another way is asked. Written out: every feedback and
+    # return comes here.
+    if not getattr(case, "has_pending_extension", True):
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE cases_extensionrequest SET status = %s, decided_at = %s"

@@ -18,10 +18,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from civicgrid.cases import rules
+from civicgrid.cases import queries, rules
 from civicgrid.cases.actions._common import lock
 from civicgrid.cases.actions.handling import held_among
 from civicgrid.cases.models import FINAL_STATUSES, Case, CaseAssignment, CasePhoto, CaseStep, StepAction
+from civicgrid.core import rows as core_rows
 from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def add_photos(
     try:
         with transaction.atomic():
             case = lock(case, by)
-            check_may_upload(case, by, case.assignments.filter(active=True))
+            check_may_upload(case, by, queries.active_assignments(case))
             step = None
             if step_id is not None:
                 step = CaseStep.objects.filter(pk=step_id, case=case, action=StepAction.FEEDBACK).first()
@@ -146,6 +147,8 @@ def add_photos(
                     )
                 )
             case.has_photos = True  # type: ignore[attr-defined]  # read by the lock (queries.case_for_update)
+            # A new version of the case row tells a step waiting for the lock to read the case again.
+            core_rows.update(case, ["updated_at"])
             return CasePhoto.objects.bulk_create(rows)
     except BaseException:
         for name in written:

@@ -1,6 +1,7 @@
 """Two people acting on one case at once: the row lock lets exactly one win (PostgreSQL)."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -10,6 +11,21 @@ from civicgrid.cases.models import Case, CaseAssignment, CaseStep
 from civicgrid.core.errors import InvalidTransition
 from civicgrid.people.actions import add_membership, create_user
 from civicgrid.people.models import Role
+
+
+def _until_waiting_for_a_lock(done: list[str]) -> None:
+    """Returns once another connection waits for a lock (the step under test, in its thread)."""
+    with connection.cursor() as cursor:
+        for _ in range(200):
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else read once per transaction
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    pytest.fail(f"the step never waited for the lock: {done}")
 
 
 def _race(world, case, steps):
@@ -91,8 +107,6 @@ def test_a_step_that_waited_for_the_lock_sees_what_the_holder_added():
     """The lock's read answers from the moment it began, before the lock was granted: an extension
     request made while feedback waited must still be withdrawn by it (a flag in that read had said
     there was none)."""
-    import time
-
     from django.db import transaction
 
     from civicgrid.cases.models import ExtensionRequest
@@ -118,21 +132,154 @@ def test_a_step_that_waited_for_the_lock_sees_what_the_holder_added():
         actions.request_extension(case.number, by=handler, working_days=2, reason="需要采购配件")
         waiting = threading.Thread(target=feedback)
         waiting.start()
-        with connection.cursor() as cursor:
-            for _ in range(200):  # until the feedback waits for the case's lock
-                cursor.execute("SELECT pg_stat_clear_snapshot()")  # else read once per transaction
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-                if cursor.fetchone()[0]:
-                    break
-                time.sleep(0.02)
-            else:
-                pytest.fail(f"the feedback never waited for the lock: {done}")
+        _until_waiting_for_a_lock(done)
     waiting.join()
     assert done == ["ok"]
     assert Case.objects.get(pk=case.pk).status == "fed_back"
     assert list(ExtensionRequest.objects.filter(case_id=case.pk).values_list("status", flat=True)) == [
         "withdrawn"
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_step_that_waited_for_the_lock_reads_the_case_as_the_holder_left_it():
+    """The lock's read brings the assignments and the timeline with the case row; a step that waited
+    for a holder who signed the case must decide on, and reply with, the signed assignment and the
+    holder's step, not the ones its read began with."""
+    from django.db import transaction
+
+    from civicgrid.cases.tests.factories import case_in_state, make_categories
+    from civicgrid.testing import build_world
+
+    world = build_world()
+    make_categories(world)
+    case = case_in_state(world, "dispatched")
+    handler = world.users["handler_cg"]
+    done: list[str] = []
+    replies: list[Case] = []
+
+    def feedback() -> None:
+        try:
+            replies.append(actions.feedback_case(case.number, by=handler, result="已修复"))
+            done.append("ok")
+        except Exception as error:  # shown by the assertion below
+            done.append(repr(error))
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        actions.sign_case(case.number, by=handler)
+        waiting = threading.Thread(target=feedback)
+        waiting.start()
+        _until_waiting_for_a_lock(done)
+    waiting.join()
+    assert done == ["ok"]
+    reply = replies[0]
+    assert reply.status == "fed_back"
+    lead = reply.active_assignments[0]
+    assert lead.role == "lead" and lead.signed_at is not None
+    assert [s.action for s in reply.held_steps][-2:] == ["sign", "feedback"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_read_tells_a_wait_for_a_holder_that_changed_the_case():
+    """`lock_waited` is what case_for_update re-reads on: false without a wait, true after waiting
+    for a holder who wrote the case row."""
+    from django.db import transaction
+
+    from civicgrid.cases import queries
+    from civicgrid.cases.tests.factories import case_in_state, make_categories
+    from civicgrid.testing import build_world
+
+    world = build_world()
+    make_categories(world)
+    case = case_in_state(world, "dispatched")
+    seen: list[bool] = []
+
+    def locked_read() -> None:
+        try:
+            with transaction.atomic():
+                seen.append(queries._case_by_number(case.number, lock=True).lock_waited)
+        finally:
+            connection.close()
+
+    locked_read()
+    with transaction.atomic():
+        actions.urge_case(case.number, by=world.users["dispatcher_a"], note="请尽快签收")
+        waiting = threading.Thread(target=locked_read)
+        waiting.start()
+        _until_waiting_for_a_lock([])
+    waiting.join()
+    assert seen == [False, True]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_step_that_changes_no_field_of_the_case_still_tells_a_waiting_step():
+    """An assisting unit's signature changes its assignment and no field of the case; the step still
+    writes the case row, so a second handler of that unit who waited sees the signature and is
+    refused, instead of signing again on the assignment its read began with."""
+    from django.db import transaction
+
+    from civicgrid.cases.tests.factories import case_in_state, make_categories
+    from civicgrid.testing import build_world
+
+    world = build_world()
+    make_categories(world)
+    other = create_user(username="handler_sc2", password=None)
+    add_membership(other, world.units["dept_sc"], Role.DEPARTMENT_HANDLER)
+    case = case_in_state(world, "dispatched")
+    done: list[str] = []
+
+    def sign() -> None:
+        try:
+            actions.sign_case(case.number, by=other)
+            done.append("ok")
+        except InvalidTransition:
+            done.append("conflict")
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        actions.sign_case(case.number, by=world.users["handler_sc"])
+        waiting = threading.Thread(target=sign)
+        waiting.start()
+        _until_waiting_for_a_lock(done)
+    waiting.join()
+    assert done == ["conflict"]
+    assert CaseStep.objects.filter(case_id=case.pk, action="sign").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_step_that_waited_for_photos_being_added_replies_with_them():
+    """Adding photos writes the case row too, so a step that waited for it knows the case has some."""
+    from django.db import transaction
+
+    from civicgrid.cases.tests.factories import case_in_state, make_categories
+    from civicgrid.cases.tests.test_photos import png
+    from civicgrid.testing import build_world
+
+    world = build_world()
+    make_categories(world)
+    case = case_in_state(world, "signed")
+    done: list[str] = []
+    replies: list[Case] = []
+
+    def urge() -> None:
+        try:
+            replies.append(actions.urge_case(case.number, by=world.users["dispatcher_a"], note="请加快"))
+            done.append("ok")
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        actions.add_photos(case.number, by=world.users["handler_cg"], files=[("a.png", png())])
+        waiting = threading.Thread(target=urge)
+        waiting.start()
+        _until_waiting_for_a_lock(done)
+    waiting.join()
+    assert done == ["ok"]
+    assert replies[0].has_photos is True

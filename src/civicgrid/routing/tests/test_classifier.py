@@ -176,3 +176,17 @@ def test_features_at_prediction_match_the_features_of_training():
     assert model.predict_proba([]) == [] and model.predict([]) == []
     with pytest.raises(TypeError, match="list of texts"):
         model.predict("一条消息")
+
+
+def test_one_text_scores_as_in_a_batch(model):
+    """A filing classifies its one message without sparse matrices (Block.features_of): the margins
+    are those of the batch path, including for a text with no known n-gram and one without a subject."""
+    texts, _ = messages(4, seed=11)
+    texts += [classifier.message_text("", "工厂污水直排河道"), "ＸＹＺ", ""]
+    batch = model.decision_function(texts)
+    one_by_one = np.vstack([model.decision_function([text]) for text in texts])
+    np.testing.assert_allclose(one_by_one, batch, rtol=1e-12, atol=1e-12)
+    for text, ranked in zip(texts, model.predict_proba(texts), strict=True):
+        alone = model.predict_proba([text])[0]
+        assert [label for label, _ in alone] == [label for label, _ in ranked]
+        assert [score for _, score in alone] == pytest.approx([score for _, score in ranked], rel=1e-9)

@@ -1,7 +1,8 @@
 """Who hears of a step: notification rows written in the step's transaction (sent after commit).
 
-Called by actions._common.write_step for every step, inside the action's transaction, so a step that
-rolls back leaves no notification behind and one that commits is delivered by the outbox (notify).
+Asked by actions._common.write_step for every step, inside the action's transaction and before the
+step is written (`of_step`): the notices are written with the step, so a step that rolls back leaves
+no notification behind and one that commits is delivered by the outbox (notify).
 The rules, per step (docs/notifications.md, "Who hears what"):
 
 - the lead unit's handlers: dispatched, reopened, sent back for rework, extension decided, deferred,
@@ -34,13 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 
 from civicgrid.cases import deadlines, rules
 from civicgrid.cases.models import Case, CaseStep, Status, StepAction
 from civicgrid.core import crypto, rows
 from civicgrid.core.models import Unit, path_ids
-from civicgrid.notify.actions import notify
+from civicgrid.notify.actions import Notified, deliver_after_commit, prepare
 from civicgrid.people.models import Role, User
 
 
@@ -295,9 +296,28 @@ def _robots(units: list[int], told: list[User]) -> list[str]:
     return sorted(code for code in codes if code is not None and code in configured)
 
 
-def after_step(case: Case, step: CaseStep) -> None:
+@dataclass
+class Caused:
+    """What a step causes: rows to write with it (notices, routing's correction), and what to do once
+    they are written (deliveries after commit, routing a new case)."""
+
+    rows: list[models.Model]
+    notified: list[Notified]
+
+    def written(self, case: Case, step: CaseStep) -> None:
+        for notified in self.notified:
+            deliver_after_commit(notified)
+        from civicgrid.routing.actions import after_step_written
+
+        after_step_written(case, step)
+
+
+def of_step(case: Case, step: CaseStep) -> Caused:
+    """Who hears of a step not yet written (it is written with what this returns, in one statement:
+    actions._common.write_step), and routing's note of a person's dispatch."""
     # Staff open the desk's case page; residents with an account their own page (intake's /my/).
     staff_link, resident_link = f"/cases/{case.number}/", f"/my/{case.number}/"
+    caused = Caused([], [])
     for notice in (_staff_notice(case, step, staff_link), _resident_notice(case, step, resident_link)):
         if notice is None:
             continue
@@ -305,7 +325,7 @@ def after_step(case: Case, step: CaseStep) -> None:
         robots = _robots(notice.units, users)
         if not (users or notice.phones or robots):
             continue
-        notify(
+        notified = prepare(
             users,
             title=notice.title,
             body=notice.body,
@@ -314,7 +334,10 @@ def after_step(case: Case, step: CaseStep) -> None:
             phones=notice.phones,
             wecom=robots,
         )
-    # Routing (系统自动转): route a new case, keep dispatchers' corrections (routing/actions.py).
-    from civicgrid.routing.actions import after_step as routing_after_step
+        caused.notified.append(notified)
+        caused.rows += [*notified.notifications, *notified.messages]
+    # Routing (系统自动转) keeps dispatchers' corrections (routing/actions.py).
+    from civicgrid.routing.actions import before_step_written
 
-    routing_after_step(case, step)
+    caused.rows += before_step_written(case, step)
+    return caused

@@ -14,11 +14,12 @@ docs/performance.md "api-lifecycle"):
 - instances are built without `Model.__init__` (`_instance`), as `from_db` would build them;
 - `update(instance, fields)` and `insert(instance)` write as `save()` does, with statements built
   once per model and field list, and without model signals; `insert_many(instances)` writes new
-  rows of one model in one statement, `update_and_insert` an update and an insert in one.
+  rows of one model in one statement, `write_together` updates and inserts of several in one.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -256,7 +257,7 @@ def _statement(
             columns = ", ".join(f"{quote(str(f.column))} = %s" for f in targets)
             sql = f"UPDATE {table} SET {columns} WHERE {pk} = %s"
         else:
-            targets = [f for f in meta.concrete_fields if not f.primary_key and not f.generated]
+            targets = _insert_targets(model)
             names = ", ".join(quote(str(f.column)) for f in targets)
             row = f"({', '.join(['%s'] * len(targets))})"
             sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * count)}"
@@ -310,25 +311,157 @@ def insert(instance: M) -> M:
     return _added(instance, key, connection)
 
 
-def update_and_insert(instance: models.Model, fields: Sequence[str], new: M) -> M:
-    """`update(instance, fields)` then `insert(new)`, in one statement where the database can run an
-    UPDATE inside an INSERT's WITH (PostgreSQL): every case step writes its case and its step row,
-    and each statement a step sheds is a round trip and its share of both processes' work
-    (docs/performance.md, "api-lifecycle"). Elsewhere the two statements run one after the other."""
-    connection = connections[router.db_for_write(type(new))]
-    if not connection.features.can_return_columns_from_insert or connection.vendor != "postgresql":
-        update(instance, fields)
-        return insert(new)
-    change_sql, change_targets = _statement(connection, type(instance), tuple(fields))
-    insert_sql, insert_targets = _statement(connection, type(new), ())
-    sql = f"WITH changed AS ({change_sql} RETURNING 1) {insert_sql}, (SELECT count(*) FROM changed)"
-    changes = _values(connection, change_targets, instance, False)
+def write_together(
+    updates: Sequence[tuple[models.Model, Sequence[str]]], inserts: Sequence[models.Model]
+) -> None:
+    """`update(instance, fields)` for each update, then `insert` for each new instance, in one
+    statement where the database can write inside a WITH (PostgreSQL): a case step writes its case,
+    its step and sometimes assignments, and each statement a step sheds is a round trip and its share
+    of both processes' work (docs/performance.md, "api-lifecycle"). Elsewhere they run one after the
+    other. A new instance whose foreign key points at another one inserted here gets that one's new
+    key (a filing's step, its case). Runs of instances of one model are inserted as one.
+
+    An update that finds no row raises DatabaseError, inside the caller's transaction, which then
+    rolls back everything written here."""
+    model = type(updates[0][0] if updates else inserts[0])
+    connection = connections[router.db_for_write(model)]
+    groups = _runs(inserts)
+    if connection.vendor != "postgresql":
+        for instance, fields in updates:
+            update(instance, fields)
+        for group in groups:
+            for instance in group:
+                _link(instance)
+            insert_many(group)
+        return
+    placed = {id(instance): (n, k) for n, group in enumerate(groups) for k, instance in enumerate(group)}
+    refs = tuple(
+        tuple(
+            (k, i, *placed[id(target)])
+            for k, instance in enumerate(group)
+            for i, target in _pending_targets(instance)
+            if id(target) in placed
+        )
+        for group in groups
+    )
+    shape = (
+        connection.alias,
+        tuple((type(i), tuple(fields)) for i, fields in updates),
+        tuple((type(group[0]), len(group)) for group in groups),
+        refs,
+    )
+    sql = _TOGETHER.get(shape)
+    if sql is None:
+        sql = _TOGETHER[shape] = _together_sql(connection, updates, groups, refs)
+    params: list[Any] = []
+    for instance, fields in updates:
+        _, targets = _statement(connection, type(instance), tuple(fields))
+        params += [*_values(connection, targets, instance, False), instance.pk]
+    for group, group_refs in zip(groups, refs, strict=True):
+        skip = {(k, i) for k, i, *_ in group_refs}
+        targets = _insert_targets(type(group[0]))
+        for k, instance in enumerate(group):
+            params += [
+                value
+                for i, value in enumerate(_values(connection, targets, instance, True))
+                if (k, i) not in skip
+            ]
     with _cursor(connection) as cursor:
-        cursor.execute(sql, [*changes, instance.pk, *_values(connection, insert_targets, new, True)])
-        key, updated = cursor.fetchone()
-    if updated != 1:  # raised inside the caller's transaction, which then rolls both rows back
-        raise DatabaseError(f"{type(instance)._meta.label} {instance.pk}: the update found no row")
-    return _added(new, key, connection)
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    counts, keys = found[: len(updates)], found[len(updates) :]
+    for (instance, _), count in zip(updates, counts, strict=True):
+        if count != 1:
+            raise DatabaseError(f"{type(instance)._meta.label} {instance.pk}: the update found no row")
+    for group, group_keys in zip(groups, keys, strict=True):
+        for instance, key in zip(group, group_keys, strict=True):
+            _added(instance, key, connection)
+    for group in groups:
+        for instance in group:
+            _link(instance)
+
+
+_TOGETHER: dict[tuple, str] = {}
+
+
+def _runs(instances: Sequence[models.Model]) -> list[list[models.Model]]:
+    """The instances in runs of one model, in order; an instance pointing at one of its run starts
+    the next (one INSERT cannot refer to its own rows)."""
+    runs: list[list[models.Model]] = []
+    for instance in instances:
+        targets = {id(target) for _, target in _pending_targets(instance)}
+        if runs and type(runs[-1][0]) is type(instance) and not targets & {id(i) for i in runs[-1]}:
+            runs[-1].append(instance)
+        else:
+            runs.append([instance])
+    return runs
+
+
+@functools.cache
+def _insert_targets(model: type[models.Model]) -> list[models.Field]:
+    """The columns an INSERT of `model` writes: all but the key and generated ones."""
+    return [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
+
+
+@functools.cache
+def _foreign_keys(model: type[models.Model]) -> list[tuple[int, models.Field]]:
+    """The foreign keys among `_insert_targets(model)`, with their positions there."""
+    return [(i, f) for i, f in enumerate(_insert_targets(model)) if f.is_relation and f.many_to_one]
+
+
+def _pending_targets(instance: models.Model) -> Iterator[tuple[int, models.Model]]:
+    """The unsaved instances the foreign keys of `instance` point at, with the keys' positions."""
+    cache = instance._state.fields_cache
+    for i, field in _foreign_keys(type(instance)):
+        target = cache.get(field.name)
+        if target is not None and target.pk is None:
+            yield i, target
+
+
+def _link(instance: models.Model) -> None:
+    """Sets the foreign keys of `instance` that point at instances saved since they were assigned, as
+    Model.save() does (_prepare_related_fields_for_save)."""
+    for _, field in _foreign_keys(type(instance)):
+        if getattr(instance, field.attname) is None:
+            target = instance._state.fields_cache.get(field.name)
+            if target is not None and target.pk is not None:
+                setattr(instance, field.attname, target.pk)
+
+
+def _together_sql(
+    connection: BaseDatabaseWrapper,
+    updates: Sequence[tuple[models.Model, Sequence[str]]],
+    groups: list[list[models.Model]],
+    refs: tuple[tuple[tuple[int, int, int, int], ...], ...],
+) -> str:
+    quote = connection.ops.quote_name
+    parts, results = [], []
+    for n, (instance, fields) in enumerate(updates):
+        sql, _ = _statement(connection, type(instance), tuple(fields))
+        parts.append(f"u{n} AS ({sql} RETURNING 1)")
+        results.append(f"(SELECT count(*) FROM u{n})")
+    for n, (group, group_refs) in enumerate(zip(groups, refs, strict=True)):
+        meta = type(group[0])._meta
+        targets = _insert_targets(type(group[0]))
+        pk = quote(str(meta.pk.column))  # type: ignore[union-attr]
+        by_place = {(k, i): (j, offset) for k, i, j, offset in group_refs}
+        rows_sql = []
+        for k in range(len(group)):
+            values = []
+            for i in range(len(targets)):
+                if (k, i) in by_place:
+                    j, offset = by_place[(k, i)]
+                    target_pk = quote(str(type(groups[j][0])._meta.pk.column))  # type: ignore[union-attr]
+                    values.append(
+                        f"(SELECT {target_pk} FROM i{j} ORDER BY {target_pk} OFFSET {offset} LIMIT 1)"
+                    )
+                else:
+                    values.append("%s")
+            rows_sql.append(f"({', '.join(values)})")
+        names, table = ", ".join(quote(str(f.column)) for f in targets), quote(meta.db_table)
+        parts.append(f"i{n} AS (INSERT INTO {table} ({names}) VALUES {', '.join(rows_sql)} RETURNING {pk})")
+        results.append(f"(SELECT array_agg({pk} ORDER BY {pk}) FROM i{n})")
+    return f"WITH {', '.join(parts)} SELECT {', '.join(results)}"
 
 
 # Rows per INSERT in insert_many: few statements to cache, far below the databases' parameter limits.

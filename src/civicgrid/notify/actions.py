@@ -111,7 +111,7 @@ def _clean_email(address: str) -> str | None:
     return value
 
 
-def notify(
+def prepare(
     recipients: Iterable[User],
     *,
     title: str,
@@ -123,13 +123,14 @@ def notify(
     emails: Iterable[str] = (),
     wecom: Iterable[str] = (),
 ) -> Notified:
-    """Queues a notification; call it inside the transaction of the step that causes it.
+    """The rows of a notification, not yet written: `notify` writes them, or a caller that writes
+    other rows in the same statement (a case step: cases.actions._common.write_step) writes them and
+    then calls `deliver_after_commit`. Call it inside the transaction of the step that causes it.
 
     `recipients` are users, reached on `channels` (default CIVICGRID_NOTIFY_USER_CHANNELS, i.e. the
     in-app inbox): "inapp" writes an inbox row, "email" uses the user's e-mail, "sms" the user's
     `phone` attribute when there is one. `phones`, `emails` and `wecom` (robot names or keys) reach
     addresses without an account, such as a resident's phone or a unit's WeChat Work group.
-    Delivery starts after commit; nothing is sent if the transaction rolls back.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("notify must be called inside the transaction of the step that causes it")
@@ -168,17 +169,14 @@ def notify(
         )
 
     users = list({u.pk: u for u in recipients if u.is_active}.values())
-    if Channel.INAPP in wanted and users:
-        # One statement for all recipients, built once per count (core.rows).
-        result.notifications = core_rows.insert_many(
-            [
-                Notification(
-                    recipient=u, title=title, body=body, link=link, subject_ref=subject_ref, created_at=now
-                )
-                for u in users
-            ],
-        )
+    if Channel.INAPP in wanted:
         # The inbox row is the in-app delivery: no outbox row, no task, nothing to retry.
+        result.notifications = [
+            Notification(
+                recipient=u, title=title, body=body, link=link, subject_ref=subject_ref, created_at=now
+            )
+            for u in users
+        ]
     seen: set[tuple[str, str]] = set()
 
     def queue_once(channel: str, address: str | None) -> None:
@@ -198,11 +196,26 @@ def notify(
     for robot in wecom:
         queue_once(Channel.WECOM, (robot or "").strip())
 
-    result.messages = core_rows.insert_many(messages)
-    ids = [m.pk for m in result.messages]
+    result.messages = messages
+    return result
+
+
+def notify(recipients: Iterable[User], **options: Any) -> Notified:
+    """Queues a notification (`options` and who is reached how: `prepare`): writes its inbox and
+    outbox rows in the caller's transaction, each kind in one statement (core.rows); delivery starts
+    after commit, and nothing is sent if the transaction rolls back."""
+    result = prepare(recipients, **options)
+    core_rows.insert_many(result.notifications)
+    core_rows.insert_many(result.messages)
+    deliver_after_commit(result)
+    return result
+
+
+def deliver_after_commit(written: Notified) -> None:
+    """Starts delivering the outbox rows once the transaction that wrote them commits."""
+    ids = [m.pk for m in written.messages]
     if ids:
         transaction.on_commit(partial(_after_commit, ids), robust=True)
-    return result
 
 
 def _after_commit(ids: list[int]) -> None:

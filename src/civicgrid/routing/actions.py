@@ -1,10 +1,11 @@
 """Routing's own changes: the intake hook, dispatcher corrections, keyword rules saved after a dry run.
 
-`after_step` is called by cases.effects.after_step for every case step, inside the step's transaction:
-- the create step routes the new case (engine.route) in a savepoint, so a routing failure leaves the
-  filing intact and the case simply waits for a dispatcher;
-- a person's dispatch or recategorize step is compared with the suggestion and kept as a correction
-  when the category or the lead unit differs.
+cases.effects calls the two hooks for every case step, inside the step's transaction:
+- before the step is written, a person's dispatch or recategorize step is compared with the suggestion
+  and kept as a correction (written with the step) when the category or the lead unit differs
+  (`before_step_written`);
+- once it is written, the create step routes the new case (engine.route) in a savepoint, so a routing
+  failure leaves the filing intact and the case simply waits for a dispatcher (`after_step_written`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.utils.translation import gettext as _
 from civicgrid.cases import rules as case_rules
 from civicgrid.cases.actions._common import snapshot
 from civicgrid.cases.models import Case, CaseStep, Category, StepAction
-from civicgrid.core import audit, rows
+from civicgrid.core import audit
 from civicgrid.core.errors import Forbidden, InvalidInput
 from civicgrid.people.models import Role
 from civicgrid.routing import rules
@@ -34,12 +35,18 @@ logger = logging.getLogger(__name__)
 RULE_ROLES = frozenset({Role.DISPATCHER, Role.ADMINISTRATOR})
 
 
-def after_step(case: Case, step: CaseStep) -> None:
-    """The hook in cases.effects.after_step (see the module docstring)."""
+def before_step_written(case: Case, step: CaseStep) -> list[RoutingCorrection]:
+    """The rows routing writes with a step (cases.effects.of_step; see the module docstring)."""
+    if step.actor_id is not None and step.action in (StepAction.DISPATCH, StepAction.RECATEGORIZE):
+        correction = note_correction(case, step)
+        return [correction] if correction is not None else []
+    return []
+
+
+def after_step_written(case: Case, step: CaseStep) -> None:
+    """What routing does once a step is written (cases.effects.Caused.written): route a new case."""
     if step.action == StepAction.CREATE:
         route_new_case(case)
-    elif step.actor_id is not None and step.action in (StepAction.DISPATCH, StepAction.RECATEGORIZE):
-        note_correction(case, step)
 
 
 def route_new_case(case: Case) -> None:
@@ -59,7 +66,8 @@ def route_new_case(case: Case) -> None:
 
 
 def note_correction(case: Case, step: CaseStep) -> RoutingCorrection | None:
-    """Keeps a person's dispatch or category change when it differs from routing's suggestion."""
+    """A person's dispatch or category change when it differs from routing's suggestion, to be written
+    with the step (unsaved: the step has no key yet)."""
     # Written out, like the row below: every dispatch asks (core.rows, decision 0005). The last
     # column says whether a recategorize step already kept the case's present category, so that the
     # dispatch after it corrects only the unit; one statement where two were.
@@ -84,21 +92,19 @@ def note_correction(case: Case, step: CaseStep) -> RoutingCorrection | None:
         return None
     if step.action == StepAction.RECATEGORIZE and not category_changed:
         return None
-    return rows.insert(
-        RoutingCorrection(
-            case=case,
-            step=step,
-            at=step.at,
-            by_id=step.actor_id,
-            model_version=version,
-            was_automatic=automatic,
-            suggested_category_id=category_id,
-            suggested_unit_id=unit_id,
-            final_category_id=case.category_id,
-            final_unit_id=final_unit,
-            category_changed=category_changed,
-            unit_changed=unit_changed,
-        )
+    return RoutingCorrection(
+        case=case,
+        step=step,
+        at=step.at,
+        by_id=step.actor_id,
+        model_version=version,
+        was_automatic=automatic,
+        suggested_category_id=category_id,
+        suggested_unit_id=unit_id,
+        final_category_id=case.category_id,
+        final_unit_id=final_unit,
+        category_changed=category_changed,
+        unit_changed=unit_changed,
     )
 
 

@@ -9,13 +9,14 @@ also written there. Reporter name and phone never enter a step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils.translation import gettext as _
 
-from civicgrid.cases import queries, transitions
+from civicgrid.cases import effects, queries, transitions
 from civicgrid.cases.models import (
     Case,
     CaseStep,
@@ -124,8 +125,14 @@ def write_step(
     at: datetime,
     note: str = "",
     extra: dict[str, Any] | None = None,
+    updates: Sequence[tuple[models.Model, Sequence[str]]] = (),
 ) -> CaseStep:
-    """Saves the changed fields of the case and appends the step that says why; calls the hook."""
+    """Saves the case as the action left it and appends the step that says why; calls the hook.
+
+    Written: the changed fields of the case (all of it for a filing, `before` None), the new
+    assignments the action put on it (`assign`), `updates` (rows the action changed, with their
+    fields), the step and what it causes (cases.effects: notices, routing's correction); then the
+    effects that follow a written step run (deliveries after commit, routing a new case)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("case steps must be written inside the action's transaction")
     changed = changed_fields(before, snapshot(case)) if before is not None else {}
@@ -141,26 +148,21 @@ def write_step(
         to_status=case.status,
         changes={**{k: v for k, v in changed.items() if k != "status"}, **(extra or {})},
     )
-    # Both rows with statements built once (core.rows; the ORM rebuilt each one every time, 0.1-0.2 ms
+    # The rows with statements built once (core.rows; the ORM rebuilt each one every time, 0.1-0.2 ms
     # of Python apiece), in one statement where the database allows: every API step writes them. The
     # case row is written even when no field of it changed (updated_at): a step waiting for the lock
     # tells by the row's new version that it must read the case again (queries.case_for_update).
-    # A case being filed was inserted just now, out of everybody else's sight.
+    # What the step causes (notices, routing's correction) is read first and written with it.
+    caused = effects.of_step(case, step)
+    assigned = [a for a in getattr(case, "active_assignments", None) or [] if a.pk is None]
     if before is None:
-        rows.insert(step)
+        rows.write_together(updates, [case, *assigned, step, *caused.rows])
     else:
         fields = [Case._meta.get_field(name).name for name in changed]
-        rows.update_and_insert(case, [*fields, "updated_at"], step)
+        rows.write_together([(case, [*fields, "updated_at"]), *updates], [*assigned, step, *caused.rows])
     queries.append_to_timeline(case, step)
-    _after_step(case, step)
+    caused.written(case, step)
     return step
-
-
-def _after_step(case: Case, step: CaseStep) -> None:
-    """Side effects of a step (notifications), written in its transaction; sent after commit."""
-    from civicgrid.cases import effects
-
-    effects.after_step(case, step)
 
 
 def withdraw_pending_extension(case: Case, at: datetime) -> None:

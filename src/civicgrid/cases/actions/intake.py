@@ -30,7 +30,7 @@ from civicgrid.cases.models import (
     WarnLevel,
 )
 from civicgrid.cases.numbering import next_number
-from civicgrid.core import coords, crypto, geo, rows
+from civicgrid.core import coords, crypto, geo
 from civicgrid.core.errors import DomainError, Forbidden, InvalidInput, InvalidTransition, NotFound
 from civicgrid.core.models import TERRITORIAL_KINDS, Unit, UnitKind, path_ids
 from civicgrid.core.queries import units_by_id
@@ -277,7 +277,8 @@ def _create(
         case.registered_at = case.answered_at = now
         note = "网格员巡查发现，直接立案"
     case.number = next_number(now)
-    rows.insert(case)  # a statement built once: the ORM assembled the 59-column INSERT on every filing
+    # write_step inserts it with its step, in one statement built once: the ORM assembled the 59-column
+    # INSERT on every filing.
     case.has_photos = case.has_pending_extension = False  # type: ignore[attr-defined]  # as case_for_update
     case.held_steps = []  # type: ignore[attr-defined]  # its timeline so far: the reply needs no read
     unit = patrol.unit if patrol else _acting_unit(by, case)

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.db import transaction
 
-from civicgrid.cases.actions import _common
+from civicgrid.cases import effects
 from civicgrid.cases.models import CaseStep
 from civicgrid.cases.tests.factories import case_in_state, file_case
 
@@ -41,10 +41,10 @@ def test_steps_are_append_only(world, cats):
 def test_after_step_hook_runs_inside_the_transaction(world, cats, monkeypatch):
     seen = []
 
-    def hook(case, step):
+    def hook(caused, case, step):
         seen.append((step.action, transaction.get_connection().in_atomic_block, step.pk is not None))
 
-    monkeypatch.setattr(_common, "_after_step", hook)
+    monkeypatch.setattr(effects.Caused, "written", hook)
     case_in_state(world, "signed")
     assert [s[0] for s in seen] == ["create", "register", "dispatch", "sign"]
     assert all(inside and saved for _, inside, saved in seen)

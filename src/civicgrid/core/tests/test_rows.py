@@ -60,22 +60,28 @@ def test_update_writes_only_the_named_fields_and_stamps_auto_now():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_update_and_insert_write_both_rows_in_one_statement_where_they_can_and_neither_without_the_row():
+def test_write_together_writes_every_row_in_one_statement_where_it_can_and_none_without_the_row():
+    """Updates, then inserts in runs of one model; a new row's foreign key to another new row gets its
+    key (a filing's step and its case)."""
     from django.db import transaction
 
     unit = Unit.objects.create(kind=UnitKind.DEPARTMENT, name="旧名", code="D-1", path="/")
     unit.name = "新名"
+    parent = Unit(kind=UnitKind.DEPARTMENT, name="上级", code="D-P", path="/p/")
+    child = Unit(kind=UnitKind.DEPARTMENT, name="下级", code="D-C", path="/p/c/", parent=parent)
+    entries = [AuditEntry(action=f"x.both{n}", object_type="unit", object_id=str(n)) for n in (1, 2)]
     with CaptureQueriesContext(connection) as ctx, transaction.atomic():
-        entry = rows.update_and_insert(
-            unit, ["name", "updated_at"], AuditEntry(action="x.both", object_type="unit", object_id="1")
-        )
+        rows.write_together([(unit, ["name", "updated_at"])], [parent, child, *entries])
     writes = [q for q in ctx.captured_queries if q["sql"].startswith(("UPDATE", "INSERT", "WITH"))]
-    assert len(writes) == (1 if connection.vendor == "postgresql" else 2)
-    assert Unit.objects.get(pk=unit.pk).name == "新名" and not entry._state.adding
-    assert AuditEntry.objects.get(pk=entry.pk).action == "x.both"
+    assert len(writes) == (1 if connection.vendor == "postgresql" else 4)
+    assert Unit.objects.get(pk=unit.pk).name == "新名"
+    assert child.parent_id == parent.pk and Unit.objects.get(pk=child.pk).parent_id == parent.pk
+    assert [AuditEntry.objects.get(pk=e.pk).action for e in entries] == ["x.both1", "x.both2"]
+    assert not any(i._state.adding for i in [parent, child, *entries])
     gone = Unit(pk=unit.pk + 1000, kind=UnitKind.DEPARTMENT, name="无", code="D-2", path="/")
+    lost = AuditEntry(action="x.gone", object_type="unit", object_id="2")
     with pytest.raises(DatabaseError), transaction.atomic():
-        rows.update_and_insert(gone, ["name"], AuditEntry(action="x.gone", object_type="unit", object_id="2"))
+        rows.write_together([(gone, ["name"])], [lost])
     assert not AuditEntry.objects.filter(action="x.gone").exists()  # the step's transaction rolled back
 
 

@@ -352,6 +352,8 @@ def write_together(
     )
     sql = _TOGETHER.get(shape)
     if sql is None:
+        if len(_TOGETHER) > 2000:  # shapes vary with the number of notices; keep it bounded
+            _TOGETHER.clear()
         sql = _TOGETHER[shape] = _together_sql(connection, updates, groups, refs)
     params: list[Any] = []
     for instance, fields in updates:

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -101,40 +102,56 @@ def test_sign_and_return_racing_one_wins():
     assert CaseStep.objects.filter(case_id=case.pk, action="sign").count() == 1
 
 
+def _waiting_on(hold: Callable[[], object], step: Callable[[], object]) -> list[object]:
+    """Runs `step` in a thread while `hold` has taken the case's lock in a transaction; once the step
+    waits for the lock, the holder commits. Returns what the step returned, or "conflict", or the
+    error it raised."""
+    from django.db import transaction
+
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(step())
+        except InvalidTransition:
+            outcome.append("conflict")
+        except Exception as error:  # shown by the caller's assertion
+            outcome.append(repr(error))
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        hold()
+        waiting = threading.Thread(target=run)
+        waiting.start()
+        _until_waiting_for_a_lock(outcome)
+    waiting.join()
+    return outcome
+
+
+def _case(world, state: str) -> Case:
+    from civicgrid.cases.tests.factories import case_in_state, make_categories
+
+    make_categories(world)
+    return case_in_state(world, state)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_step_that_waited_for_the_lock_sees_what_the_holder_added():
     """The lock's read answers from the moment it began, before the lock was granted: an extension
     request made while feedback waited must still be withdrawn by it (a flag in that read had said
     there was none)."""
-    from django.db import transaction
-
     from civicgrid.cases.models import ExtensionRequest
-    from civicgrid.cases.tests.factories import case_in_state, make_categories
     from civicgrid.testing import build_world
 
     world = build_world()
-    make_categories(world)
-    case = case_in_state(world, "signed")
-    handler = world.users["handler_cg"]
-    done: list[str] = []
-
-    def feedback() -> None:
-        try:
-            actions.feedback_case(case.number, by=handler, result="已修复")
-            done.append("ok")
-        except Exception as error:  # shown by the assertion below
-            done.append(repr(error))
-        finally:
-            connection.close()
-
-    with transaction.atomic():
-        actions.request_extension(case.number, by=handler, working_days=2, reason="需要采购配件")
-        waiting = threading.Thread(target=feedback)
-        waiting.start()
-        _until_waiting_for_a_lock(done)
-    waiting.join()
-    assert done == ["ok"]
+    case, handler = _case(world, "signed"), world.users["handler_cg"]
+    [reply] = _waiting_on(
+        lambda: actions.request_extension(case.number, by=handler, working_days=2, reason="需要采购配件"),
+        lambda: actions.feedback_case(case.number, by=handler, result="已修复"),
+    )
+    assert isinstance(reply, Case), reply
     assert Case.objects.get(pk=case.pk).status == "fed_back"
     assert list(ExtensionRequest.objects.filter(case_id=case.pk).values_list("status", flat=True)) == [
         "withdrawn"
@@ -147,35 +164,15 @@ def test_a_step_that_waited_for_the_lock_reads_the_case_as_the_holder_left_it():
     """The lock's read brings the assignments and the timeline with the case row; a step that waited
     for a holder who signed the case must decide on, and reply with, the signed assignment and the
     holder's step, not the ones its read began with."""
-    from django.db import transaction
-
-    from civicgrid.cases.tests.factories import case_in_state, make_categories
     from civicgrid.testing import build_world
 
     world = build_world()
-    make_categories(world)
-    case = case_in_state(world, "dispatched")
-    handler = world.users["handler_cg"]
-    done: list[str] = []
-    replies: list[Case] = []
-
-    def feedback() -> None:
-        try:
-            replies.append(actions.feedback_case(case.number, by=handler, result="已修复"))
-            done.append("ok")
-        except Exception as error:  # shown by the assertion below
-            done.append(repr(error))
-        finally:
-            connection.close()
-
-    with transaction.atomic():
-        actions.sign_case(case.number, by=handler)
-        waiting = threading.Thread(target=feedback)
-        waiting.start()
-        _until_waiting_for_a_lock(done)
-    waiting.join()
-    assert done == ["ok"]
-    reply = replies[0]
+    case, handler = _case(world, "dispatched"), world.users["handler_cg"]
+    [reply] = _waiting_on(
+        lambda: actions.sign_case(case.number, by=handler),
+        lambda: actions.feedback_case(case.number, by=handler, result="已修复"),
+    )
+    assert isinstance(reply, Case), reply
     assert reply.status == "fed_back"
     lead = reply.active_assignments[0]
     assert lead.role == "lead" and lead.signed_at is not None
@@ -190,29 +187,20 @@ def test_the_lock_read_tells_a_wait_for_a_holder_that_changed_the_case():
     from django.db import transaction
 
     from civicgrid.cases import queries
-    from civicgrid.cases.tests.factories import case_in_state, make_categories
     from civicgrid.testing import build_world
 
     world = build_world()
-    make_categories(world)
-    case = case_in_state(world, "dispatched")
-    seen: list[bool] = []
+    case = _case(world, "dispatched")
 
-    def locked_read() -> None:
-        try:
-            with transaction.atomic():
-                seen.append(queries._case_by_number(case.number, lock=True).lock_waited)
-        finally:
-            connection.close()
+    def locked_read() -> bool:
+        with transaction.atomic():
+            return queries._case_by_number(case.number, lock=True).lock_waited
 
-    locked_read()
-    with transaction.atomic():
-        actions.urge_case(case.number, by=world.users["dispatcher_a"], note="请尽快签收")
-        waiting = threading.Thread(target=locked_read)
-        waiting.start()
-        _until_waiting_for_a_lock([])
-    waiting.join()
-    assert seen == [False, True]
+    assert locked_read() is False
+    waited = _waiting_on(
+        lambda: actions.urge_case(case.number, by=world.users["dispatcher_a"], note="请尽快签收"), locked_read
+    )
+    assert waited == [True]
 
 
 @pytest.mark.postgres
@@ -221,34 +209,17 @@ def test_a_step_that_changes_no_field_of_the_case_still_tells_a_waiting_step():
     """An assisting unit's signature changes its assignment and no field of the case; the step still
     writes the case row, so a second handler of that unit who waited sees the signature and is
     refused, instead of signing again on the assignment its read began with."""
-    from django.db import transaction
-
-    from civicgrid.cases.tests.factories import case_in_state, make_categories
     from civicgrid.testing import build_world
 
     world = build_world()
-    make_categories(world)
     other = create_user(username="handler_sc2", password=None)
     add_membership(other, world.units["dept_sc"], Role.DEPARTMENT_HANDLER)
-    case = case_in_state(world, "dispatched")
-    done: list[str] = []
-
-    def sign() -> None:
-        try:
-            actions.sign_case(case.number, by=other)
-            done.append("ok")
-        except InvalidTransition:
-            done.append("conflict")
-        finally:
-            connection.close()
-
-    with transaction.atomic():
-        actions.sign_case(case.number, by=world.users["handler_sc"])
-        waiting = threading.Thread(target=sign)
-        waiting.start()
-        _until_waiting_for_a_lock(done)
-    waiting.join()
-    assert done == ["conflict"]
+    case = _case(world, "dispatched")
+    outcome = _waiting_on(
+        lambda: actions.sign_case(case.number, by=world.users["handler_sc"]),
+        lambda: actions.sign_case(case.number, by=other),
+    )
+    assert outcome == ["conflict"]
     assert CaseStep.objects.filter(case_id=case.pk, action="sign").count() == 1
 
 
@@ -256,30 +227,14 @@ def test_a_step_that_changes_no_field_of_the_case_still_tells_a_waiting_step():
 @pytest.mark.django_db(transaction=True)
 def test_a_step_that_waited_for_photos_being_added_replies_with_them():
     """Adding photos writes the case row too, so a step that waited for it knows the case has some."""
-    from django.db import transaction
-
-    from civicgrid.cases.tests.factories import case_in_state, make_categories
     from civicgrid.cases.tests.test_photos import png
     from civicgrid.testing import build_world
 
     world = build_world()
-    make_categories(world)
-    case = case_in_state(world, "signed")
-    done: list[str] = []
-    replies: list[Case] = []
-
-    def urge() -> None:
-        try:
-            replies.append(actions.urge_case(case.number, by=world.users["dispatcher_a"], note="请加快"))
-            done.append("ok")
-        finally:
-            connection.close()
-
-    with transaction.atomic():
-        actions.add_photos(case.number, by=world.users["handler_cg"], files=[("a.png", png())])
-        waiting = threading.Thread(target=urge)
-        waiting.start()
-        _until_waiting_for_a_lock(done)
-    waiting.join()
-    assert done == ["ok"]
-    assert replies[0].has_photos is True
+    case = _case(world, "signed")
+    [reply] = _waiting_on(
+        lambda: actions.add_photos(case.number, by=world.users["handler_cg"], files=[("a.png", png())]),
+        lambda: actions.urge_case(case.number, by=world.users["dispatcher_a"], note="请加快"),
+    )
+    assert isinstance(reply, Case), reply
+    assert reply.has_photos is True

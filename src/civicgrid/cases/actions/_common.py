@@ -127,7 +127,7 @@ def write_step(
     extra: dict[str, Any] | None = None,
     updates: Sequence[tuple[models.Model, Sequence[str]]] = (),
 ) -> CaseStep:
-    """Saves the case as the action left it and appends the step that says why; calls the hook.
+    """Saves the case as the action left it and appends the step that says why, with what it causes.
 
     Written: the changed fields of the case (all of it for a filing, `before` None), the new
     assignments the action put on it (`assign`), `updates` (rows the action changed, with their
@@ -155,11 +155,11 @@ def write_step(
     # What the step causes (notices, routing's correction) is read first and written with it.
     caused = effects.of_step(case, step)
     assigned = [a for a in getattr(case, "active_assignments", None) or [] if a.pk is None]
-    if before is None:
-        rows.write_together(updates, [case, *assigned, step, *caused.rows])
+    if before is None:  # a filing: the case is new too
+        changes, new = [], [case]
     else:
-        fields = [Case._meta.get_field(name).name for name in changed]
-        rows.write_together([(case, [*fields, "updated_at"]), *updates], [*assigned, step, *caused.rows])
+        changes, new = [(case, [*(Case._meta.get_field(name).name for name in changed), "updated_at"])], []
+    rows.write_together([*changes, *updates], [*new, *assigned, step, *caused.rows])
     queries.append_to_timeline(case, step)
     caused.written(case, step)
     return step

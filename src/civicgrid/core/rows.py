@@ -388,14 +388,21 @@ _TOGETHER: dict[tuple, str] = {}
 
 def _runs(instances: Sequence[models.Model]) -> list[list[models.Model]]:
     """The instances in runs of one model, in order; an instance pointing at one of its run starts
-    the next (one INSERT cannot refer to its own rows)."""
+    the next (one INSERT cannot refer to its own rows). An instance may point only at unsaved ones
+    written before it, as save() refuses to lose a relation to an unsaved instance."""
     runs: list[list[models.Model]] = []
+    earlier: set[int] = set()
     for instance in instances:
         targets = {id(target) for _, target in _pending_targets(instance)}
+        if not targets <= earlier:
+            raise ValueError(
+                f"a new {type(instance)._meta.label} points at an unsaved row not written before it"
+            )
         if runs and type(runs[-1][0]) is type(instance) and not targets & {id(i) for i in runs[-1]}:
             runs[-1].append(instance)
         else:
             runs.append([instance])
+        earlier.add(id(instance))
     return runs
 
 

@@ -83,6 +83,9 @@ def test_write_together_writes_every_row_in_one_statement_where_it_can_and_none_
     with pytest.raises(DatabaseError), transaction.atomic():
         rows.write_together([(gone, ["name"])], [lost])
     assert not AuditEntry.objects.filter(action="x.gone").exists()  # the step's transaction rolled back
+    orphan = Unit(kind=UnitKind.DEPARTMENT, name="孤儿", code="D-O", path="/o/", parent=Unit(name="未存"))
+    with pytest.raises(ValueError, match="unsaved"), transaction.atomic():
+        rows.write_together([], [orphan])
 
 
 @pytest.mark.django_db

@@ -221,9 +221,7 @@ def _case_by_number(number: str, *, lock: bool) -> Case | None:
         steps = rows.from_json(CaseStep, case.steps__json, case._state.db)  # type: ignore[attr-defined]
         case.held_steps = _named(sorted(steps, key=lambda step: (step.at, step.pk)))  # type: ignore[attr-defined]
         held = rows.from_json(CaseAssignment, case.assignments__json, case._state.db)  # type: ignore[attr-defined]
-        # Lead first, then in the order given, as _ACTIVE_ASSIGNMENTS_SQL reads them (a stable sort).
-        held.sort(key=lambda a: a.pk)
-        held.sort(key=lambda a: a.role != AssignmentRole.LEAD)
+        held.sort(key=lambda a: (a.role != AssignmentRole.LEAD, a.pk))  # as _ACTIVE_ASSIGNMENTS_SQL
         case.active_assignments = held  # type: ignore[attr-defined]  # their units: with_units
     return case
 

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from civicgrid.cases import queries, rules
+from civicgrid.cases import rules
 from civicgrid.cases.actions._common import lock
 from civicgrid.cases.actions.handling import held_among
 from civicgrid.cases.models import FINAL_STATUSES, Case, CaseAssignment, CasePhoto, CaseStep, StepAction
@@ -115,7 +115,7 @@ def add_photos(
     try:
         with transaction.atomic():
             case = lock(case, by)
-            check_may_upload(case, by, queries.active_assignments(case))
+            check_may_upload(case, by, case.active_assignments)  # type: ignore[attr-defined]  # read by lock
             step = None
             if step_id is not None:
                 step = CaseStep.objects.filter(pk=step_id, case=case, action=StepAction.FEEDBACK).first()

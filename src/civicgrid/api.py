@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from civicgrid.core.errors import DomainError, InvalidInput
@@ -24,6 +25,18 @@ class BearerToken(HttpBearer):
         return user
 
 
+class UnreadableBody(ValueError):
+    """A request body that is not JSON (ninja turns any parser error into a 400 in English)."""
+
+
+class JsonParser(Parser):
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return super().parse_body(request)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            raise UnreadableBody(str(exc)) from exc
+
+
 api = NinjaAPI(
     title="Civic Grid API",
     version="1",
@@ -36,6 +49,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
     auth=BearerToken(),
     renderer=ApiRenderer(),
+    parser=JsonParser(),
 )
 
 
@@ -77,6 +91,9 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, UnreadableBody):  # a malformed body, as any other: 422 naming it
+        message = _("请求体不是有效的 JSON")
+        return error_response(request, 422, "invalid_input", message, [{"field": "body", "message": message}])
     return error_response(request, exc.status_code, "http_error", str(exc))
 
 

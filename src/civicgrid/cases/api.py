@@ -32,7 +32,7 @@ from civicgrid.cases.queries import (
 )
 from civicgrid.cases.rules import is_staff_viewer
 from civicgrid.cases.search import matches_page
-from civicgrid.core.errors import InvalidInput, NotFound
+from civicgrid.core.errors import InvalidInput, NotFound, errors
 from civicgrid.core.models import Unit
 from civicgrid.core.queries import unit_by_code
 from civicgrid.core.rendering import ApiJSONEncoder
@@ -71,7 +71,9 @@ def _reply(request: HttpRequest, case: Case, status: int = 200) -> HttpResponse:
     return _rendered(request, schemas.case_detail(case_after_step(user, case), user), status)
 
 
-@router.post("/cases", response={201: schemas.CaseOut}, summary="提交工单（受理）")
+@router.post(
+    "/cases", response={201: schemas.CaseOut, **errors(401, 403, 409, 422)}, summary="提交工单（受理）"
+)
 def create_case(request: HttpRequest, body: schemas.CaseIn):
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > MAX_KEY_LENGTH:
@@ -127,7 +129,7 @@ def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
     )
 
 
-@router.get("/cases", response=schemas.CasePage, summary="可见的工单")
+@router.get("/cases", response={200: schemas.CasePage, **errors(401, 422)}, summary="可见的工单")
 def list_cases(request: HttpRequest, filters: Query[schemas.CaseFilter]):
     user = _user(request)
     cases = _filtered(user, filters).order_by("-created_at", "-id")
@@ -142,7 +144,9 @@ def list_cases(request: HttpRequest, filters: Query[schemas.CaseFilter]):
     return {"items": [schemas.case_item(c, user) for c in page], "count": count, "count_exact": exact}
 
 
-@router.get("/cases/{number}", response=schemas.CaseOut, summary="工单详情与办理记录")
+@router.get(
+    "/cases/{number}", response={200: schemas.CaseOut, **errors(401, 404)}, summary="工单详情与办理记录"
+)
 def read_case(request: HttpRequest, number: str):
     user = _user(request)
     return _rendered(request, schemas.case_detail(get_case_for(user, number), user))
@@ -228,7 +232,7 @@ def _add_action_route(name: str, body_schema: type[Schema], run: Run) -> None:
     act.__name__ = f"case_action_{name}"
     router.post(
         f"/cases/{{number}}/actions/{name}",
-        response=schemas.CaseOut,
+        response={200: schemas.CaseOut, **errors(401, 403, 404, 409, 422)},
         summary=f"工单操作：{name}",
         operation_id=f"case_action_{name}",
         url_name=f"case_action_{name}",
@@ -250,7 +254,11 @@ def unknown_action(request: HttpRequest, number: str, action: str):
     raise NotFound(_("未知的操作"), details={"action": action, "known": sorted(ACTIONS)})
 
 
-@router.post("/cases/{number}/photos", response={201: list[schemas.PhotoOut]}, summary="上传照片")
+@router.post(
+    "/cases/{number}/photos",
+    response={201: list[schemas.PhotoOut], **errors(401, 403, 404, 409, 422)},
+    summary="上传照片",
+)
 def upload_photos(
     request: HttpRequest, number: str, photos: File[list[UploadedFile]], step: Form[int | None] = None
 ):
@@ -268,7 +276,7 @@ def upload_photos(
     return Reply(201, [schemas.photo_out(p) for p in added])
 
 
-@router.get("/categories", response=list[schemas.CategoryOut], summary="事项分类及时限")
+@router.get("/categories", response={200: list[schemas.CategoryOut], **errors(401)}, summary="事项分类及时限")
 def list_categories(request: HttpRequest):
     categories = Category.objects.filter(is_active=True).select_related("parent", "default_lead_unit")
     if not is_staff_viewer(_user(request)):

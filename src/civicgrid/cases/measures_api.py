@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from civicgrid.cases.measures.report import report
+from civicgrid.core.errors import errors
 from civicgrid.people.queries import user_of
 
 router = Router(tags=["measures"])
@@ -25,7 +26,7 @@ class MeasuresQuery(Schema):
     by: Literal["unit", "person"] = Field("unit", description="person：另列本单位及下级单位的承办人")
 
 
-class UnitOut(Schema):
+class MeasureUnitOut(Schema):
     code: str | None
     name: str
     kind: str
@@ -63,7 +64,7 @@ class MeasuresOut(Schema):
 
 
 class ChildOut(Schema):
-    unit: UnitOut
+    unit: MeasureUnitOut
     measures: MeasuresOut
     small_sample: bool
     rank: int | None
@@ -83,7 +84,7 @@ class PersonOut(Schema):
 
 
 class ReportOut(Schema):
-    unit: UnitOut
+    unit: MeasureUnitOut
     from_: date = Field(alias="from")
     to: date
     min_sample: int
@@ -95,7 +96,7 @@ class ReportOut(Schema):
 
 @router.get(
     "/measures",
-    response=ReportOut,
+    response={200: ReportOut, **errors(401, 403, 404, 422)},
     by_alias=True,
     exclude_none=False,
     summary="考核指标：单位、下级单位及承办人",

@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema
 
 from civicgrid.core import coords, geo
 from civicgrid.core.bounds import MAX_PAGE
-from civicgrid.core.errors import InvalidInput
+from civicgrid.core.errors import InvalidInput, errors
 from civicgrid.core.models import AuditEntry, Unit, UnitKind
 from civicgrid.people.models import Role
 from civicgrid.people.queries import get_unit_for, require_role, units_visible_to, user_of
@@ -49,7 +49,7 @@ def unit_out(unit: Unit) -> dict:
     }
 
 
-@router.get("/units", response=UnitPage, summary="调用者可见的单位")
+@router.get("/units", response={200: UnitPage, **errors(401, 404, 422)}, summary="调用者可见的单位")
 def list_units(request: HttpRequest, filters: Query[UnitFilter], page: int = 1, page_size: int = 200):
     if not 1 <= page <= MAX_PAGE or not 1 <= page_size <= 1000:
         raise InvalidInput(_("分页参数有误"), details={"page": page, "page_size": page_size})
@@ -80,7 +80,7 @@ class LocateOut(Schema):
     subdistrict: LocatedUnit | None
 
 
-@router.get("/locate", response=LocateOut, summary="坐标定位到网格、社区、街道")
+@router.get("/locate", response={200: LocateOut, **errors(401, 422)}, summary="坐标定位到网格、社区、街道")
 def locate(request: HttpRequest, lat: float, lng: float, coord: Literal["wgs84", "gcj02"] = "wgs84"):
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise InvalidInput(_("坐标超出范围"), details={"lat": lat, "lng": lng})
@@ -121,7 +121,12 @@ class AuditPage(Schema):
     count: int
 
 
-@router.get("/audit", response=AuditPage, tags=["audit"], summary="审计记录（系统管理员）")
+@router.get(
+    "/audit",
+    response={200: AuditPage, **errors(401, 403, 422)},
+    tags=["audit"],
+    summary="审计记录（系统管理员）",
+)
 def list_audit(
     request: HttpRequest,
     object_type: str = "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy
+from ninja import Schema
 
 
 class DomainError(Exception):
@@ -47,3 +48,27 @@ class InvalidTransition(DomainError):
 class InvalidInput(DomainError):
     status = 422
     code = "invalid_input"
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorOut(Schema):
+    """The API's one error shape (docs/api.md, "Errors")."""
+
+    error: ErrorBody
+
+
+# The statuses of the table in docs/api.md, "Errors". An operation declares those it can answer
+# (`errors`), so that its OpenAPI document tells a client every reply it must handle.
+ERROR_STATUSES = frozenset({401, 403, 404, 409, 422, 429})
+
+
+def errors(*statuses: int) -> dict[int, Any]:
+    """The error replies of an operation, for its `response={200: …, **errors(401, 404)}`."""
+    unknown = set(statuses) - ERROR_STATUSES
+    assert not unknown, f"not an error status of this API: {unknown}"
+    return {status: ErrorOut for status in statuses}

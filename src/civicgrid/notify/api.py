@@ -9,6 +9,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field, model_validator
 
 from civicgrid.core.bounds import Offset, RowId
+from civicgrid.core.errors import errors
 from civicgrid.notify import actions
 from civicgrid.notify.queries import inbox_for, unread_count
 
@@ -54,7 +55,11 @@ class ReadOut(Schema):
     unread_count: int
 
 
-@router.get("/notifications", response=NotificationPage, summary="我的消息（分页，可只看未读）")
+@router.get(
+    "/notifications",
+    response={200: NotificationPage, **errors(401, 422)},
+    summary="我的消息（分页，可只看未读）",
+)
 def list_notifications(request: HttpRequest, filters: Query[NotificationFilter]):
     rows = inbox_for(request.user, unread_only=filters.unread)
     return {
@@ -64,7 +69,11 @@ def list_notifications(request: HttpRequest, filters: Query[NotificationFilter])
     }
 
 
-@router.post("/notifications/read", response=ReadOut, summary="标为已读（指定 ids，或 all=true 全部）")
+@router.post(
+    "/notifications/read",
+    response={200: ReadOut, **errors(401, 422)},
+    summary="标为已读（指定 ids，或 all=true 全部）",
+)
 def read_notifications(request: HttpRequest, body: ReadIn):
     # Ids of other users' notifications are ignored, never reported: they do not exist for the caller.
     marked = actions.mark_read(request.user, "all" if body.all else body.ids)  # type: ignore[arg-type]

@@ -6,8 +6,9 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
+from ninja import Status as Reply
 
-from civicgrid.core.errors import DomainError, NotFound
+from civicgrid.core.errors import DomainError, NotFound, errors
 from civicgrid.people import actions
 from civicgrid.people.models import ApiToken
 from civicgrid.people.queries import memberships_of, user_of
@@ -54,7 +55,12 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
-@router.post("/auth/token", auth=None, response={200: TokenOut}, summary="用户名和密码换取令牌")
+@router.post(
+    "/auth/token",
+    auth=None,
+    response={200: TokenOut, **errors(401, 422, 429)},
+    summary="用户名和密码换取令牌",
+)
 def issue_token(request: HttpRequest, body: TokenIn):
     keys = actions.throttle_keys(body.username, client_address(request))
     if actions.login_locked_until(keys):
@@ -68,7 +74,7 @@ def issue_token(request: HttpRequest, body: TokenIn):
     return {"token": token}
 
 
-@router.get("/me", response=MeOut, summary="当前用户、角色和所属单位")
+@router.get("/me", response={200: MeOut, **errors(401)}, summary="当前用户、角色和所属单位")
 def me(request: HttpRequest):
     user = user_of(request)
     memberships = memberships_of(user)
@@ -113,18 +119,26 @@ def _token_row(row: ApiToken) -> dict:
     }
 
 
-@router.get("/auth/tokens", response=list[TokenRowOut], summary="我的令牌（不含令牌本身）")
+@router.get(
+    "/auth/tokens", response={200: list[TokenRowOut], **errors(401)}, summary="我的令牌（不含令牌本身）"
+)
 def list_tokens(request: HttpRequest):
     return [_token_row(row) for row in ApiToken.objects.filter(user=user_of(request)).order_by("-created_at")]
 
 
-@router.post("/auth/tokens", response={201: TokenOut}, summary="再建一个令牌（只返回这一次）")
+@router.post(
+    "/auth/tokens",
+    response={201: TokenOut, **errors(401, 422)},
+    summary="再建一个令牌（只返回这一次）",
+)
 def create_token(request: HttpRequest, body: TokenCreateIn):
     _, token = actions.create_token(user_of(request), name=body.name)
-    return 201, {"token": token}
+    return Reply(201, {"token": token})
 
 
-@router.delete("/auth/tokens/{token_id}", response=TokenRowOut, summary="吊销令牌")
+@router.delete(
+    "/auth/tokens/{token_id}", response={200: TokenRowOut, **errors(401, 404, 422)}, summary="吊销令牌"
+)
 def revoke_token(request: HttpRequest, token_id: int):
     row = ApiToken.objects.filter(user=user_of(request), pk=token_id).first()
     if row is None:

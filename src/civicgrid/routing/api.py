@@ -15,7 +15,7 @@ from pydantic import Field
 from civicgrid.cases import actions as case_actions
 from civicgrid.cases.models import Category
 from civicgrid.cases.queries import active_category
-from civicgrid.core.errors import Forbidden, InvalidInput
+from civicgrid.core.errors import Forbidden, InvalidInput, errors
 from civicgrid.people.models import Role, User
 from civicgrid.routing import actions, queries, registry
 from civicgrid.routing.models import KeywordRule, RoutingModel
@@ -60,7 +60,11 @@ class Limit(Schema):
     limit: int = Field(5, ge=1, le=20)
 
 
-@router.get("/cases/{number}/duplicates", response=DuplicatesOut, summary="疑似重复的在办工单")
+@router.get(
+    "/cases/{number}/duplicates",
+    response={200: DuplicatesOut, **errors(401, 403, 404, 422)},
+    summary="疑似重复的在办工单",
+)
 def case_duplicates(request: HttpRequest, number: str, q: Query[Limit]):
     """Open cases of the same category within 300 m and 14 days with similar text, best first.
 
@@ -116,7 +120,11 @@ class RoutingOut(Schema):
     corrections: list[CorrectionOut]
 
 
-@router.get("/cases/{number}/routing", response=RoutingOut, summary="派遣建议、关键词与纠正记录")
+@router.get(
+    "/cases/{number}/routing",
+    response={200: RoutingOut, **errors(401, 403, 404)},
+    summary="派遣建议、关键词与纠正记录",
+)
 def case_routing(request: HttpRequest, number: str):
     return queries.routing_of(_user(request), number)
 
@@ -132,7 +140,11 @@ class RecategorizeOut(Schema):
     status: str
 
 
-@router.post("/cases/{number}/recategorize", response=RecategorizeOut, summary="修改分类（改分类）")
+@router.post(
+    "/cases/{number}/recategorize",
+    response={200: RecategorizeOut, **errors(401, 403, 404, 409, 422)},
+    summary="修改分类（改分类）",
+)
 def recategorize(request: HttpRequest, number: str, body: RecategorizeIn):
     """Community staff or the dispatcher change the category before the case is handled; the change is
     kept as a routing correction when it differs from the suggestion."""
@@ -202,7 +214,9 @@ def _rule_out(rule: KeywordRule) -> dict[str, Any]:
     }
 
 
-@router.post("/routing/rules/dry-run", response=DryRunOut, summary="关键词规则试运行")
+@router.post(
+    "/routing/rules/dry-run", response={200: DryRunOut, **errors(401, 403, 422)}, summary="关键词规则试运行"
+)
 def dry_run(request: HttpRequest, body: DryRunIn):
     """How many past cases (last 365 days) the rule matches and how many would change category."""
     result = actions.preview_rule(
@@ -211,13 +225,17 @@ def dry_run(request: HttpRequest, body: DryRunIn):
     return {**result.as_dict(), "summary": result.summary()}
 
 
-@router.get("/routing/rules", response=list[RuleOut], summary="关键词规则")
+@router.get("/routing/rules", response={200: list[RuleOut], **errors(401, 403)}, summary="关键词规则")
 def list_rules(request: HttpRequest):
     actions.require_rule_editor(_user(request))
     return [_rule_out(r) for r in KeywordRule.objects.select_related("category__parent")]
 
 
-@router.post("/routing/rules", response={201: RuleOut}, summary="新增关键词规则（先试运行）")
+@router.post(
+    "/routing/rules",
+    response={201: RuleOut, **errors(401, 403, 409, 422)},
+    summary="新增关键词规则（先试运行）",
+)
 def create_rule(request: HttpRequest, body: RuleIn):
     rule = actions.save_rule(
         by=_user(request),
@@ -267,13 +285,17 @@ def _model_out(row: RoutingModel) -> dict[str, Any]:
     }
 
 
-@router.get("/routing/models", response=list[ModelOut], summary="分类模型版本")
+@router.get("/routing/models", response={200: list[ModelOut], **errors(401, 403)}, summary="分类模型版本")
 def list_models(request: HttpRequest):
     _require_admin(_user(request))
     return [_model_out(r) for r in RoutingModel.objects.order_by("-version")[:50]]
 
 
-@router.post("/routing/models/rollback", response=ModelOut, summary="回滚到上一个模型版本")
+@router.post(
+    "/routing/models/rollback",
+    response={200: ModelOut, **errors(401, 403, 409)},
+    summary="回滚到上一个模型版本",
+)
 def rollback(request: HttpRequest):
     user = _user(request)
     if not (user.is_superuser or _is_admin(user)):

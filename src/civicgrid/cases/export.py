@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from civicgrid.cases import schemas
 from civicgrid.cases.models import AssignmentRole, Case, CaseType, Channel, Satisfaction, Urgency
 from civicgrid.cases.queries import with_list_relations
+from civicgrid.core.text import xml_safe
 from civicgrid.people.models import User
 
 # Above this many rows the export is refused with a message to narrow the filters: a ledger that
@@ -72,8 +73,10 @@ def _local(value: datetime | None) -> datetime | None:
     return timezone.localtime(value).replace(tzinfo=None) if value else None
 
 
-def _text(ws: Any, value: str) -> Any:
-    """A string cell that stays a string: openpyxl would store "=…" as a formula (formula injection)."""
+def text_cell(ws: Any, value: str) -> Any:
+    """A string cell that stays a string: openpyxl would store "=…" as a formula (formula injection),
+    and refuses characters a workbook cannot hold (core.text.xml_safe)."""
+    value = xml_safe(value)
     if value.startswith("="):
         cell = WriteOnlyCell(ws, value=value)
         cell.data_type = "s"
@@ -121,7 +124,7 @@ def row(ws: Any, case: Case, viewer: User, now: datetime) -> list[Any]:
         case.closed_at,
     ]
     return [
-        *(_text(ws, t) for t in texts),
+        *(text_cell(ws, t) for t in texts),
         *(_date(ws, d) for d in dates),
         "是" if schemas.is_overdue(case, now) else "否",
         str(SATISFACTIONS.get(case.satisfaction, "")),
@@ -129,7 +132,7 @@ def row(ws: Any, case: Case, viewer: User, now: datetime) -> list[Any]:
         case.rework_count,
         case.return_count,
         case.extension_count,
-        _text(ws, case.description),
+        text_cell(ws, case.description),
     ]
 
 

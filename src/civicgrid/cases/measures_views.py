@@ -109,6 +109,8 @@ def _xlsx(data: dict[str, Any]) -> HttpResponse:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
+    from civicgrid.cases.export import text_cell
+
     grey = PatternFill("solid", fgColor="EEEEEE")
     book = Workbook()
     sheets: list[tuple[str, list[tuple[str, str, str]], list[tuple[str, str | None, dict[str, Any]]]]] = [
@@ -129,7 +131,7 @@ def _xlsx(data: dict[str, Any]) -> HttpResponse:
         first = False
         assert sheet is not None
         sheet.title = title
-        sheet.append([f"{data['unit']['name']} 考核指标 {data['from']} 至 {data['to']}"])
+        sheet.append([text_cell(sheet, f"{data['unit']['name']} 考核指标 {data['from']} 至 {data['to']}")])
         sheet.append(["名称", "编码", *(label for _k, label, _kind in columns), "样本过少", "排名"])
         for cell in sheet[2]:
             cell.font = Font(bold=True)
@@ -137,8 +139,8 @@ def _xlsx(data: dict[str, Any]) -> HttpResponse:
             m = item["measures"]
             sheet.append(
                 [
-                    name,
-                    code,
+                    text_cell(sheet, name),
+                    text_cell(sheet, code or ""),
                     *(m[key] for key, _l, _k in columns),
                     "是" if item["small_sample"] else "",
                     item.get("rank"),

@@ -119,3 +119,15 @@ def test_formulas_are_written_as_text(client, world, cats):
     title = row[1]
     assert title.value == '=HYPERLINK("http://evil")' and title.data_type == "s"
     assert row[-1].data_type == "s"
+
+
+@pytest.mark.django_db
+def test_control_characters_are_left_out_of_the_workbook(client, world, cats):
+    """A case text holding a C0 control character (a vertical tab pasted from a word processor, or sent
+    through the API) made the whole export fail: a workbook is XML and cannot hold it."""
+    case = file_case(world, title="路灯\x01不亮", description="路灯\x0b不亮\x01\n已三天\x1f了")
+    client.force_login(world.users["dispatcher_a"])
+    _, rows = workbook(client)
+    row = next(r for r in rows if r["工单编号"] == case.number)
+    assert row["问题描述"] == "路灯不亮\n已三天了" and row["标题"] == "路灯不亮"
+    assert Case.objects.get(pk=case.pk).description == "路灯\x0b不亮\x01\n已三天\x1f了"  # stored as sent

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from civicgrid.cases.measures.fold import fold
 from civicgrid.cases.tests.measures_world import play
+from civicgrid.people.models import User
 
 JUNE = "from=2025-06-01&to=2025-06-30"
 
@@ -93,3 +94,14 @@ def test_the_trend_chart_draws(page, world, cats):
     page.wait_for_selector("#measures-trend canvas")
     assert page.locator("#measures-units tbody tr").count() == 4
     screenshot(page, "measures")
+
+
+@pytest.mark.django_db
+def test_excel_export_writes_names_as_text(client, world, played):
+    """Names are text whatever they hold: "=…" is no formula, a control character no broken workbook."""
+    User.objects.filter(username="handler_cg2").update(display_name="=1+1\x0b城管二")
+    response = page_as(client, world, "leader", f"{JUNE}&unit=D-CG&by=person&format=xlsx")
+    assert response.status_code == 200
+    cells = [r[0] for r in load_workbook(BytesIO(response.content))["个人"].iter_rows(min_row=3)]
+    name = next(c for c in cells if c.value == "=1+1城管二")
+    assert name.data_type == "s"  # a string, not a formula

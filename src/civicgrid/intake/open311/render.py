@@ -13,6 +13,8 @@ from xml.sax.saxutils import escape
 from django.http import HttpResponse
 from django.utils import timezone
 
+from civicgrid.core.text import xml_safe
+
 # XML element name of the items of each list.
 ITEM = {
     "services": "service",
@@ -39,7 +41,7 @@ def _scalar(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return escape(str(value))
+    return escape(xml_safe(str(value)))
 
 
 def _xml(name: str, value: Any, out: list[str]) -> None:

@@ -297,3 +297,18 @@ def test_errors_are_not_translated(client, cats, key):
     for headers in ({}, {"Accept-Language": "en"}):
         r = new_request(client, key, **{"attribute[AMOUNT]": "huge"}, headers=headers)
         assert r.status_code == 400 and js(r)[0]["description"] == "“垃圾量”的选项无效", r.content
+
+
+@pytest.mark.django_db
+def test_control_characters_in_a_description_leave_the_xml_well_formed(client, cats, key):
+    """XML 1.0 cannot hold C0 controls but tab and line breaks; one pasted into a report (a vertical tab
+    from a word processor) made every requests.xml listing it unreadable."""
+    number = js(new_request(client, key, description="路灯\x0b不亮\x01\n已三天\x1f了"))[0][
+        "service_request_id"
+    ]
+    stored = Case.objects.get(number=number).description
+    assert stored.startswith("路灯\x0b不亮\x01\n已三天\x1f了")  # stored as sent
+    for path in (f"{BASE}/requests.xml", f"{BASE}/requests/{number}.xml"):
+        request = xml(client.get(path)).find("request")
+        assert request.findtext("description") == stored.translate({0x0B: None, 0x01: None, 0x1F: None}), path
+    assert js(client.get(f"{BASE}/requests/{number}.json"))[0]["description"] == stored

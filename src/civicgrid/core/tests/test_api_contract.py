@@ -2,9 +2,9 @@
 shapes it declares, and never a server error — whoever asks, with whatever body.
 
 Each operation is called without a token, with a body that is not JSON, and as every persona of the
-test world with an empty body, on a real case and on a number that does not exist; the statuses met
-are checked against the operation's `responses`, and each JSON reply against the schema declared for
-its status.
+test world with an empty body and with one it accepts, on cases in four states and on a number that
+does not exist; the statuses met are checked against the operation's `responses`, and each JSON reply
+against the schema declared for its status.
 """
 
 from __future__ import annotations
@@ -165,3 +165,11 @@ def test_schema_names_are_unique_so_no_component_hides_another(contract):
     ours = [c for c in subclasses(Schema) if c.__module__.startswith("civicgrid.")]
     names = [c.__name__ for c in ours]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
+
+
+def test_only_the_statuses_of_the_error_table_can_be_declared():
+    from civicgrid.core.errors import ErrorOut, errors
+
+    assert errors(404, 422) == {404: ErrorOut, 422: ErrorOut}
+    with pytest.raises(ValueError, match="500"):
+        errors(404, 500)

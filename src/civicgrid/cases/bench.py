@@ -350,7 +350,15 @@ def api_lifecycle(say: Say) -> Figures:
     for kind in ("server", "postgres", "client"):
         figures[f"bare_cpu_ms_{kind}"] = round(bare_cpu[kind] / requests * 1000, 2)
         figures[f"step_cpu_ms_{kind}"] = round(step_cpu[kind] / steps * 1000, 2)
+    figures["steps_to_bare_cpu_ratio"] = cpu_ratio(bare_cpu, requests, step_cpu, steps)
     return figures
+
+
+def cpu_ratio(bare_cpu: dict[str, float], requests: int, step_cpu: dict[str, float], steps: int) -> float:
+    """A bare request's CPU (server, PostgreSQL and client together) over a step's: the rate ratio the
+    two cores allow when both phases keep them busy. The host's speed of the hour, which moves the
+    rates by a fifth between runs, moves both sides of it alike."""
+    return round((sum(bare_cpu.values()) / requests) / (sum(step_cpu.values()) / steps), 3)
 
 
 # --- reads at scale ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from civicgrid.cases.bench import _cpu_seconds
+from civicgrid.cases.bench import _cpu_seconds, cpu_ratio
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -19,6 +19,13 @@ def test_cpu_seconds_count_this_process_and_skip_gone_ones():
     spent = _cpu_seconds([os.getpid()]) - before
     assert 0.2 <= spent <= 1.0
     assert _cpu_seconds([2**22 + 12345]) == 0  # above Linux's largest pid: no such process
+
+
+def test_the_cpu_ratio_is_a_bare_requests_cpu_over_a_steps():
+    bare = {"server": 1.7, "postgres": 0.26, "client": 0.24}  # seconds over 1,000 requests: 2.2 ms each
+    step = {"server": 4.65, "postgres": 2.01, "client": 0.44}  # over 1,000 steps: 7.1 ms each
+    assert cpu_ratio(bare, 1000, step, 1000) == 0.31
+    assert cpu_ratio(bare, 1000, step, 2000) == 0.62  # twice as many steps in that CPU: each costs half
 
 
 def test_a_callgrind_dump_gives_its_name_and_its_instruction_total():

@@ -44,10 +44,21 @@ def limits(category: Category | None) -> dict[str, int]:
     }
 
 
-def sign_by(start: datetime, urgency: str, category: Category | None) -> datetime:
+def sign_by(start: datetime, due: datetime, category: Category | None, urgency: str) -> datetime:
+    """The sign-for deadline of a round dispatched at `start` and due at `due`.
+
+    A case whose handling runs round the clock (urgent, or a category limited in clock hours: an
+    emergency, a water or power cut) is signed for round the clock too; a limit in working hours
+    would let one dispatched on Saturday wait until Monday while its handling deadline passed on
+    Saturday. Never after `due`.
+    """
     if urgency == Urgency.URGENT:
-        return start + timedelta(minutes=limits(category)["urgent_sign_limit_minutes"])
-    return deadline(start, limits(category)["sign_limit_hours"], LimitUnit.WORKING_HOURS)
+        at = start + timedelta(minutes=limits(category)["urgent_sign_limit_minutes"])
+    elif around_the_clock(category, urgency):
+        at = start + timedelta(hours=limits(category)["sign_limit_hours"])
+    else:
+        at = deadline(start, limits(category)["sign_limit_hours"], LimitUnit.WORKING_HOURS)
+    return min(at, due)
 
 
 def answer_by(start: datetime, category: Category | None) -> datetime:
@@ -64,18 +75,31 @@ def handle_limit(category: Category | None, urgency: str) -> tuple[int | float, 
     return amount, str(unit)
 
 
+def around_the_clock(category: Category | None, urgency: str) -> bool:
+    """Whether the case's handling limit runs round the clock rather than in working time."""
+    return handle_limit(category, urgency)[1] == LimitUnit.CLOCK_HOURS
+
+
 def due_at(start: datetime, category: Category | None, urgency: str) -> datetime:
     amount, unit = handle_limit(category, urgency)
     return deadline(start, amount, unit)
 
 
-def yellow_at(start: datetime, due: datetime, urgency: str) -> datetime:
-    """The moment YELLOW_SHARE of the time between start and due is used, in the clock the limit runs on."""
-    if urgency == Urgency.URGENT:
+def yellow_at(start: datetime, due: datetime, *, clock_time: bool) -> datetime:
+    """The moment YELLOW_SHARE of the time between start and due is used: in clock time, or in working
+    time (a case's handling limit: `around_the_clock`)."""
+    if clock_time:
         return start + (due - start) * YELLOW_SHARE
     cal = workcal.calendar()
     seconds = cal.working_seconds_between(start, due) * YELLOW_SHARE
     return cal.add_working_time(start, timedelta(seconds=round(seconds)))
+
+
+def of_round(start: datetime, category: Category | None, urgency: str) -> tuple[datetime, datetime, datetime]:
+    """A handling round's (sign_by, due_at, yellow_at) when it is dispatched at `start`."""
+    due = due_at(start, category, urgency)
+    clock_time = around_the_clock(category, urgency)
+    return sign_by(start, due, category, urgency), due, yellow_at(start, due, clock_time=clock_time)
 
 
 def recheck_by(start: datetime, category: Category | None) -> datetime:
@@ -90,5 +114,9 @@ def rate_by(closed_at: datetime, category: Category | None) -> datetime:
     return closed_at + rating_window(category)
 
 
-def extended(due: datetime, working_days: int) -> datetime:
+def extended(due: datetime, working_days: int, category: Category | None, urgency: str) -> datetime:
+    """The deadline after an extension of `working_days`: on a limit that runs round the clock each day
+    is 24 hours, as handle_limit counts an urgent case's working days."""
+    if around_the_clock(category, urgency):
+        return due + timedelta(days=working_days)
     return deadline(due, working_days, LimitUnit.WORKING_DAYS)

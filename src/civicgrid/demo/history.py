@@ -358,9 +358,7 @@ class History:
         case.lead_unit = lead
         case.first_dispatched_at = case.first_dispatched_at or at
         case.dispatched_at = at
-        case.sign_by = deadlines.sign_by(at, case.urgency, case.category)
-        case.due_at = deadlines.due_at(at, case.category, case.urgency)
-        case.yellow_at = deadlines.yellow_at(at, case.due_at, case.urgency)
+        case.sign_by, case.due_at, case.yellow_at = deadlines.of_round(at, case.category, case.urgency)
         case.signed_at = at if claimer else None
         case.claimed_by = claimer
         by = self.users["dispatcher1"] if lead.kind != UnitKind.COMMUNITY else self.staff(lead)
@@ -447,7 +445,7 @@ class History:
                 )
                 sim.step("request_extension", ask, Status.SIGNED, by=handler, unit=lead, working_days=days)
                 return
-            case.due_at = deadlines.extended(old_due, days)
+            case.due_at = deadlines.extended(old_due, days, case.category, case.urgency)
             sim.extensions.append(
                 ExtensionRequest(
                     case=case,
@@ -473,7 +471,11 @@ class History:
                 unit=self.subdistrict,
                 working_days=days,
             )
-            case.yellow_at = deadlines.yellow_at(case.dispatched_at or at, case.due_at, case.urgency)
+            case.yellow_at = deadlines.yellow_at(
+                case.dispatched_at or at,
+                case.due_at,
+                clock_time=deadlines.around_the_clock(case.category, case.urgency),
+            )
             at = decided
         for attempt in range(3):
             due = case.due_at or at

@@ -90,9 +90,7 @@ def assign(
     case.dispatched_at = now
     case.first_dispatched_at = case.first_dispatched_at or now
     case.answered_at = case.answered_at or now
-    case.sign_by = deadlines.sign_by(now, case.urgency, case.category)
-    case.due_at = deadlines.due_at(now, case.category, case.urgency)
-    case.yellow_at = deadlines.yellow_at(now, case.due_at, case.urgency)
+    case.sign_by, case.due_at, case.yellow_at = deadlines.of_round(now, case.category, case.urgency)
     case.signed_at = case.fed_back_at = case.recheck_by = case.closed_at = case.rate_by = None
     case.feedback_result = ""
     case.return_reason = ""
@@ -353,8 +351,9 @@ def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
     before = snapshot(case)
     now = timezone.now()
     assert case.due_at is not None and case.dispatched_at is not None  # set by every dispatch
-    case.due_at = deadlines.extended(case.due_at, request.working_days)
-    case.yellow_at = deadlines.yellow_at(case.dispatched_at, case.due_at, case.urgency)
+    case.due_at = deadlines.extended(case.due_at, request.working_days, case.category, case.urgency)
+    clock_time = deadlines.around_the_clock(case.category, case.urgency)
+    case.yellow_at = deadlines.yellow_at(case.dispatched_at, case.due_at, clock_time=clock_time)
     case.warn_level = warn_level_at(case, now)
     case.extension_count += 1
     request.status, request.decided_by, request.decided_at = ExtensionStatus.APPROVED, by, now

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from civicgrid.cases import queries, rules
+from civicgrid.cases import deadlines, queries, rules
 from civicgrid.cases.desk_queries.steps import (
     CHECKS,
     STEP_LABELS,
@@ -156,30 +156,55 @@ def _span(delta: timedelta) -> str:
 
 
 def _clock(
-    label: str, at: datetime, start: datetime | None, now: datetime, yellow: bool | None = None
+    label: str,
+    at: datetime,
+    start: datetime | None,
+    now: datetime,
+    yellow: bool | None = None,
+    *,
+    clock_time: bool = True,
 ) -> Clock:
-    """`yellow` as the case's columns say it (handling clock); else at 75 % of the time from `start`."""
+    """`yellow` as the case's columns say it (handling clock); else at 75 % of the time from `start`,
+    counted in clock or working time as the limit runs."""
     if now >= at:
         return Clock(label, at, "red", gettext("超期 %(span)s") % {"span": _span(now - at)})
     if yellow is None:
-        yellow = start is not None and at > start and (now - start) >= (at - start) * 0.75
+        yellow = (
+            start is not None and at > start and now >= deadlines.yellow_at(start, at, clock_time=clock_time)
+        )
     left = gettext("剩 %(span)s") % {"span": _span(at - now)}
     return Clock(label, at, "yellow" if yellow else "", left)
+
+
+def _sign_clock(case: Case, now: datetime) -> Clock:
+    assert case.sign_by is not None
+    clock_time = deadlines.around_the_clock(case.category, case.urgency)
+    return _clock(gettext("签收期限"), case.sign_by, case.dispatched_at, now, clock_time=clock_time)
+
+
+def _recheck_clock(case: Case, now: datetime) -> Clock:
+    assert case.recheck_by is not None
+    return _clock(gettext("核查期限"), case.recheck_by, case.fed_back_at, now, clock_time=False)
+
+
+def _answer_clock(case: Case, now: datetime) -> Clock:
+    assert case.answer_by is not None
+    return _clock(gettext("答复期限"), case.answer_by, case.created_at, now, clock_time=False)
 
 
 def clock_of(case: Case, now: datetime | None = None, *, sign: bool = False) -> Clock | None:
     """The deadline a list row shows; `sign` prefers the sign-for deadline (the to-sign inbox)."""
     now = now or timezone.now()
     if sign and case.status == Status.DISPATCHED and case.sign_by:
-        return _clock(gettext("签收期限"), case.sign_by, case.dispatched_at, now)
+        return _sign_clock(case, now)
     if case.status in CLOCK_STATUSES and case.due_at:
-        # yellow_at is 75 % of the limit in working time (deadlines.yellow_at), which clock time is not.
+        # The worker's yellow card, or yellow_at passed (deadlines.of_round: 75 % in the limit's clock).
         yellow = case.warn_level == WarnLevel.YELLOW or bool(case.yellow_at and now >= case.yellow_at)
         return _clock(gettext("办理期限"), case.due_at, case.dispatched_at, now, yellow=yellow)
     if case.status == Status.FED_BACK and case.recheck_by:
-        return _clock(gettext("核查期限"), case.recheck_by, case.fed_back_at, now)
+        return _recheck_clock(case, now)
     if case.status == Status.RECEIVED and case.answer_by and case.answered_at is None:
-        return _clock(gettext("答复期限"), case.answer_by, case.created_at, now)
+        return _answer_clock(case, now)
     return None
 
 
@@ -188,13 +213,13 @@ def case_clocks(case: Case, now: datetime | None = None) -> list[Clock]:
     now = now or timezone.now()
     found: list[Clock] = []
     if case.answer_by and case.answered_at is None and case.status not in FINAL_STATUSES:
-        found.append(_clock(gettext("答复期限"), case.answer_by, case.created_at, now))
+        found.append(_answer_clock(case, now))
     if case.status == Status.DISPATCHED and case.sign_by:
-        found.append(_clock(gettext("签收期限"), case.sign_by, case.dispatched_at, now))
+        found.append(_sign_clock(case, now))
     if case.status in CLOCK_STATUSES and case.due_at:
         found.append(clock_of(case, now) or _clock(gettext("办理期限"), case.due_at, None, now))
     if case.status == Status.FED_BACK and case.recheck_by:
-        found.append(_clock(gettext("核查期限"), case.recheck_by, case.fed_back_at, now))
+        found.append(_recheck_clock(case, now))
     if case.status == Status.CLOSED and case.rate_by and case.rated_at is None:
         found.append(_clock(gettext("评价期限"), case.rate_by, case.closed_at, now))
     return found

@@ -104,10 +104,33 @@ def test_urgent_case_counts_holidays(world, cats):
 
 @pytest.mark.django_db
 def test_clock_hour_category_ignores_the_calendar(world, cats):
+    """A limit in clock hours (a water cut) runs round the clock for every deadline of the round: the
+    sign-for hour, the yellow card at 75 % and an extension's days, as for an urgent case."""
     case = case_in_state(world, "registered", category=cats["water"])
     with time_machine.travel(at(2026, 9, 30, 17, 0), tick=False):
         case = actions.dispatch_case(case, by=world.users["dispatcher_a"], lead_unit=world.units["dept_cg"])
     assert case.due_at == at(2026, 10, 1, 17, 0)
+    # In working time the hour would end on 8 October and the card come at once (the evening's
+    # half hour of working time is 75 % of the 0.5 working hours left before the holiday).
+    assert case.sign_by == at(2026, 9, 30, 18, 0)
+    assert case.yellow_at == at(2026, 10, 1, 11, 0)
+    with time_machine.travel(at(2026, 9, 30, 17, 30), tick=False):
+        case = actions.sign_case(case, by=world.users["handler_cg"])
+        actions.request_extension(case, by=world.users["handler_cg"], working_days=2, reason="管网抢修")
+        case = actions.approve_extension(case, by=world.users["dispatcher_a"])
+    assert case.due_at == at(2026, 10, 3, 17, 0)  # two days of 24 hours, National Day or not
+    assert case.yellow_at == at(2026, 10, 2, 23, 0)  # 75 % of the 72 hours from the dispatch
+
+
+@pytest.mark.django_db
+def test_the_sign_for_deadline_never_falls_after_the_handling_deadline(world, cats):
+    water = cats["water"]
+    Category.objects.filter(pk=water.pk).update(handle_limit=2, sign_limit_hours=3)
+    water.refresh_from_db()
+    case = case_in_state(world, "registered", category=water)
+    with time_machine.travel(at(2026, 10, 3, 10, 0), tick=False):  # a Saturday in the holiday
+        case = actions.dispatch_case(case, by=world.users["dispatcher_a"], lead_unit=world.units["dept_cg"])
+    assert (case.sign_by, case.due_at) == (at(2026, 10, 3, 12, 0), at(2026, 10, 3, 12, 0))
 
 
 @pytest.mark.django_db

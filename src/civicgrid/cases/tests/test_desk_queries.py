@@ -32,6 +32,7 @@ def test_handling_deadline_turns_yellow_then_red():
     assert clock.level == "red" and clock.left == "超期 2小时5分"
 
 
+@pytest.mark.django_db  # the working calendar's overrides
 def test_the_to_sign_inbox_shows_the_sign_deadline():
     dispatched = case(
         status=Status.DISPATCHED,
@@ -42,6 +43,28 @@ def test_the_to_sign_inbox_shows_the_sign_deadline():
     clock = desk_queries.clock_of(dispatched, NOW, sign=True)
     assert (clock.label, clock.level, clock.left) == ("签收期限", "yellow", "剩 10分钟")
     assert desk_queries.clock_of(dispatched, NOW).label == "办理期限"
+
+
+@pytest.mark.django_db  # the working calendar's overrides
+def test_a_working_time_clock_turns_yellow_at_75_percent_of_its_working_time():
+    """Dispatched Friday 17:00 with one working hour to sign (half an hour that day, half on Monday
+    until 09:00): 75 % of the clock time would be Sunday evening; of the working time it is Monday
+    08:45. A recheck by Monday 17:00 (7 working hours) likewise at 15:15, not on Sunday night."""
+    friday = NOW.replace(hour=17)
+    monday = friday + timedelta(days=3)
+    dispatched = case(
+        status=Status.DISPATCHED,
+        dispatched_at=friday,
+        sign_by=monday.replace(hour=9),
+        due_at=friday + timedelta(days=7),
+    )
+    assert desk_queries.clock_of(dispatched, monday.replace(hour=7), sign=True).level == ""
+    assert desk_queries.clock_of(dispatched, monday.replace(hour=8, minute=44), sign=True).level == ""
+    assert desk_queries.clock_of(dispatched, monday.replace(hour=8, minute=45), sign=True).level == "yellow"
+    fed_back = case(status=Status.FED_BACK, fed_back_at=friday, recheck_by=monday.replace(hour=17))
+    assert desk_queries.clock_of(fed_back, monday.replace(hour=7)).level == ""
+    assert desk_queries.clock_of(fed_back, monday.replace(hour=15, minute=14)).level == ""
+    assert desk_queries.clock_of(fed_back, monday.replace(hour=15, minute=15)).level == "yellow"
 
 
 def test_other_statuses():

@@ -197,7 +197,9 @@ ACTIONS: dict[str, tuple[type[Schema], Run]] = {
     "defer": (schemas.ReasonIn, lambda c, u, b: actions.defer_case(c, by=u, reason=b.reason)),
     "arrive": (
         schemas.ArriveIn,
-        lambda c, u, b: actions.arrive_case(c, by=u, lat=b.lat, lng=b.lng, coord=b.coord, note=b.note),
+        lambda c, u, b: actions.arrive_case(
+            c, by=u, lat=b.lat, lng=b.lng, coord=b.coord, note=b.note, photo_ids=b.photo_ids
+        ),
     ),
     "feedback": (
         schemas.FeedbackIn,

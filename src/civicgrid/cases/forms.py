@@ -210,22 +210,12 @@ class ExtensionForm(StepForm):
     reason = _note(_("理由"), required=True, max_length=500)
 
 
-class ArriveForm(StepForm):
-    lat = forms.FloatField(label=_("纬度"), min_value=-90, max_value=90)
-    lng = forms.FloatField(label=_("经度"), min_value=-180, max_value=180)
-    note = _note()
+class _WithPhotos(StepForm):
+    """A step that carries photos of the site (views.steps stores them first, then the step)."""
 
-    def __init__(self, case: Case, user: User, *args: Any, **kwargs: Any):
-        super().__init__(case, user, *args, **kwargs)
-        for name in ("lat", "lng"):
-            self.fields[name].widget.attrs.update({"step": "any", "inputmode": "decimal"})
-
-
-class FeedbackForm(StepForm):
     multipart = True
-    result = _note(_("办理结果"), required=True, max_length=5000)
     photos = PhotosField(label=_("现场照片（可多张）"), required=False)
-    # Photos already uploaded by an attempt whose feedback failed; sent again with the retry.
+    # Photos already uploaded by an attempt whose step failed; sent again with the retry.
     photo_ids = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_photo_ids(self) -> list[int]:
@@ -234,6 +224,23 @@ class FeedbackForm(StepForm):
             return [int(part) for part in raw.split(",") if part.strip()]
         except ValueError:
             raise forms.ValidationError(gettext("照片编号有误")) from None
+
+
+class ArriveForm(_WithPhotos):
+    lat = forms.FloatField(label=_("纬度"), min_value=-90, max_value=90)
+    lng = forms.FloatField(label=_("经度"), min_value=-180, max_value=180)
+    note = _note()
+    field_order = ["lat", "lng", "note", "photos"]
+
+    def __init__(self, case: Case, user: User, *args: Any, **kwargs: Any):
+        super().__init__(case, user, *args, **kwargs)
+        for name in ("lat", "lng"):
+            self.fields[name].widget.attrs.update({"step": "any", "inputmode": "decimal"})
+
+
+class FeedbackForm(_WithPhotos):
+    result = _note(_("办理结果"), required=True, max_length=5000)
+    field_order = ["result", "photos"]
 
 
 class PhotosForm(StepForm):

@@ -83,6 +83,7 @@ class ArriveIn(Schema):
     lng: float = Field(..., ge=-180, le=180)
     coord: Literal["wgs84", "gcj02"] = "wgs84"
     note: str = Text
+    photo_ids: list[RowId] = Field(default_factory=list, max_length=9)
 
 
 class FeedbackIn(Schema):

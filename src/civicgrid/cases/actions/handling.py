@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +25,7 @@ from civicgrid.cases.models import (
     Case,
     CaseAssignment,
     CasePhoto,
+    CaseStep,
     ExtensionRequest,
     ExtensionStatus,
     ReturnReason,
@@ -419,9 +420,17 @@ def defer_case(case: Case | str, *, by: User, reason: str) -> Case:
 
 @transaction.atomic
 def arrive_case(
-    case: Case | str, *, by: User, lat: float, lng: float, coord: str = "wgs84", note: str = ""
+    case: Case | str,
+    *,
+    by: User,
+    lat: float,
+    lng: float,
+    coord: str = "wgs84",
+    note: str = "",
+    photo_ids: Sequence[int] = (),
 ) -> Case:
-    """A lead or assisting unit checks in at the site (到场报到), after signing for the case."""
+    """A lead or assisting unit checks in at the site (到场报到: time, place and photos uploaded
+    before), after signing for the case."""
     case = lock(case, by)
     held = _held(case, by)
     if not held:
@@ -432,12 +441,16 @@ def arrive_case(
         raise InvalidInput(_("坐标超出范围"), details={"lat": lat, "lng": lng})
     if coord == "gcj02":
         lat, lng = coords.gcj02_to_wgs84(lat, lng)
+    photos = _unattached_photos(case, photo_ids)
     now = timezone.now()
     assignment.arrived_at = assignment.arrived_at or now
     assignment.arrived_by = assignment.arrived_by or by
     assignment.arrived_lat, assignment.arrived_lng = lat, lng
     rows.update(assignment, ["arrived_at", "arrived_by", "arrived_lat", "arrived_lng"])
-    write_step(
+    extra: dict[str, Any] = {"lat": round(lat, 6), "lng": round(lng, 6), "role": assignment.role}
+    if photos:
+        extra["photos"] = [p.pk for p in photos]
+    step = write_step(
         case,
         StepAction.ARRIVE,
         by=by,
@@ -445,9 +458,25 @@ def arrive_case(
         before=snapshot(case),
         at=now,
         note=note,
-        extra={"lat": round(lat, 6), "lng": round(lng, 6), "role": assignment.role},
+        extra=extra,
     )
+    _attach(photos, step)
     return case
+
+
+def _unattached_photos(case: Case, photo_ids: Sequence[int]) -> list[CasePhoto]:
+    """The case's photos uploaded for the step about to be written (add_photos: on no step yet)."""
+    # No query without photos: the ORM spent 0.7 ms building one that could find nothing.
+    wanted = set(photo_ids)
+    photos = list(CasePhoto.objects.filter(case=case, pk__in=wanted, step__isnull=True)) if wanted else []
+    if len(photos) != len(wanted):
+        raise InvalidInput(_("照片不存在或已使用"), details={"photo_ids": list(photo_ids)})
+    return photos
+
+
+def _attach(photos: list[CasePhoto], step: CaseStep) -> None:
+    if photos:
+        CasePhoto.objects.filter(pk__in=[p.pk for p in photos]).update(step=step)
 
 
 @transaction.atomic
@@ -458,11 +487,7 @@ def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequenc
     require_status(case, transitions.FEEDBACKABLE, _("只有已签收的工单可以反馈"))
     require_arrival(case, lead)
     require_text(result, "result", _("请填写办理结果"))
-    # No query without photos: the ORM spent 0.7 ms building one that could find nothing.
-    wanted = set(photo_ids)
-    photos = list(CasePhoto.objects.filter(case=case, pk__in=wanted, step__isnull=True)) if wanted else []
-    if len(photos) != len(wanted):
-        raise InvalidInput(_("照片不存在或已使用"), details={"photo_ids": list(photo_ids)})
+    photos = _unattached_photos(case, photo_ids)
     before = snapshot(case)
     now = timezone.now()
     withdraw_pending_extension(case, now)
@@ -480,6 +505,5 @@ def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequenc
         note=result,
         extra={"photos": [p.pk for p in photos]} if photos else None,
     )
-    if photos:
-        CasePhoto.objects.filter(pk__in=[p.pk for p in photos]).update(step=step)
+    _attach(photos, step)
     return case

@@ -33,6 +33,8 @@ MAX_PER_CASE = 9
 # Far above any phone camera, far below what would exhaust memory when decoded (decompression bombs).
 MAX_PIXELS = 60_000_000
 THUMBNAIL_SIZE = (320, 320)
+# The steps that carry photos of the site: the check-in (PRODUCT.md: "time, place and photo") and the result.
+PHOTO_STEPS = (StepAction.ARRIVE, StepAction.FEEDBACK)
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 
 
@@ -107,7 +109,8 @@ def check_may_upload(case: Case, by: User, assignments: Iterable[CaseAssignment]
 def add_photos(
     case: Case | str, *, by: User, files: Sequence[tuple[str, bytes]], step_id: int | None = None
 ) -> list[CasePhoto]:
-    """Adds photos (name, bytes) to a case, at most MAX_PER_CASE in all; optionally to a feedback step."""
+    """Adds photos (name, bytes) to a case, at most MAX_PER_CASE in all; optionally to one of its
+    arrival (到场报到) or feedback steps."""
     if not files:
         raise InvalidInput(_("请选择要上传的照片"), details={"photos": "required"})
     prepared = [prepare_photo(name, data) for name, data in files]
@@ -118,9 +121,11 @@ def add_photos(
             check_may_upload(case, by, case.active_assignments)  # type: ignore[attr-defined]  # read by lock
             step = None
             if step_id is not None:
-                step = CaseStep.objects.filter(pk=step_id, case=case, action=StepAction.FEEDBACK).first()
+                step = CaseStep.objects.filter(pk=step_id, case=case, action__in=PHOTO_STEPS).first()
                 if step is None:
-                    raise InvalidInput(_("只能把照片附在本工单的反馈记录上"), details={"step": step_id})
+                    raise InvalidInput(
+                        _("只能把照片附在本工单的到场报到或反馈记录上"), details={"step": step_id}
+                    )
             if case.photos.count() + len(prepared) > MAX_PER_CASE:
                 raise InvalidInput(
                     _("每个工单最多 %(count)s 张照片") % {"count": MAX_PER_CASE},

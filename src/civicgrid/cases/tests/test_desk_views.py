@@ -427,6 +427,30 @@ def test_feedback_with_photos(login, world, cats):
 
 
 @pytest.mark.django_db
+def test_the_check_in_form_takes_photos_and_the_page_captions_them(login, world, cats):
+    case = case_in_state(world, "signed")
+    client = login("handler_cg")
+    form = client.get(f"/cases/{case.number}/steps/arrive/", headers=HX).content.decode()
+    assert 'enctype="multipart/form-data"' in form and 'name="photos"' in form
+    photo = SimpleUploadedFile("site.jpg", jpeg(), content_type="image/jpeg")
+    response = client.post(
+        f"/cases/{case.number}/steps/arrive/", {"lat": 26.5, "lng": 104.6, "photos": [photo]}, headers=HX
+    )
+    assert response.status_code == 200, response.content.decode()[:500]
+    step = CaseStep.objects.get(case=case, action="arrive")
+    assert CasePhoto.objects.filter(case=case, step=step).count() == 1
+    assert 'alt="照片 1（到场报到）"' in response.content.decode()
+    # A check-in the case does not allow yet (the assisting unit has not signed for it): its photos
+    # are refused with it, not stored.
+    other = login("handler_sc").post(
+        f"/cases/{case.number}/steps/arrive/",
+        {"lat": 26.5, "lng": 104.6, "photos": [SimpleUploadedFile("x.jpg", jpeg())]},
+        headers=HX,
+    )
+    assert other.status_code == 409 and CasePhoto.objects.filter(case=case).count() == 1
+
+
+@pytest.mark.django_db
 def test_bad_photo_is_refused_and_nothing_changes(login, world, cats):
     case = case_in_state(world, "signed")
     bad = SimpleUploadedFile("x.jpg", b"not an image", content_type="image/jpeg")

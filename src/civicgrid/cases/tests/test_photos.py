@@ -133,3 +133,27 @@ def test_a_report_filed_with_photos_shows_them_at_once(world, cats):
     photos = [prepare_photo("a.png", png())]
     case = file_report(by=world.users["resident"], photos=photos, description="路灯坏了", **IN_GRID_A1)
     assert len(schemas.case_detail(case, world.users["staff_a1"])["photos"]) == 1
+
+
+@pytest.mark.django_db
+def test_the_on_site_check_in_carries_photos(api, world, cats):
+    """PRODUCT.md: arriving on site is "a check-in with time, place and photo"."""
+    case = case_in_state(world, "signed")
+    status, data = upload(api, "handler_cg", case.number, [("site.jpg", jpeg_with_exif())])
+    assert status == 201
+    arrive = {"lat": 26.5, "lng": 104.6, "photo_ids": [data[0]["id"]]}
+    status, detail = api.act("handler_cg", case.number, "arrive", arrive)
+    assert status == 200, detail
+    step = detail["timeline"][-1]
+    assert step["action"] == "arrive" and detail["photos"][0]["step"] == step["id"]
+    # Used once: the same photo cannot go with a second check-in, which then writes nothing.
+    steps = len(detail["timeline"])
+    status, error = api.act("handler_cg", case.number, "arrive", arrive)
+    assert status == 422 and error["error"]["message"] == "照片不存在或已使用"
+    assert len(api.get("handler_cg", f"/cases/{case.number}")[1]["timeline"]) == steps
+    # Later photos may name the check-in directly; a step of another kind is refused.
+    status, more = upload(api, "handler_cg", case.number, [("more.png", png())], step=step["id"])
+    assert status == 201 and more[0]["step"] == step["id"]
+    sign = next(s for s in detail["timeline"] if s["action"] == "sign")
+    status, error = upload(api, "handler_cg", case.number, [("x.png", png())], step=sign["id"])
+    assert status == 422 and "到场报到或反馈" in error["error"]["message"]

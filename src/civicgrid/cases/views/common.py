@@ -137,10 +137,14 @@ def case_context(case: Case, user: User) -> dict[str, Any]:
     steps = desk_queries.allowed_steps(ctx)
     details = desk_queries.step_details(case)
     timeline = [{**s, "detail": details.get(s["id"], "")} for s in detail["timeline"]]
+    # A photo taken for a step (到场报到, 反馈) is captioned with it.
+    step_names = {s["id"]: s["action_name"] for s in timeline}
+    photos = [{**p, "step_name": step_names.get(p["step"], "")} for p in detail["photos"]]
     return {
         "case": case,
         "detail": detail,
         "timeline": timeline,
+        "photos": photos,
         "status_hint": desk_queries.STATUS_HINTS.get(case.status, ""),
         "clocks": desk_queries.case_clocks(case, timezone.now()),
         "steps": [(s, desk_queries.STEP_LABELS[s]) for s in steps],

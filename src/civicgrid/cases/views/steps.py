@@ -38,20 +38,24 @@ def _files(uploads: list) -> list[tuple[str, bytes]]:
     return [(f.name or "photo", f.read()) for f in uploads]
 
 
-def _feedback(case: Case, user: User, data: dict[str, Any]) -> Any:
-    """Photos first (checked and stored by actions.add_photos), then the feedback that carries them.
+def _with_photos(step: str, run: Run) -> Run:
+    """Photos first (checked and stored by actions.add_photos), then the step that carries them.
 
-    If the feedback is then refused, the stored photos stay on the case without a step; their ids go
+    If the step is then refused, the stored photos stay on the case without a step; their ids go
     back into the form (data["photo_ids"]) so that the retry attaches them.
     """
-    ids = list(data.get("photo_ids") or [])
-    if data.get("photos"):
-        # Refuse before storing anything when the feedback itself would be refused.
-        case = get_case_for(user, case.number)
-        desk_queries.check_step(desk_queries.step_context(case, user), "feedback")
-        ids += [p.pk for p in actions.add_photos(case, by=user, files=_files(data["photos"]))]
+
+    def with_photos(case: Case, user: User, data: dict[str, Any]) -> Any:
+        ids = list(data.get("photo_ids") or [])
+        if data.get("photos"):
+            # Refuse before storing anything when the step itself would be refused.
+            case = get_case_for(user, case.number)
+            desk_queries.check_step(desk_queries.step_context(case, user), step)
+            ids += [p.pk for p in actions.add_photos(case, by=user, files=_files(data["photos"]))]
         data["photo_ids"] = ids
-    return actions.feedback_case(case, by=user, result=data["result"], photo_ids=ids)
+        return run(case, user, data)
+
+    return with_photos
 
 
 RUNS: dict[str, Run] = {
@@ -72,8 +76,16 @@ RUNS: dict[str, Run] = {
     "approve_extension": lambda c, u, d: actions.approve_extension(c, by=u, note=d["note"]),
     "deny_extension": lambda c, u, d: actions.deny_extension(c, by=u, reason=d["reason"]),
     "defer": lambda c, u, d: actions.defer_case(c, by=u, reason=d["reason"]),
-    "arrive": lambda c, u, d: actions.arrive_case(c, by=u, lat=d["lat"], lng=d["lng"], note=d["note"]),
-    "feedback": _feedback,
+    "arrive": _with_photos(
+        "arrive",
+        lambda c, u, d: actions.arrive_case(
+            c, by=u, lat=d["lat"], lng=d["lng"], note=d["note"], photo_ids=d["photo_ids"]
+        ),
+    ),
+    "feedback": _with_photos(
+        "feedback",
+        lambda c, u, d: actions.feedback_case(c, by=u, result=d["result"], photo_ids=d["photo_ids"]),
+    ),
     "photos": lambda c, u, d: actions.add_photos(c, by=u, files=_files(d["photos"])),
     "recheck": lambda c, u, d: actions.recheck_case(c, by=u, passed=d["passed"], note=d["note"]),
     "rate": lambda c, u, d: actions.rate_case(

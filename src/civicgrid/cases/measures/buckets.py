@@ -44,7 +44,8 @@ def percentile(histogram: Sequence[int], q: float) -> float | None:
 
     The exact nearest-rank value lies in the bucket found; within it the estimate is interpolated
     (linearly in bucket 0, geometrically above), so it is off by less than the bucket's width (a
-    factor 2^(1/3) ≈ 1.26) and usually by a few percent. None for an empty histogram.
+    factor 2^(1/3) ≈ 1.26) and usually by a few percent. The last bucket has no upper end: a
+    quantile in it is its lower bound, "at least ~67.7 days". None for an empty histogram.
     """
     n = sum(histogram)
     if n == 0:

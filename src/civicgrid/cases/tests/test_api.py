@@ -163,6 +163,28 @@ def test_categories(api, world, cats):
 
 
 @pytest.mark.django_db
+def test_categories_take_the_same_queries_for_few_and_many(api, world, cats):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            status, data = api.get("staff_a1", "/categories")
+        assert status == 200
+        return len(ctx.captured_queries), len(data)
+
+    cost()  # the token's first use
+    few = cost()
+    parent = Category.objects.get(code="CS")
+    for i in range(20):
+        Category.objects.create(
+            code=f"CS9{i:02d}", name=f"分类{i}", parent=parent, default_lead_unit=world.units["dept_sc"]
+        )
+    many = cost()
+    assert many[1] == few[1] + 20 and many[0] == few[0]
+
+
+@pytest.mark.django_db
 def test_openapi_lists_each_action_with_its_body(client):
     schema = client.get("/api/v1/openapi.json").json()
     dispatch = schema["paths"]["/api/v1/cases/{number}/actions/dispatch"]["post"]

@@ -163,3 +163,23 @@ def test_the_report_costs_a_constant_number_of_queries(world, played, django_ass
     with django_assert_max_num_queries(6):
         data = report(leader, start=date(2025, 6, 1), end=date(2025, 6, 30), by_person=True)
     assert len(data["children"]) == 4 and data["measures"]["due"] == 15
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("by", ["unit", "person"])
+def test_the_endpoint_takes_the_same_queries_however_many_rows(api, world, played, by):
+    """The county, a subdistrict and a community answer with different numbers of rows (children, or
+    people) in the same statements."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost(unit: str) -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            status, data = api.get("leader", "/measures", unit=unit, by=by, **JUNE)
+        assert status == 200, data
+        return len(ctx.captured_queries), len(data["children"])
+
+    api.get("leader", "/measures", **JUNE)  # the token's first use
+    costs = [cost(code) for code in ("520281", "520281001", "520281001001")]
+    assert len({rows for _queries, rows in costs}) > 1, costs  # the sizes differ
+    assert len({queries for queries, _rows in costs}) == 1, costs

@@ -105,3 +105,22 @@ def test_excel_export_writes_names_as_text(client, world, played):
     cells = [r[0] for r in load_workbook(BytesIO(response.content))["个人"].iter_rows(min_row=3)]
     name = next(c for c in cells if c.value == "=1+1城管二")
     assert name.data_type == "s"  # a string, not a formula
+
+
+@pytest.mark.django_db
+def test_the_page_takes_the_same_queries_however_many_rows(client, world, played):
+    """A subdistrict and a community (below the leader's own unit, so both link up to their parent)
+    show different numbers of rows, of units or of people, in the same statements."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost(query: str) -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = page_as(client, world, "leader", query)
+        assert response.status_code == 200
+        return len(ctx.captured_queries), response.content.decode().count("<tr ")
+
+    page_as(client, world, "leader")  # the session's first use
+    for by in ("unit", "person"):
+        costs = [cost(f"{JUNE}&unit={code}&by={by}") for code in ("520281001", "520281001001")]
+        assert costs[0][1] != costs[1][1] and costs[0][0] == costs[1][0], (by, costs)

@@ -108,6 +108,35 @@ def test_due_just_before_the_holiday_is_urged_after_it(world, cats):
     assert system_steps(case)[-1] == "escalate_alert"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "kind, hours",
+    [("urgent", 120), ("clock_hours", 24)],  # 5 working days as clock hours; a water cut's 24 hours
+)
+def test_a_case_handled_round_the_clock_turns_yellow_and_red_in_the_holiday(world, cats, kind, hours):
+    """Dispatched on 2 October 2025, in the National Day holiday: yellow at 75 % and red at the
+    deadline, both in clock time while nobody works; the urge and the alert wait for working days."""
+    fields = (
+        {"category": cats["garbage"], "urgency": "urgent"}
+        if kind == "urgent"
+        else {"category": cats["water"]}
+    )
+    start = at(2025, 10, 2, 10)
+    case = signed(world, start, **fields)
+    due, yellow = start + timedelta(hours=hours), start + timedelta(hours=hours * 0.75)
+    assert (case.due_at, case.yellow_at) == (due, yellow)
+    sweep(yellow - timedelta(minutes=1))
+    assert system_steps(case) == []
+    sweep(yellow + timedelta(minutes=1))
+    assert system_steps(case) == ["yellow"]
+    sweep(due + timedelta(minutes=1))
+    assert system_steps(case) == ["yellow", "red"]
+    sweep(at(2025, 10, 8, 23))  # the holiday's last day: no urge yet
+    assert system_steps(case) == ["yellow", "red"]
+    sweep(at(2025, 10, 9, 8, 31))
+    assert system_steps(case) == ["yellow", "red", "auto_urge"]
+
+
 def test_thresholds_without_a_database(settings):
     settings.CIVICGRID_WORKING_HOURS = "08:30-12:00,14:00-17:30"
     cal = workcal.WorkingCalendar("08:30-12:00,14:00-17:30", {})

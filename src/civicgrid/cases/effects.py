@@ -132,13 +132,16 @@ def _dispatchers(case: Case) -> Reach:
     return _members(path_ids(case.territory_path), [Role.DISPATCHER])
 
 
+def _intake(case: Case) -> Reach:
+    """The community's staff, else (none there) the dispatcher over the case: who answers a received
+    case, and who rules on a case the community handles."""
+    staff = _members([case.community_id], [Role.COMMUNITY_STAFF])
+    return staff if staff.users else _dispatchers(case)
+
+
 def _rulers(case: Case) -> Reach:
     """The dispatcher over the case, or the community's staff when the community handles it."""
-    if _community_handles(case):
-        staff = _members([case.community_id], [Role.COMMUNITY_STAFF])
-        if staff.users:
-            return staff
-    return _dispatchers(case)
+    return _intake(case) if _community_handles(case) else _dispatchers(case)
 
 
 def _recheckers(case: Case) -> Reach:
@@ -268,6 +271,10 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
     if action == StepAction.REMIND_SIGN:
         unsigned = _assigned_handlers(case, unsigned_only=True)
         return unsigned.notice(f"已超过签收期限，请尽快签收：{label}", "", link)
+    if action == StepAction.REMIND_ANSWER:
+        return _intake(case).notice(f"群众诉求已超过首次答复期限，请尽快处理：{label}", "", link)
+    if action == StepAction.REMIND_RECHECK:
+        return _recheckers(case).notice(f"已超过核查期限，请尽快核查：{label}", "", link)
     titles = {
         StepAction.APPROVE_EXTENSION: "延期申请已同意",
         StepAction.DENY_EXTENSION: "延期申请未同意",

@@ -1,7 +1,8 @@
 """The cases app's periodic jobs, run by `civicgrid worker` (docs/worker.md).
 
 - cases.supervise: yellow and red cards, the automatic urge the day after the deadline, the
-  supervisor's alert at five working days overdue, sign-for and rating reminders. Each sweep finds
+  supervisor's alert at five working days overdue, reminders of a first answer, a sign-for and a
+  re-check gone past their deadlines, and of the rating window closing. Each sweep finds
   its cases with one indexed query and hands each to a function of cases.actions.supervision, which
   claims it with a conditional UPDATE, so a case is never processed twice even when the same sweep
   runs in two workers at once.
@@ -124,6 +125,30 @@ def sweep_sign(now: datetime) -> int:
     return sum(supervision.remind_sign(pk, sign_by=by, now=now) for pk, by in rows if by is not None)
 
 
+def sweep_answer(now: datetime) -> int:
+    reminded = SupervisionMark.objects.filter(case=OuterRef("pk"), answer_reminded_for=OuterRef("answer_by"))
+    rows = (
+        Case.objects.filter(status=Status.RECEIVED, answered_at__isnull=True, answer_by__lte=now)
+        .exclude(Exists(reminded))
+        .order_by("answer_by")
+        .values_list("pk", "answer_by")[:SWEEP_LIMIT]
+    )
+    return sum(supervision.remind_answer(pk, answer_by=by, now=now) for pk, by in rows if by is not None)
+
+
+def sweep_recheck(now: datetime) -> int:
+    reminded = SupervisionMark.objects.filter(
+        case=OuterRef("pk"), recheck_reminded_for=OuterRef("recheck_by")
+    )
+    rows = (
+        Case.objects.filter(status=Status.FED_BACK, recheck_by__lte=now)
+        .exclude(Exists(reminded))
+        .order_by("recheck_by")
+        .values_list("pk", "recheck_by")[:SWEEP_LIMIT]
+    )
+    return sum(supervision.remind_recheck(pk, recheck_by=by, now=now) for pk, by in rows if by is not None)
+
+
 def sweep_rate(now: datetime) -> int:
     # Closures are found through the timeline's (action, at) index: rate_by is closed_at + the window,
     # which categories may set, so the closures of every window in use are read and rate_by decides.
@@ -157,7 +182,9 @@ SWEEPS = {
     "yellow": sweep_yellow,
     "urge": sweep_urge,
     "escalate": sweep_escalate,
+    "remind_answer": sweep_answer,
     "remind_sign": sweep_sign,
+    "remind_recheck": sweep_recheck,
     "remind_rate": sweep_rate,
 }
 

@@ -134,6 +134,8 @@ class SupervisionMark(models.Model):
     sign_reminded_for = models.DateTimeField(_("已提醒签收（签收期限）"), null=True, blank=True)
     alerted_for = models.DateTimeField(_("已提醒督办（办理期限）"), null=True, blank=True)
     rate_reminded_for = models.DateTimeField(_("已提醒评价（评价期限）"), null=True, blank=True)
+    answer_reminded_for = models.DateTimeField(_("已提醒答复（答复期限）"), null=True, blank=True)
+    recheck_reminded_for = models.DateTimeField(_("已提醒核查（核查期限）"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("督办提醒记录")

@@ -419,6 +419,8 @@ class StepAction(models.TextChoices):
     ESCALATE_ALERT = "escalate_alert", _("超期督办提醒")
     REMIND_SIGN = "remind_sign", _("签收提醒")
     REMIND_RATE = "remind_rate", _("评价提醒")
+    REMIND_ANSWER = "remind_answer", _("答复提醒")
+    REMIND_RECHECK = "remind_recheck", _("核查提醒")
 
 
 class CaseStep(models.Model):

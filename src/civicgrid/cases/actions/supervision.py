@@ -1,5 +1,5 @@
 """Supervision by the worker (督办/催办): yellow and red cards, the automatic urge, the supervisor's alert,
-and reminders to sign for a case and to rate it.
+and reminders to answer a resident, to sign for a case, to re-check it and to rate it.
 
 Each function acts on one case for one moment and returns whether it did. It first claims the change
 with a conditional UPDATE (the case's warn level or urge count as last seen, or the SupervisionMark
@@ -11,6 +11,7 @@ transaction, and the step's notifications go out through cases.effects.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -136,15 +137,60 @@ def escalate_alert(case_id: int, *, due_at: datetime, now: datetime) -> bool:
     return True
 
 
+def _claim_reminder(case_id: int, column: str, deadline: datetime, **still: Any) -> Case | None:
+    """The case, locked, if it is `still` as the sweep found it and the reminder about `deadline` in
+    SupervisionMark's `column` was not taken yet; else None."""
+    case = Case.objects.select_for_update().filter(pk=case_id, **still).first()
+    if case is None or not _mark(case_id, column, deadline):
+        return None
+    return case
+
+
+@transaction.atomic
+def remind_answer(case_id: int, *, answer_by: datetime, now: datetime) -> bool:
+    """Reminds the community's staff that a received request has had no first answer (受理, 不予受理,
+    派遣…) by its deadline."""
+    case = _claim_reminder(
+        case_id,
+        "answer_reminded_for",
+        answer_by,
+        status=Status.RECEIVED,
+        answered_at__isnull=True,
+        answer_by=answer_by,
+        answer_by__lte=now,
+    )
+    if case is None:
+        return False
+    note = "已超过首次答复期限，请尽快受理或答复反映人"
+    write_step(case, StepAction.REMIND_ANSWER, by=None, unit=None, before=snapshot(case), at=now, note=note)
+    return True
+
+
+@transaction.atomic
+def remind_recheck(case_id: int, *, recheck_by: datetime, now: datetime) -> bool:
+    """Reminds those who re-check that a fed-back case has waited past its re-check deadline."""
+    case = _claim_reminder(
+        case_id,
+        "recheck_reminded_for",
+        recheck_by,
+        status=Status.FED_BACK,
+        recheck_by=recheck_by,
+        recheck_by__lte=now,
+    )
+    if case is None:
+        return False
+    note = "已超过核查期限，请尽快现场核查"
+    write_step(case, StepAction.REMIND_RECHECK, by=None, unit=None, before=snapshot(case), at=now, note=note)
+    return True
+
+
 @transaction.atomic
 def remind_sign(case_id: int, *, sign_by: datetime, now: datetime) -> bool:
     """Reminds the units that have not signed for a case once its sign-for deadline has passed."""
-    case = (
-        Case.objects.select_for_update()
-        .filter(pk=case_id, status=Status.DISPATCHED, sign_by=sign_by, sign_by__lte=now)
-        .first()
+    case = _claim_reminder(
+        case_id, "sign_reminded_for", sign_by, status=Status.DISPATCHED, sign_by=sign_by, sign_by__lte=now
     )
-    if case is None or not _mark(case_id, "sign_reminded_for", sign_by):
+    if case is None:
         return False
     units = list(
         CaseAssignment.objects.filter(case=case, active=True, signed_at__isnull=True)

@@ -27,6 +27,8 @@ SUPERVISION = [
     StepAction.ESCALATE_ALERT,
     StepAction.REMIND_SIGN,
     StepAction.REMIND_RATE,
+    StepAction.REMIND_ANSWER,
+    StepAction.REMIND_RECHECK,
 ]
 
 
@@ -225,6 +227,56 @@ def test_sign_reminder_once_per_sign_by(world, cats):
         ).count()
         == 1
     )
+
+
+def notices(user, title: str) -> int:
+    return Notification.objects.filter(recipient=user, title__startswith=title).count()
+
+
+@pytest.mark.django_db
+def test_a_request_without_a_first_answer_is_reminded_once(world, cats):
+    """A resident's request received Monday 09:00 is due a first answer by 11:00 (2 working hours):
+    the community's staff are reminded once after that; one answered in time never is."""
+    u = world.users
+    with time_machine.travel(at(2025, 6, 9, 9), tick=False):
+        waiting = file_case(world, by="resident")
+        answered = file_case(world, by="resident")
+    assert waiting.status == "received" and waiting.answer_by == at(2025, 6, 9, 11)
+    with time_machine.travel(at(2025, 6, 9, 10), tick=False):
+        actions.register_case(answered, by=u["staff_a1"])
+    sweep(at(2025, 6, 9, 10, 59))
+    assert system_steps(waiting) == []
+    sweep(at(2025, 6, 9, 11, 1))
+    sweep(at(2025, 6, 9, 11, 2))
+    assert system_steps(waiting) == ["remind_answer"] and system_steps(answered) == []
+    assert notices(u["staff_a1"], "群众诉求已超过首次答复期限") == 1
+    assert notices(u["staff_b1"], "群众诉求已超过首次答复期限") == 0  # another community
+    with time_machine.travel(at(2025, 6, 9, 11, 30), tick=False):
+        actions.register_case(waiting, by=u["staff_a1"])
+    sweep(at(2025, 6, 10, 11))
+    assert system_steps(waiting) == ["remind_answer"]
+
+
+@pytest.mark.django_db
+def test_a_recheck_past_its_deadline_is_reminded_once_per_feedback(world, cats):
+    """Fed back Monday 10:00: the re-check is due Tuesday 10:00 (1 working day); the grid's workers
+    and the community's staff are reminded once; a rework and a new feedback arm it again."""
+    u = world.users
+    case = signed(world, at(2025, 6, 9, 9))
+    with time_machine.travel(at(2025, 6, 9, 10), tick=False):
+        case = actions.feedback_case(case, by=u["handler_cg"], result="已清运")
+    assert case.recheck_by == at(2025, 6, 10, 10)
+    sweep(at(2025, 6, 10, 9, 59))
+    assert "remind_recheck" not in system_steps(case)
+    sweep(at(2025, 6, 10, 10, 1))
+    sweep(at(2025, 6, 10, 10, 2))
+    assert system_steps(case).count("remind_recheck") == 1
+    assert notices(u["grid_a1"], "已超过核查期限") == 1 and notices(u["staff_a1"], "已超过核查期限") == 1
+    with time_machine.travel(at(2025, 6, 10, 11), tick=False):
+        case = actions.recheck_case(case, by=u["grid_a1"], passed=False, note="仍有垃圾")
+        case = actions.feedback_case(case, by=u["handler_cg"], result="已全部清运")
+    sweep(at(2025, 6, 11, 11, 1))
+    assert system_steps(case).count("remind_recheck") == 2
 
 
 def closed(world, case: Case, moment: datetime) -> Case:

@@ -1,4 +1,5 @@
-"""Deadlines as the desk shows them (frozen clock, no database) and the case page's query count."""
+"""Deadlines as the desk shows them (frozen clock; working-time clocks read the calendar's overrides) and
+the case page's query count."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -67,6 +68,7 @@ def test_a_working_time_clock_turns_yellow_at_75_percent_of_its_working_time():
     assert desk_queries.clock_of(fed_back, monday.replace(hour=15, minute=15)).level == "yellow"
 
 
+@pytest.mark.django_db  # the working calendar's overrides (recheck and answer clocks)
 def test_other_statuses():
     fed_back = case(status=Status.FED_BACK, fed_back_at=NOW, recheck_by=NOW + timedelta(hours=8))
     assert desk_queries.clock_of(fed_back, NOW).label == "核查期限"

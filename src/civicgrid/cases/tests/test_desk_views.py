@@ -405,6 +405,12 @@ def test_refusals_come_back_in_the_form_with_their_status(login, world, cats):
     assert recheck.status_code == 422
     merge = login("staff_a1").post(f"/cases/{case.number}/steps/merge/", {"into": case.number})
     assert merge.status_code == 422 and "不能合并到工单自身" in merge.content.decode()
+    # A target that does not exist is the form's wrong input too (htmx shows 422 in the form, not 404).
+    unknown = login("staff_a1").post(
+        f"/cases/{case.number}/steps/merge/", {"into": "CG20990101-9999"}, headers=HX
+    )
+    assert unknown.status_code == 422 and "要合并到的工单不存在" in unknown.content.decode()
+    assert unknown["HX-Retarget"] == "#step-form"
 
 
 @pytest.mark.django_db

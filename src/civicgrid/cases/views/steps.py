@@ -171,5 +171,8 @@ def step_view(request: HttpRequest, number: str, step: str) -> HttpResponse:
                 case, user, {**request.POST.dict(), "photo_ids": ",".join(map(str, data["photo_ids"]))}
             )
             form.is_valid()
-        return _render_form(request, case, step, form, status=exc.status, error=exc.message)
+        # The case itself was found above: a 404 now is a case the form names (合并 into an unknown
+        # number), wrong input to the form, which shows it like any other (422).
+        status = 422 if exc.status == 404 else exc.status
+        return _render_form(request, case, step, form, status=status, error=exc.message)
     return _done(request, user, case.number, label)

@@ -15,7 +15,8 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Case as DbCase
+from django.db.models import Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -482,7 +483,9 @@ def in_progress(user: User) -> QuerySet[Case]:
         if rules.has_role(user, rules.CLAIMER_ROLES):
             parts.append(Q(claimed_by=user))
         led = Case.objects.filter(functools.reduce(operator.or_, parts)) if parts else Case.objects.none()
-    return led.filter(status__in=transitions.FEEDBACKABLE).order_by("due_at")
+    # Deferred cases (缓办) last: their deadline is suspended, and the tab is read from the top.
+    deferred_last = DbCase(When(status=Status.DEFERRED, then=Value(1)), default=Value(0))
+    return led.filter(status__in=transitions.FEEDBACKABLE).order_by(deferred_last, "due_at", "id")
 
 
 def to_claim(user: User) -> QuerySet[Case]:

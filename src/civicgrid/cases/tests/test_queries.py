@@ -291,3 +291,21 @@ def test_the_timeline_a_case_is_read_with_equals_the_timeline_read_on_its_own(wo
     assert (read.lead_unit.pk, read.lead_unit.path) == (case.lead_unit_id, case.lead_unit.path)
     assert read.community == case.community and read.grid == case.grid
     assert "polygon" in read.community.get_deferred_fields()
+
+
+@pytest.mark.django_db
+def test_in_progress_lists_deferred_cases_last(world, cats):
+    """A deferred case's deadline is suspended: it goes after the cases still on the clock, even when
+    its old deadline is the earliest."""
+    import time_machine
+
+    from civicgrid.cases import actions, queries
+    from civicgrid.cases.tests.factories import signed_case
+
+    with time_machine.travel("2025-06-02 09:00 +0800", tick=False):
+        deferred = signed_case(world)
+        actions.defer_case(deferred, by=world.users["dispatcher_a"], reason="待汛期结束")
+    with time_machine.travel("2025-06-03 09:00 +0800", tick=False):
+        later, latest = signed_case(world), signed_case(world, urgency="normal")
+    order = [c.number for c in queries.in_progress(world.users["handler_cg"])]
+    assert order == [later.number, latest.number, deferred.number]

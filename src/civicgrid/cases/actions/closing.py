@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from civicgrid.cases import deadlines, rules, transitions
+from civicgrid.cases import deadlines, queries, rules, transitions
 from civicgrid.cases.actions._common import lock, require_status, require_text, snapshot, write_step
 from civicgrid.cases.actions.handling import assign
 from civicgrid.cases.models import (
@@ -52,12 +52,23 @@ def rechecker(by: User, case: Case) -> Unit | None:
     return m.unit
 
 
+def require_independent(by: User, case: Case) -> None:
+    """核查 checks somebody else's work: whoever gave the feedback may not pass or fail it (a grid
+    worker whose grid led the case leaves the check to another worker, the community or the centre)."""
+    if by.is_superuser:
+        return
+    feedback = [s for s in queries.timeline(case) if s.action == StepAction.FEEDBACK]
+    if feedback and feedback[-1].actor_id == by.pk:
+        raise Forbidden(_("不能核查自己反馈的办理结果"))
+
+
 @transaction.atomic
 def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") -> Case:
     """On-site check of the feedback: passed closes the case (结案); not passed sends it back (返工)."""
     case = lock(case, by)
     unit = rechecker(by, case)
     require_status(case, transitions.RECHECKABLE, _("只有已反馈的工单可以核查"))
+    require_independent(by, case)
     before = snapshot(case)
     now = timezone.now()
     case.recheck_by = None

@@ -168,6 +168,7 @@ def _photos(ctx: StepContext) -> None:
 
 def _recheck(ctx: StepContext) -> None:
     closing.rechecker(ctx.user, ctx.case)
+    closing.require_independent(ctx.user, ctx.case)
     require_status(ctx.case, transitions.RECHECKABLE, _("只有已反馈的工单可以核查"))
 
 

@@ -58,6 +58,26 @@ def test_recheck_failure_sends_it_back_for_rework(api, world, cats):
 
 
 @pytest.mark.django_db
+def test_who_fed_back_may_not_recheck_it(api, world, cats, client):
+    """The community sends a case to its own grid; the grid worker handles it and may not then pass
+    their own result: the community's staff (or another grid's worker, or the centre) re-check it."""
+    u = world.users
+    case = file_case(world)
+    actions.register_case(case, by=u["staff_a1"])
+    actions.dispatch_case(case, by=u["staff_a1"], lead_unit=world.units["grid_a1"])
+    actions.sign_case(case, by=u["grid_a1"])
+    assert api.act("grid_a1", case.number, "feedback", {"result": "已清理"})[0] == 200
+    status, data = api.act("grid_a1", case.number, "recheck", {"passed": True})
+    assert status == 403 and data["error"]["message"] == "不能核查自己反馈的办理结果"
+    assert Case.objects.get(pk=case.pk).status == Status.FED_BACK
+    client.force_login(u["grid_a1"])
+    assert 'data-step="recheck"' not in client.get(f"/cases/{case.number}/").content.decode()  # no button
+    client.force_login(u["staff_a1"])
+    assert 'data-step="recheck"' in client.get(f"/cases/{case.number}/").content.decode()
+    assert api.act("staff_a1", case.number, "recheck", {"passed": True})[1]["status"] == "closed"
+
+
+@pytest.mark.django_db
 @time_machine.travel(datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False)
 def test_dissatisfied_rating_reopens_for_the_same_lead(api, world, cats):
     # A Wednesday morning: a day later the new sign-by deadline is a working day later too (run

@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import override, pgettext_lazy
 from django.views.decorators.http import require_GET
 
 from civicgrid.cases.measures.report import (
@@ -29,35 +30,36 @@ from civicgrid.cases.measures.report import (
 from civicgrid.core.errors import InvalidInput
 from civicgrid.people.queries import units_visible_to, user_of
 
-# (key, label, kind): the columns of the unit table and the Excel sheet.
+# (key, label, kind): the columns of the unit table and the Excel sheet (the sheet is written in
+# Chinese, as the cases' export is: a 台账 filed as it is).
 UNIT_COLUMNS = [
-    ("orders", "派单", "count"),
-    ("response_rate", "响应率", "rate"),
-    ("due", "应结", "count"),
-    ("deferred", "缓办", "count"),
-    ("closed", "结案", "count"),
-    ("on_time_closure_rate", "按期结案率", "rate"),
-    ("closure_rate", "结案率", "rate"),
-    ("extension_rate", "延期率", "rate"),
-    ("rework_rate", "返工率", "rate"),
-    ("return_rate", "退单率", "rate"),
-    ("rated", "评价", "count"),
-    ("resolution_rate", "解决率", "rate"),
-    ("satisfaction_rate", "满意率", "rate"),
-    ("handling_hours_avg", "平均办理时长（小时）", "hours"),
-    ("handling_hours_p90", "90% 办理时长（小时）", "hours"),
+    ("orders", pgettext_lazy("measure column", "派单"), "count"),
+    ("response_rate", pgettext_lazy("measure column", "响应率"), "rate"),
+    ("due", pgettext_lazy("measure column", "应结"), "count"),
+    ("deferred", pgettext_lazy("measure column", "缓办"), "count"),
+    ("closed", pgettext_lazy("measure column", "结案"), "count"),
+    ("on_time_closure_rate", pgettext_lazy("measure column", "按期结案率"), "rate"),
+    ("closure_rate", pgettext_lazy("measure column", "结案率"), "rate"),
+    ("extension_rate", pgettext_lazy("measure column", "延期率"), "rate"),
+    ("rework_rate", pgettext_lazy("measure column", "返工率"), "rate"),
+    ("return_rate", pgettext_lazy("measure column", "退单率"), "rate"),
+    ("rated", pgettext_lazy("measure column", "评价"), "count"),
+    ("resolution_rate", pgettext_lazy("measure column", "解决率"), "rate"),
+    ("satisfaction_rate", pgettext_lazy("measure column", "满意率"), "rate"),
+    ("handling_hours_avg", pgettext_lazy("measure column", "平均办理时长（小时）"), "hours"),
+    ("handling_hours_p90", pgettext_lazy("measure column", "90% 办理时长（小时）"), "hours"),
 ]
 PERSON_COLUMNS = [
-    ("signed", "签收", "count"),
-    ("response_rate", "按时签收率", "rate"),
-    ("closed", "结案", "count"),
-    ("on_time_closure_rate", "按期结案率", "rate"),
-    ("rework_rate", "返工率", "rate"),
-    ("rated", "评价", "count"),
-    ("resolution_rate", "解决率", "rate"),
-    ("satisfaction_rate", "满意率", "rate"),
-    ("handling_hours_avg", "平均办理时长（小时）", "hours"),
-    ("handling_hours_p90", "90% 办理时长（小时）", "hours"),
+    ("signed", pgettext_lazy("measure column", "签收"), "count"),
+    ("response_rate", pgettext_lazy("measure column", "按时签收率"), "rate"),
+    ("closed", pgettext_lazy("measure column", "结案"), "count"),
+    ("on_time_closure_rate", pgettext_lazy("measure column", "按期结案率"), "rate"),
+    ("rework_rate", pgettext_lazy("measure column", "返工率"), "rate"),
+    ("rated", pgettext_lazy("measure column", "评价"), "count"),
+    ("resolution_rate", pgettext_lazy("measure column", "解决率"), "rate"),
+    ("satisfaction_rate", pgettext_lazy("measure column", "满意率"), "rate"),
+    ("handling_hours_avg", pgettext_lazy("measure column", "平均办理时长（小时）"), "hours"),
+    ("handling_hours_p90", pgettext_lazy("measure column", "90% 办理时长（小时）"), "hours"),
 ]
 
 
@@ -132,7 +134,7 @@ def _xlsx(data: dict[str, Any]) -> HttpResponse:
         assert sheet is not None
         sheet.title = title
         sheet.append([text_cell(sheet, f"{data['unit']['name']} 考核指标 {data['from']} 至 {data['to']}")])
-        sheet.append(["名称", "编码", *(label for _k, label, _kind in columns), "样本过少", "排名"])
+        sheet.append(["名称", "编码", *(str(label) for _k, label, _kind in columns), "样本过少", "排名"])
         for cell in sheet[2]:
             cell.font = Font(bold=True)
         for name, code, item in items:
@@ -175,7 +177,8 @@ def measures_view(request: HttpRequest) -> HttpResponse:
     by_person = request.GET.get("by") == "person"
     data = unit_report(unit, p, by_person=by_person)
     if request.GET.get("format") == "xlsx":
-        return _xlsx(data)
+        with override("zh-hans"):
+            return _xlsx(data)
     base = {"from": p.start.isoformat(), "to": p.end.isoformat()}
     parent = None
     if unit.parent_id and units_visible_to(user, roles=STAFF_ROLES).filter(pk=unit.parent_id).exists():

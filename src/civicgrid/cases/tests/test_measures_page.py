@@ -69,6 +69,15 @@ def test_excel_export(client, world, played):
 
 
 @pytest.mark.django_db
+def test_english_headers_on_the_page_and_a_chinese_workbook(client, world, played):
+    client.cookies["django_language"] = "en"
+    html = page_as(client, world, "dispatcher_a").content.decode()
+    assert "<th>Response rate</th>" in html and "<th>On-time closure</th>" in html and "响应率" not in html
+    book = load_workbook(BytesIO(page_as(client, world, "dispatcher_a", f"{JUNE}&format=xlsx").content))
+    assert "响应率" in [c.value for c in book["单位"][2]]  # the 台账 stays Chinese, as the cases' export
+
+
+@pytest.mark.django_db
 def test_scope_and_roles(client, world, played):
     assert page_as(client, world, "dispatcher_a", f"{JUNE}&unit=520281002").status_code == 404
     assert page_as(client, world, "resident").status_code == 403

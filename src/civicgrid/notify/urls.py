@@ -8,4 +8,5 @@ urlpatterns = [
     path("inbox/count/", views.count_view, name="count"),
     path("inbox/read-all/", views.read_all_view, name="read_all"),
     path("inbox/<int:pk>/read/", views.read_view, name="read"),
+    path("inbox/<int:pk>/open/", views.open_view, name="open"),
 ]

@@ -1,4 +1,5 @@
-"""The inbox page, mark-as-read (htmx or plain POST) and the header's unread badge."""
+"""The inbox page, opening a notification, mark-as-read (htmx or plain POST) and the header's unread
+badge."""
 
 from __future__ import annotations
 
@@ -51,6 +52,19 @@ def read_view(request: HttpRequest, pk: int) -> HttpResponse:
         response["HX-Trigger"] = READ_EVENT
         return response
     return _back_to_inbox(request)
+
+
+@login_required
+@require_GET
+def open_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Follows a notification's link and marks it read, as opening a message does in any inbox.
+
+    A GET that changes state: only the reader's own notification, and reading it twice changes
+    nothing, so a prefetch or a shared link can do no harm. The link was written by the system
+    (notify.prepare allows site paths and http(s) addresses only)."""
+    notification = get_notification_for(request.user, pk)  # 404 for anybody else's
+    actions.mark_read(request.user, [notification.pk])  # type: ignore[arg-type]
+    return redirect(notification.link or reverse("notify:inbox"))
 
 
 @login_required

@@ -25,7 +25,7 @@ def staff_a1(world, client):
 
 
 def test_anonymous_is_sent_to_login(db, client):
-    for url in [reverse("notify:inbox"), reverse("notify:count")]:
+    for url in [reverse("notify:inbox"), reverse("notify:count"), reverse("notify:open", args=[1])]:
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("people:login"))
@@ -39,8 +39,23 @@ def test_the_inbox_shows_only_the_users_own_notifications(world, client, staff_a
     response = client.get(reverse("notify:inbox"))
     assert response.status_code == 200
     page = response.content.decode()
-    assert "工单 GD-1 待签收" in page and 'href="/cases/GD-1/"' in page and "请尽快处理" in page
+    n = Notification.objects.get(title="工单 GD-1 待签收")
+    assert "工单 GD-1 待签收" in page and f'href="/inbox/{n.pk}/open/"' in page and "请尽快处理" in page
     assert "工单 GD-2 待签收" not in page
+
+
+def test_opening_a_notification_follows_its_link_and_marks_it_read(world, client, staff_a1):
+    mine = send(staff_a1, "工单 GD-1 待签收", link="/cases/GD-1/")
+    theirs = send(world.users["staff_a2"], "工单 GD-2 待签收", link="/cases/GD-2/")
+    response = client.get(reverse("notify:open", args=[mine.pk]))
+    assert response.status_code == 302 and response["Location"] == "/cases/GD-1/"
+    mine.refresh_from_db()
+    assert mine.read_at is not None
+    assert client.get(reverse("notify:open", args=[mine.pk])).status_code == 302  # again: no change
+    assert client.get(reverse("notify:open", args=[theirs.pk])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    assert client.post(reverse("notify:open", args=[mine.pk])).status_code == 405
 
 
 def test_unread_filter(world, client, staff_a1):

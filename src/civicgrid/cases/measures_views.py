@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -30,9 +30,13 @@ from civicgrid.cases.measures.report import (
 from civicgrid.core.errors import InvalidInput
 from civicgrid.people.queries import units_visible_to, user_of
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 # (key, label, kind): the columns of the unit table and the Excel sheet (the sheet is written in
 # Chinese, as the cases' export is: a 台账 filed as it is).
-UNIT_COLUMNS = [
+Column = tuple[str, "StrOrPromise", str]
+UNIT_COLUMNS: list[Column] = [
     ("orders", pgettext_lazy("measure column", "派单"), "count"),
     ("response_rate", pgettext_lazy("measure column", "响应率"), "rate"),
     ("due", pgettext_lazy("measure column", "应结"), "count"),
@@ -49,7 +53,7 @@ UNIT_COLUMNS = [
     ("handling_hours_avg", pgettext_lazy("measure column", "平均办理时长（小时）"), "hours"),
     ("handling_hours_p90", pgettext_lazy("measure column", "90% 办理时长（小时）"), "hours"),
 ]
-PERSON_COLUMNS = [
+PERSON_COLUMNS: list[Column] = [
     ("signed", pgettext_lazy("measure column", "签收"), "count"),
     ("response_rate", pgettext_lazy("measure column", "按时签收率"), "rate"),
     ("closed", pgettext_lazy("measure column", "结案"), "count"),
@@ -83,7 +87,7 @@ def _text(value: Any, kind: str) -> str:
     return str(value)
 
 
-def _cells(measures: dict[str, Any], columns: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+def _cells(measures: dict[str, Any], columns: list[Column]) -> list[dict[str, Any]]:
     return [
         {"text": _text(measures[key], kind), "small": key in measures["small"], "kind": kind}
         for key, _label, kind in columns
@@ -99,7 +103,7 @@ def _table(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _row(item: dict[str, Any], columns: list[tuple[str, str, str]]) -> dict[str, Any]:
+def _row(item: dict[str, Any], columns: list[Column]) -> dict[str, Any]:
     return {
         "cells": _cells(item["measures"], columns),
         "small_sample": item["small_sample"],
@@ -115,7 +119,7 @@ def _xlsx(data: dict[str, Any]) -> HttpResponse:
 
     grey = PatternFill("solid", fgColor="EEEEEE")
     book = Workbook()
-    sheets: list[tuple[str, list[tuple[str, str, str]], list[tuple[str, str | None, dict[str, Any]]]]] = [
+    sheets: list[tuple[str, list[Column], list[tuple[str, str | None, dict[str, Any]]]]] = [
         (
             "单位",
             UNIT_COLUMNS,

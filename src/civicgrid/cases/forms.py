@@ -37,6 +37,15 @@ def _unit_choice(unit: Unit) -> str:
     return gettext("%(name)s（%(kind)s）") % {"name": unit.name, "kind": unit.get_kind_display()}
 
 
+def _by_kind(units: dict[str, Unit]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Units as choices grouped by kind (职能部门, 内设机构, 社区, 网格: an <optgroup> each), in the order
+    given: a subdistrict offers some 250 units, which one flat list made hard to find on a phone."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for pk, unit in units.items():
+        groups.setdefault(str(unit.get_kind_display()), []).append((pk, unit.name))
+    return list(groups.items())
+
+
 def _choices(form: forms.Form, name: str, choices: list[tuple[str, Any]]) -> None:
     field = form.fields[name]
     assert isinstance(field, forms.ChoiceField)
@@ -177,7 +186,7 @@ class DispatchForm(StepForm):
     def __init__(self, case: Case, user: User, *args: Any, **kwargs: Any):
         super().__init__(case, user, *args, **kwargs)
         self.targets = {str(u.pk): u for u in desk_queries.dispatch_targets(case, user)}
-        choices = [(pk, _unit_choice(u)) for pk, u in self.targets.items()]
+        choices = _by_kind(self.targets)
         _choices(self, "lead_unit", [("", gettext("请选择")), *choices])
         _choices(self, "assisting_units", choices)
         default = case.category.default_lead_unit_id if case.category_id and case.category else None

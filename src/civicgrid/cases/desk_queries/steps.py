@@ -267,4 +267,6 @@ def dispatch_targets(case: Case, user: User) -> list[Unit]:
             return []
         q = Q(kind__in=[UnitKind.COMMUNITY, UnitKind.GRID], path__startswith=community.unit.path)
     units = list(Unit.objects.filter(q, is_active=True).order_by("path")[:2000])
-    return sorted(units, key=lambda u: (TARGET_ORDER.get(UnitKind(u.kind), 9), u.path))
+    # By kind, then by code: a path orders by the ids in it ("/1/2/10" before "/1/2/3"), which put the
+    # 23rd department first and a community's grids 08–12 before 01–07.
+    return sorted(units, key=lambda u: (TARGET_ORDER.get(UnitKind(u.kind), 9), u.code or "", u.name))

@@ -44,7 +44,7 @@ def test_dispatch_then_sign_without_reloading(page, phone, world, cats):
     # Dispatch through the htmx form: the panel changes, the page does not reload.
     page.click("a[data-step=dispatch]")
     page.locator("#step-form form[data-step=dispatch]").wait_for()
-    page.select_option("#id_lead_unit", label="测试县城市管理局（职能部门）")
+    page.select_option("#id_lead_unit", label="测试县城市管理局")
     page.fill("#id_note", "请两日内修复")
     page.click("#step-form button[type=submit]")
     page.locator("#case-panel .flash", has_text="派遣：已完成").wait_for()

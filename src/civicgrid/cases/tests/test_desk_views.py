@@ -354,6 +354,15 @@ def test_dispatch_through_htmx_answers_the_panel(login, world, cats):
     # The category's default unit is chosen; only targets the dispatcher may use are offered.
     assert f'<option value="{world.units["dept_cg"].pk}" selected>' in html
     assert "乙一社区" not in html and "甲一社区" in html
+    # Grouped by kind, each group in the order of its codes.
+    groups = re.findall(
+        r'<optgroup label="([^"]+)">(.*?)</optgroup>',
+        html.split('id="id_lead_unit"')[1].split("</select>")[0],
+        re.S,
+    )
+    assert [label for label, _ in groups] == ["职能部门", "街道内设机构", "社区/村", "网格"]
+    assert re.findall(r">([^<]+)</option>", groups[0][1]) == ["测试县城市管理局", "测试县市场监督管理局"]
+    assert re.findall(r">([^<]+)</option>", groups[3][1]) == ["甲一第1网格", "甲二第1网格"]
     response = client.post(
         f"/cases/{case.number}/steps/dispatch/",
         {

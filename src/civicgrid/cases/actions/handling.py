@@ -33,7 +33,7 @@ from civicgrid.cases.models import (
     StepAction,
     WarnLevel,
 )
-from civicgrid.core import coords, rows
+from civicgrid.core import coords, geo, rows
 from civicgrid.core.errors import Forbidden, InvalidInput, InvalidTransition
 from civicgrid.core.models import Unit, UnitKind
 from civicgrid.people.models import Role
@@ -448,6 +448,10 @@ def arrive_case(
     assignment.arrived_lat, assignment.arrived_lng = lat, lng
     rows.update(assignment, ["arrived_at", "arrived_by", "arrived_lat", "arrived_lng"])
     extra: dict[str, Any] = {"lat": round(lat, 6), "lng": round(lng, 6), "role": assignment.role}
+    if case.lat is not None and case.lng is not None:
+        # How far from the case's place the check-in was made: shown with it (a check-in far away is
+        # flagged, not refused: a phone's fix indoors, or the estate office next door, can be off).
+        extra["distance_m"] = round(geo.haversine_m(lat, lng, case.lat, case.lng))
     if photos:
         extra["photos"] = [p.pk for p in photos]
     step = write_step(

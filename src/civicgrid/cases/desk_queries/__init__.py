@@ -307,6 +307,19 @@ def _names(codes: set[Any]) -> dict[Any, str]:
     return found
 
 
+# A check-in farther than this from the case's place is flagged on its timeline line.
+ARRIVAL_FAR_M = 500
+
+
+def _arrival_line(metres: int) -> str:
+    far = metres > ARRIVAL_FAR_M
+    if metres >= 1000:
+        where = gettext("距工单位置约 %(km)s 公里") % {"km": f"{metres / 1000:,.1f}"}
+    else:
+        where = gettext("距工单位置约 %(m)s 米") % {"m": metres}
+    return where + gettext("（偏离工单位置，请核实）") if far else where
+
+
 def step_details(case: Case) -> dict[int, str]:
     """A line per step saying what changed that the note does not: units, reasons, verdicts (2 queries)."""
     rows = list(
@@ -320,6 +333,7 @@ def step_details(case: Case) -> dict[int, str]:
                 StepAction.REQUEST_EXTENSION,
                 StepAction.APPROVE_EXTENSION,
                 StepAction.MERGE,
+                StepAction.ARRIVE,
             ],
         ).values_list("pk", "action", "changes")
     )
@@ -357,5 +371,7 @@ def step_details(case: Case) -> dict[int, str]:
             ) % {"days": days}
         elif action == StepAction.MERGE:
             line = gettext("合并到 %(number)s") % {"number": changes.get("into")}
+        elif action == StepAction.ARRIVE and isinstance(changes.get("distance_m"), int):
+            line = _arrival_line(changes["distance_m"])
         details[pk] = str(line)
     return details

@@ -466,6 +466,19 @@ def test_the_check_in_form_takes_photos_and_the_page_captions_them(login, world,
 
 
 @pytest.mark.django_db
+def test_the_timeline_says_how_far_from_the_case_a_check_in_was(login, world, cats):
+    """Flagged past 500 m, not refused: a phone's fix indoors or the estate office next door can be off."""
+    case = case_in_state(world, "signed")  # filed at 25.705, 104.405
+    actions.arrive_case(case, by=world.users["handler_cg"], lat=25.706, lng=104.405)  # about 111 m north
+    actions.arrive_case(case, by=world.users["handler_cg"], lat=39.9, lng=116.4)  # Beijing
+    steps = CaseStep.objects.filter(case=case, action="arrive").order_by("pk")
+    assert [s.changes["distance_m"] for s in steps][0] == 111
+    html = login("handler_cg").get(f"/cases/{case.number}/").content.decode()
+    assert "距工单位置约 111 米" in html and "距工单位置约 111 米（" not in html
+    assert re.search(r"距工单位置约 1,[0-9]{3}\.[0-9] 公里（偏离工单位置，请核实）", html)
+
+
+@pytest.mark.django_db
 def test_bad_photo_is_refused_and_nothing_changes(login, world, cats):
     case = case_in_state(world, "signed")
     bad = SimpleUploadedFile("x.jpg", b"not an image", content_type="image/jpeg")

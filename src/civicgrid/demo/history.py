@@ -22,6 +22,7 @@ from shapely.geometry import Point, shape
 from civicgrid.cases import deadlines
 from civicgrid.cases.actions import changed_fields, snapshot
 from civicgrid.cases.models import (
+    CLOCK_STATUSES,
     AssignmentRole,
     Case,
     CaseAssignment,
@@ -138,6 +139,25 @@ class Sim:
 
     def __post_init__(self) -> None:
         self.seen = snapshot(self.case)
+
+    def cards(self, now: datetime) -> None:
+        """The yellow and red cards the worker would have given the open round by `now`, each a step as
+        the worker writes it: the measures count a round due by its red card's step, and the worker
+        skips a case already red. Dated when due, or after the round's last step if that came later."""
+        case = self.case
+        if case.status not in CLOCK_STATUSES or case.due_at is None or case.yellow_at is None:
+            return
+        last = self.steps[-1].at if self.steps else case.created_at
+        if case.yellow_at <= now and case.yellow_at < case.due_at:
+            case.warn_level = WarnLevel.YELLOW
+            self.step(
+                "yellow", max(case.yellow_at, last), case.status, by=None, unit=None, note="办理时限已过 75%"
+            )
+        if case.due_at <= now:
+            case.warn_level = WarnLevel.RED
+            deadline = timezone.localtime(case.due_at).isoformat()
+            at = max(case.due_at, last)
+            self.step("red", at, case.status, by=None, unit=None, note="已超过办理期限", deadline=deadline)
 
     def step(
         self,
@@ -274,6 +294,7 @@ class History:
             )
         )
         self.tell(sim, community)
+        sim.cards(self.stop)  # a round still open where the story stopped
         return sim
 
     def tell(self, sim: Sim, community: Unit) -> None:
@@ -485,7 +506,6 @@ class History:
                 at, rng.uniform(0.1, 0.9) * limit_hours if on_time else limit_hours + rng.uniform(1, 20)
             )
             if at > now:
-                case.warn_level = WarnLevel.RED if case.due_at and case.due_at < now else WarnLevel.NONE
                 return
             case.fed_back_at = at
             case.feedback_result = rng.choice(RESULTS)

@@ -216,8 +216,14 @@ def test_list_search_filters_sort_and_paging(login, world, cats):
     for query in ["?created_from=0001-01-01", "?created_to=9999-12-31"]:
         bad = client.get("/cases/list/" + query)
         assert bad.status_code == 422 and bad.context["form"].has_error(query[1:].split("=")[0]), query
-    # B's dispatcher sees none of A's cases, whatever the filter.
-    assert login("dispatcher_b").get("/cases/list/?q=垃圾").context["rows"] == []
+    long = client.get("/cases/list/?q=" + "垃" * 101)
+    assert (
+        long.status_code == 422
+        and 'class="error" role="alert">确保该变量包含不超过 100 字符' in long.content.decode()
+    )
+    # B's dispatcher sees none of A's cases, whatever the filter, and is told so.
+    none = login("dispatcher_b").get("/cases/list/?q=垃圾")
+    assert none.context["rows"] == [] and "没有符合条件的工单" in none.content.decode()
 
 
 @pytest.mark.django_db

@@ -75,6 +75,7 @@ def test_dispatch_then_sign_without_reloading(page, phone, world, cats):
     phone.click("#step-form button[type=submit]")
     phone.locator("#step-form .field-reason_code .error").wait_for()
     assert phone.evaluate(MARKER) == "kept"
+    assert phone.locator("#case-panel .flash").count() == 0  # the sign's 已完成 went with the new step
     phone.click("#step-form [data-cancel]")
     assert phone.locator("#step-form").inner_html().strip() == ""
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360

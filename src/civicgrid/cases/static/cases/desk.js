@@ -41,7 +41,7 @@
   document.addEventListener("htmx:load", function (event) { initAll(event.target); });
 
   document.addEventListener("click", function (event) {
-    // A new step starts: the last step's "…：已完成" would stand beside this one's errors.
+    // A new step starts: the last step's "done" banner would stand beside this one's errors.
     if (event.target.closest("a.step[data-step]")) {
       document.querySelectorAll("#case-panel .flash").forEach(function (flash) { flash.remove(); });
     }

@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "civicgrid.notify.context.unread_count",
+                "civicgrid.cases.context.desk_links",
             ],
         },
     },

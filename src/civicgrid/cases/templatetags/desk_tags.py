@@ -7,8 +7,6 @@ from django.utils.html import json_script
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
-from civicgrid.cases.rules import is_staff_viewer
-
 register = template.Library()
 
 
@@ -23,9 +21,3 @@ def desk_messages() -> SafeString:
         },
         "desk-messages",
     )
-
-
-@register.filter
-def sees_measures(user: object) -> bool:
-    """Whether the desk shows the measures link: staff only (a Party member has no measures page)."""
-    return bool(getattr(user, "is_authenticated", False)) and is_staff_viewer(user)  # type: ignore[arg-type]

@@ -499,6 +499,25 @@ def test_bad_photo_is_refused_and_nothing_changes(login, world, cats):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/desk/", "/inbox/", "/measures/", "/password/", "/cases/"])
+def test_every_page_header_links_the_desk_as_the_role_allows(login, world, cats, url):
+    def header(who: str) -> str:
+        html = login(who).get(url).content.decode()
+        return html.split('<header class="top">')[1].split("</header>")[0]
+
+    staff = header("dispatcher_a")
+    assert 'href="/cases/"' in staff and 'href="/cases/list/"' in staff and 'href="/measures/"' in staff
+    if url not in ("/measures/", "/cases/"):  # pages a Party member may open
+        member = header("member_a1")
+        assert 'href="/cases/"' in member and 'href="/measures/"' not in member
+    if url in ("/desk/", "/inbox/", "/password/"):
+        resident = header("resident")
+        assert 'href="/cases/"' not in resident and 'href="/measures/"' not in resident
+    # Each language in its own name.
+    assert ">简体中文</option>" in staff and ">English</option>" in staff
+
+
+@pytest.mark.django_db
 def test_desk_shows_the_case_inbox_counts_and_measures_link(login, world, cats):
     case_in_state(world, "registered")
     html = login("dispatcher_a").get("/desk/").content.decode()

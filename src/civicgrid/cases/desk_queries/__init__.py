@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from civicgrid.cases import deadlines, queries, rules
+from civicgrid.cases import deadlines, queries, rules, transitions
 from civicgrid.cases.desk_queries.steps import (
     CHECKS,
     STEP_LABELS,
@@ -238,6 +238,12 @@ STATUS_HINTS: dict[str, StrOrPromise] = {
     Status.CLOSED: _("已结案"),
     Status.MERGED: _("已合并到另一工单"),
 }
+
+
+def status_hint(case: Case) -> StrOrPromise:
+    if case.offered_at and case.status in transitions.CLAIMABLE:
+        return _("已发布党员认领，等待社区党员认领")
+    return STATUS_HINTS.get(case.status, "")
 
 
 # --- the list: search, filters, sort ----------------------------------------------------------------

@@ -635,6 +635,7 @@ def test_a_party_member_claims_at_the_desk(login, world, cats):
     assert exported.status_code == 200 and numbers == [case.number]
     page = client.get(f"/cases/{case.number}/").content.decode()
     assert f"/cases/{case.number}/steps/claim/" in page and "/steps/dispatch/" not in page
+    assert "已发布党员认领，等待社区党员认领" in page  # not 已立案，等待派遣
     # Another community's member: not their case (404); staff of the community: no claim (403).
     assert login("member_a2").get(f"/cases/{case.number}/").status_code == 404
     refused = login("staff_a1").post(
@@ -645,6 +646,8 @@ def test_a_party_member_claims_at_the_desk(login, world, cats):
         f"/cases/{case.number}/steps/claim/", {"note": "我来"}, headers={"HX-Request": "true"}
     )
     assert done.status_code == 200 and "认领：已完成" in done.content.decode()
+    member = world.users["member_a1"]
+    assert f"党员 {member.display_name or member.username} 认领" in done.content.decode()  # on the lead unit
     assert Case.objects.get(pk=case.pk).claimed_by == world.users["member_a1"]
     again = login("member_a1").post(
         f"/cases/{case.number}/steps/claim/", {"note": ""}, headers={"HX-Request": "true"}

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicgrid.cases import desk_queries, rules, schemas
-from civicgrid.cases.models import Case
+from civicgrid.cases.models import Case, StepAction
 from civicgrid.cases.search import matches_page
 from civicgrid.core import coords
 from civicgrid.core.bounds import MAX_PAGE
@@ -145,7 +145,11 @@ def case_context(case: Case, user: User) -> dict[str, Any]:
         "detail": detail,
         "timeline": timeline,
         "photos": photos,
-        "status_hint": desk_queries.STATUS_HINTS.get(case.status, ""),
+        "status_hint": desk_queries.status_hint(case),
+        # The Party member who claimed it (党员认领): the actor of its claim step.
+        "claimer": next((s["actor"] for s in reversed(timeline) if s["action"] == StepAction.CLAIM), "")
+        if case.claimed_by_id
+        else "",
         "clocks": desk_queries.case_clocks(case, timezone.now()),
         "steps": [(s, desk_queries.STEP_LABELS[s]) for s in steps],
         "map": _map(case),

@@ -34,3 +34,12 @@ DUTIES: dict[str, list[StrOrPromise]] = {
     Role.LEADER: [_("查看一屏调度大屏和排名")],
     Role.ADMINISTRATOR: [_("配置单位、事项分类、时限和用户")],
 }
+
+# The pages where a role does what its duties say, when that is not the case desk (the header links
+# that): (URL name, label).
+DUTY_PAGES: dict[str, list[tuple[str, StrOrPromise]]] = {
+    Role.RESIDENT: [("intake:report", _("随手拍 / 点单")), ("intake:my", _("我的诉求"))],
+    Role.HOUSEHOLD_LEADER: [("intake:report", _("代联户提交诉求")), ("intake:my", _("我提交的诉求"))],
+    Role.MOBILE_REPORTER: [("intake:report", _("路面随手拍")), ("intake:my", _("我提交的诉求"))],
+    Role.GRID_WORKER: [("intake:report", _("巡查上报"))],
+}

@@ -20,7 +20,7 @@ from civicgrid.people import actions
 from civicgrid.people.forms import LoginForm, PasswordChangeForm, TokenForm
 from civicgrid.people.models import ApiToken, User
 from civicgrid.people.queries import memberships_of, user_of
-from civicgrid.people.roles import DUTIES
+from civicgrid.people.roles import DUTIES, DUTY_PAGES
 
 
 def _client_address(request: HttpRequest) -> str:
@@ -97,6 +97,7 @@ def desk_view(request: HttpRequest) -> HttpResponse:
             {
                 "membership": m,
                 "duties": DUTIES.get(m.role, []),
+                "pages": DUTY_PAGES.get(m.role, []),
                 "below": [{"kind": UnitKind(row["kind"]).label, "n": row["n"]} for row in below],
             }
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from civicgrid.cases.models import Category, LimitUnit
 from civicgrid.core.models import AuditEntry, Unit, UnitKind
 from civicgrid.demo import world
 from civicgrid.demo.load import load_world
-from civicgrid.people.models import Membership, User
+from civicgrid.people.models import Membership, Role, User
 from civicgrid.people.queries import units_visible_to
 
 DOCS = Path(__file__).resolve().parents[4] / "docs" / "demo.md"
@@ -172,6 +173,12 @@ def test_every_demo_login_reaches_its_desk(demo_world, db, account):
     page = desk.content.decode()
     assert str(account.role.label) in page
     assert Unit.objects.get(code=account.unit_code).name in page
+    # The pages the desk sends a role to for its duties open for it (filing: /report/ and /my/).
+    pages = re.findall(r'<a class="button" href="([^"]+)"', page)
+    if account.role in (Role.RESIDENT, Role.HOUSEHOLD_LEADER, Role.MOBILE_REPORTER, Role.GRID_WORKER):
+        assert "/report/" in pages, account.username
+    for url in pages:
+        assert client.get(url).status_code == 200, (account.username, url)
 
 
 @pytest.mark.skipif(not DOCS.exists(), reason="docs/ is not shipped with the package")

@@ -515,6 +515,8 @@ def test_every_page_header_links_the_desk_as_the_role_allows(login, world, cats,
         assert 'href="/cases/"' not in resident and 'href="/measures/"' not in resident
     # Each language in its own name.
     assert ">简体中文</option>" in staff and ">English</option>" in staff
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', login("dispatcher_a").get(url).content.decode())
+    assert icon and login("dispatcher_a").get(icon.group(1)).status_code == 200
 
 
 @pytest.mark.django_db

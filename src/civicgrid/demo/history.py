@@ -381,6 +381,11 @@ class History:
         case.dispatched_at = at
         case.sign_by, case.due_at, case.yellow_at = deadlines.of_round(at, case.category, case.urgency)
         case.signed_at = at if claimer else None
+        # A new round, as handling.assign starts one: the last round's outcome is cleared (a reopening
+        # kept the old feedback time, earlier than the new dispatch, in the export).
+        case.fed_back_at = case.recheck_by = case.closed_at = case.rate_by = None
+        case.feedback_result = case.return_reason = ""
+        case.warn_level = WarnLevel.NONE
         case.claimed_by = claimer
         by = self.users["dispatcher1"] if lead.kind != UnitKind.COMMUNITY else self.staff(lead)
         sim.assignments.append(
@@ -565,7 +570,6 @@ class History:
         )
         if reopen:
             case.reopen_count += 1
-            case.closed_at = None
             self.dispatch(sim, lead, at)
             sim.steps[-1].action = "reopen"
             sim.steps[-1].note = "群众不满意，重新办理"

@@ -63,6 +63,9 @@ def test_assignments_and_counters_agree_with_the_steps(cases):
         assert (case.closed_at is not None) == (case.status == Status.CLOSED)
         if case.due_at and case.dispatched_at:
             assert case.sign_by > case.dispatched_at and case.due_at > case.dispatched_at
+        # The current round's times follow its dispatch (a reopening starts a round afresh).
+        for moment in (case.signed_at, case.fed_back_at, case.closed_at):
+            assert moment is None or case.dispatched_at is None or moment >= case.dispatched_at, case.number
 
 
 def test_every_channel_and_type_has_cases(cases):

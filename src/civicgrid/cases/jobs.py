@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -114,39 +116,42 @@ def sweep_escalate(now: datetime) -> int:
     return sum(supervision.escalate_alert(pk, due_at=due, now=now) for pk, due in rows if due is not None)
 
 
-def sweep_sign(now: datetime) -> int:
-    reminded = SupervisionMark.objects.filter(case=OuterRef("pk"), sign_reminded_for=OuterRef("sign_by"))
+def _sweep_reminders(
+    now: datetime, deadline: str, column: str, remind: Callable[..., bool], **still: Any
+) -> int:
+    """Cases `still` as given whose `deadline` (a Case field) has passed and whose reminder about it
+    (SupervisionMark's `column`) nobody has taken; `remind` takes each."""
+    reminded = SupervisionMark.objects.filter(case=OuterRef("pk"), **{column: OuterRef(deadline)})
     rows = (
-        Case.objects.filter(status=Status.DISPATCHED, sign_by__lte=now)
+        Case.objects.filter(**still, **{f"{deadline}__lte": now})
         .exclude(Exists(reminded))
-        .order_by("sign_by")
-        .values_list("pk", "sign_by")[:SWEEP_LIMIT]
+        .order_by(deadline)
+        .values_list("pk", deadline)[:SWEEP_LIMIT]
     )
-    return sum(supervision.remind_sign(pk, sign_by=by, now=now) for pk, by in rows if by is not None)
+    return sum(remind(pk, **{deadline: at}, now=now) for pk, at in rows if at is not None)
+
+
+def sweep_sign(now: datetime) -> int:
+    return _sweep_reminders(
+        now, "sign_by", "sign_reminded_for", supervision.remind_sign, status=Status.DISPATCHED
+    )
 
 
 def sweep_answer(now: datetime) -> int:
-    reminded = SupervisionMark.objects.filter(case=OuterRef("pk"), answer_reminded_for=OuterRef("answer_by"))
-    rows = (
-        Case.objects.filter(status=Status.RECEIVED, answered_at__isnull=True, answer_by__lte=now)
-        .exclude(Exists(reminded))
-        .order_by("answer_by")
-        .values_list("pk", "answer_by")[:SWEEP_LIMIT]
+    return _sweep_reminders(
+        now,
+        "answer_by",
+        "answer_reminded_for",
+        supervision.remind_answer,
+        status=Status.RECEIVED,
+        answered_at__isnull=True,
     )
-    return sum(supervision.remind_answer(pk, answer_by=by, now=now) for pk, by in rows if by is not None)
 
 
 def sweep_recheck(now: datetime) -> int:
-    reminded = SupervisionMark.objects.filter(
-        case=OuterRef("pk"), recheck_reminded_for=OuterRef("recheck_by")
+    return _sweep_reminders(
+        now, "recheck_by", "recheck_reminded_for", supervision.remind_recheck, status=Status.FED_BACK
     )
-    rows = (
-        Case.objects.filter(status=Status.FED_BACK, recheck_by__lte=now)
-        .exclude(Exists(reminded))
-        .order_by("recheck_by")
-        .values_list("pk", "recheck_by")[:SWEEP_LIMIT]
-    )
-    return sum(supervision.remind_recheck(pk, recheck_by=by, now=now) for pk, by in rows if by is not None)
 
 
 def sweep_rate(now: datetime) -> int:

@@ -58,6 +58,9 @@ def test_dispatch_then_sign_without_reloading(page, phone, world, cats):
     sign_in(phone, "handler_cg", "/cases/")
     assert "待签收" in phone.locator(".tabs .tab.current").inner_text()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    # Every tab in sight on the phone, 已超期 too (they wrap; no row scrolled sideways out of view).
+    rights = "[...document.querySelectorAll('.tabs .tab')].map(t => t.getBoundingClientRect().right)"
+    assert max(phone.evaluate(rights)) <= 360
     screenshot(phone, "desk-inbox-phone")
     phone.locator("table.cases a.number", has_text=case.number).click()
     phone.wait_for_url(f"{phone.base}/cases/{case.number}/")

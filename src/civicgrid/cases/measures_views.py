@@ -27,6 +27,7 @@ from civicgrid.cases.measures.report import (
     unit_for,
     unit_report,
 )
+from civicgrid.cases.measures_api import MeasuresOut
 from civicgrid.core.errors import InvalidInput
 from civicgrid.people.queries import units_visible_to, user_of
 
@@ -161,7 +162,14 @@ def _xlsx(data: dict[str, Any]) -> HttpResponse:
                     cell.fill = grey
         sheet.column_dimensions["A"].width = 24
     note = book.create_sheet("说明")
-    note.append([f"样本少于 {MIN_SAMPLE} 件的比率灰显，不参与排名。定义见 docs/measures.md。"])
+    note.append([f"样本少于 {MIN_SAMPLE} 件的比率灰显，不参与排名。"])
+    # The definitions the API documents (measures_api.MeasuresOut), so that the workbook explains
+    # itself to whoever it is passed on to.
+    for name, field in MeasuresOut.model_fields.items():
+        if field.description and name != "small":
+            note.append([text_cell(note, field.description)])
+    note.append(["平均办理时长、90% 办理时长：从派遣到办结反馈的小时数（自然时间）。"])
+    note.column_dimensions["A"].width = 60
     out = BytesIO()
     book.save(out)
     response = HttpResponse(

@@ -66,6 +66,8 @@ def test_excel_export(client, world, played):
     assert rows["甲街道"]["按期结案率"] == 0.75 and rows["甲街道"]["应结"] == 14
     assert rows["甲二社区"]["样本过少"] == "是" and rows["甲一社区"]["排名"] == 1
     assert "个人" in book.sheetnames and "说明" in book.sheetnames
+    notes = [row[0] for row in book["说明"].iter_rows(values_only=True)]
+    assert "按期结案率 = 按期结案 ÷ (应结 − 缓办)" in notes and not any("docs/" in str(n) for n in notes)
 
 
 @pytest.mark.django_db

@@ -278,7 +278,7 @@ class History:
             answer_by=deadlines.answer_by(created, category),
         )
         # Recent cases often stop part-way, so that every inbox has work waiting in it today.
-        self.stop = timezone.now()
+        now = self.stop = timezone.now()
         if created > self.stop - timedelta(days=4) and rng.random() < 0.6:
             self.stop = min(self.stop, created + timedelta(hours=rng.expovariate(1 / 8)))
         sim = Sim(case)
@@ -294,7 +294,9 @@ class History:
             )
         )
         self.tell(sim, community)
-        sim.cards(self.stop)  # a round still open where the story stopped
+        # A round still open where the story stopped: the worker would have carded it by now (the
+        # clock ran on after the last person acted).
+        sim.cards(now)
         return sim
 
     def tell(self, sim: Sim, community: Unit) -> None:

@@ -44,17 +44,19 @@ def limits(category: Category | None) -> dict[str, int]:
     }
 
 
-def sign_by(start: datetime, due: datetime, category: Category | None, urgency: str) -> datetime:
+def sign_by(
+    start: datetime, due: datetime, category: Category | None, urgency: str, *, clock_time: bool
+) -> datetime:
     """The sign-for deadline of a round dispatched at `start` and due at `due`.
 
-    A case whose handling runs round the clock (urgent, or a category limited in clock hours: an
-    emergency, a water or power cut) is signed for round the clock too; a limit in working hours
-    would let one dispatched on Saturday wait until Monday while its handling deadline passed on
+    A case whose handling runs round the clock (`clock_time`: urgent, or a category limited in clock
+    hours: an emergency, a water or power cut) is signed for round the clock too; a limit in working
+    hours would let one dispatched on Saturday wait until Monday while its handling deadline passed on
     Saturday. Never after `due`.
     """
     if urgency == Urgency.URGENT:
         at = start + timedelta(minutes=limits(category)["urgent_sign_limit_minutes"])
-    elif around_the_clock(category, urgency):
+    elif clock_time:
         at = start + timedelta(hours=limits(category)["sign_limit_hours"])
     else:
         at = deadline(start, limits(category)["sign_limit_hours"], LimitUnit.WORKING_HOURS)
@@ -80,11 +82,6 @@ def around_the_clock(category: Category | None, urgency: str) -> bool:
     return handle_limit(category, urgency)[1] == LimitUnit.CLOCK_HOURS
 
 
-def due_at(start: datetime, category: Category | None, urgency: str) -> datetime:
-    amount, unit = handle_limit(category, urgency)
-    return deadline(start, amount, unit)
-
-
 def yellow_at(start: datetime, due: datetime, *, clock_time: bool) -> datetime:
     """The moment YELLOW_SHARE of the time between start and due is used: in clock time, or in working
     time (a case's handling limit: `around_the_clock`)."""
@@ -97,9 +94,11 @@ def yellow_at(start: datetime, due: datetime, *, clock_time: bool) -> datetime:
 
 def of_round(start: datetime, category: Category | None, urgency: str) -> tuple[datetime, datetime, datetime]:
     """A handling round's (sign_by, due_at, yellow_at) when it is dispatched at `start`."""
-    due = due_at(start, category, urgency)
-    clock_time = around_the_clock(category, urgency)
-    return sign_by(start, due, category, urgency), due, yellow_at(start, due, clock_time=clock_time)
+    amount, unit = handle_limit(category, urgency)
+    due = deadline(start, amount, unit)
+    clock_time = unit == LimitUnit.CLOCK_HOURS
+    sign = sign_by(start, due, category, urgency, clock_time=clock_time)
+    return sign, due, yellow_at(start, due, clock_time=clock_time)
 
 
 def recheck_by(start: datetime, category: Category | None) -> datetime:

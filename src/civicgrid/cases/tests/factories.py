@@ -126,3 +126,18 @@ def case_in_state(world, state: str, **fields: Any) -> Case:
     if state == "closed":
         return case
     raise ValueError(state)
+
+
+# The header htmx sends with its requests: the desk answers fragments to it.
+HX = {"HX-Request": "true"}
+
+
+def jpeg() -> bytes:
+    """A small real JPEG, as a phone's camera would upload."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (64, 48), (30, 160, 60)).save(out, format="JPEG")
+    return out.getvalue()

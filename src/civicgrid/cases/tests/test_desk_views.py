@@ -3,38 +3,18 @@
 import json
 import re
 from datetime import timedelta
-from io import BytesIO
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from PIL import Image
 
 from civicgrid.cases import actions, search
-from civicgrid.cases.models import Case, CasePhoto, CaseStep, Category, ExtensionRequest
-from civicgrid.cases.tests.factories import PHONE, case_in_state, file_case
+from civicgrid.cases.models import Case, Category, ExtensionRequest
+from civicgrid.cases.tests.factories import HX, PHONE, case_in_state, file_case
 from civicgrid.core.models import Unit
 from civicgrid.people.models import User
 from civicgrid.routing.models import RoutingSuggestion
-
-HX = {"HX-Request": "true"}
-
-
-def jpeg() -> bytes:
-    out = BytesIO()
-    Image.new("RGB", (64, 48), (30, 160, 60)).save(out, format="JPEG")
-    return out.getvalue()
-
-
-@pytest.fixture
-def login(client, world):
-    def as_(who):
-        client.force_login(world.users[who])
-        return client
-
-    return as_
 
 
 def tab_keys(response):
@@ -429,76 +409,6 @@ def test_refusals_come_back_in_the_form_with_their_status(login, world, cats):
 
 
 @pytest.mark.django_db
-def test_feedback_with_photos(login, world, cats):
-    case = case_in_state(world, "signed")
-    client = login("handler_cg")
-    form = client.get(f"/cases/{case.number}/steps/feedback/", headers=HX).content.decode()
-    assert 'enctype="multipart/form-data"' in form and 'hx-encoding="multipart/form-data"' in form
-    photos = [
-        SimpleUploadedFile("a.jpg", jpeg(), content_type="image/jpeg"),
-        SimpleUploadedFile("b.jpg", jpeg(), content_type="image/jpeg"),
-    ]
-    response = client.post(
-        f"/cases/{case.number}/steps/feedback/", {"result": "已清运完毕", "photos": photos}, headers=HX
-    )
-    assert response.status_code == 200, response.content.decode()[:500]
-    step = CaseStep.objects.get(case=case, action="feedback")
-    assert CasePhoto.objects.filter(case=case, step=step).count() == 2
-    assert response.content.decode().count("<img ") == 2
-
-
-@pytest.mark.django_db
-def test_the_check_in_form_takes_photos_and_the_page_captions_them(login, world, cats):
-    case = case_in_state(world, "signed")
-    client = login("handler_cg")
-    form = client.get(f"/cases/{case.number}/steps/arrive/", headers=HX).content.decode()
-    assert 'enctype="multipart/form-data"' in form and 'name="photos"' in form
-    photo = SimpleUploadedFile("site.jpg", jpeg(), content_type="image/jpeg")
-    response = client.post(
-        f"/cases/{case.number}/steps/arrive/", {"lat": 26.5, "lng": 104.6, "photos": [photo]}, headers=HX
-    )
-    assert response.status_code == 200, response.content.decode()[:500]
-    step = CaseStep.objects.get(case=case, action="arrive")
-    assert CasePhoto.objects.filter(case=case, step=step).count() == 1
-    assert 'alt="照片 1（到场报到）"' in response.content.decode()
-    # A check-in the case does not allow yet (the assisting unit has not signed for it): its photos
-    # are refused with it, not stored.
-    other = login("handler_sc").post(
-        f"/cases/{case.number}/steps/arrive/",
-        {"lat": 26.5, "lng": 104.6, "photos": [SimpleUploadedFile("x.jpg", jpeg())]},
-        headers=HX,
-    )
-    assert other.status_code == 409 and CasePhoto.objects.filter(case=case).count() == 1
-
-
-@pytest.mark.django_db
-def test_the_timeline_says_how_far_from_the_case_a_check_in_was(login, world, cats):
-    """Flagged past 500 m, not refused: a phone's fix indoors or the estate office next door can be off."""
-    case = case_in_state(world, "signed")  # filed at 25.705, 104.405
-    actions.arrive_case(case, by=world.users["handler_cg"], lat=25.706, lng=104.405)  # about 111 m north
-    actions.arrive_case(case, by=world.users["handler_cg"], lat=39.9, lng=116.4)  # Beijing
-    steps = CaseStep.objects.filter(case=case, action="arrive").order_by("pk")
-    near, far = (s.changes["distance_m"] for s in steps)
-    assert near == 111 and far > 1_000_000
-    html = login("handler_cg").get(f"/cases/{case.number}/").content.decode()
-    assert "距工单位置约 111 米" in html and "距工单位置约 111 米（" not in html
-    assert re.search(r"距工单位置约 1,[0-9]{3}\.[0-9] 公里（偏离工单位置，请核实）", html)
-
-
-@pytest.mark.django_db
-def test_bad_photo_is_refused_and_nothing_changes(login, world, cats):
-    case = case_in_state(world, "signed")
-    bad = SimpleUploadedFile("x.jpg", b"not an image", content_type="image/jpeg")
-    response = login("handler_cg").post(
-        f"/cases/{case.number}/steps/feedback/", {"result": "完成", "photos": [bad]}, headers=HX
-    )
-    assert response.status_code == 422 and "不是有效的图片" in response.content.decode()
-    assert (
-        Case.objects.get(pk=case.pk).status == "signed" and not CasePhoto.objects.filter(case=case).exists()
-    )
-
-
-@pytest.mark.django_db
 @pytest.mark.parametrize("url", ["/desk/", "/inbox/", "/measures/", "/password/", "/cases/"])
 def test_every_page_header_links_the_desk_as_the_role_allows(login, world, cats, url):
     def header(who: str) -> str:
@@ -616,57 +526,3 @@ def desk_messages(html: str) -> dict[str, str]:
     found = re.search(r'<script id="desk-messages" type="application/json">(.*?)</script>', html, re.S)
     assert found
     return json.loads(found.group(1))
-
-
-@pytest.mark.django_db
-def test_a_party_member_claims_at_the_desk(login, world, cats):
-    case = actions.offer_case(case_in_state(world, "registered"), by=world.users["staff_a1"])
-    client = login("member_a1")
-    inbox = client.get("/cases/").content.decode()
-    assert 'data-tab="to_claim" class="tab current"' in inbox and case.number in inbox
-    assert 'href="/measures/"' not in inbox  # no measures for a Party member
-    assert client.get("/measures/").status_code == 403
-    from io import BytesIO
-
-    from openpyxl import load_workbook
-
-    case_in_state(world, "registered")  # not offered: not theirs
-    exported = client.get("/cases/export.xlsx")
-    sheet = load_workbook(BytesIO(b"".join(exported.streaming_content))).active
-    numbers = [str(c.value) for c in sheet["A"] if str(c.value or "").startswith("CG")]
-    assert exported.status_code == 200 and numbers == [case.number]
-    page = client.get(f"/cases/{case.number}/").content.decode()
-    assert f"/cases/{case.number}/steps/claim/" in page and "/steps/dispatch/" not in page
-    assert "已发布党员认领，等待社区党员认领" in page  # not 已立案，等待派遣
-    # Another community's member: not their case (404); staff of the community: no claim (403).
-    assert login("member_a2").get(f"/cases/{case.number}/").status_code == 404
-    refused = login("staff_a1").post(
-        f"/cases/{case.number}/steps/claim/", {"note": ""}, headers={"HX-Request": "true"}
-    )
-    assert refused.status_code == 403 and "只有在本社区报到的党员可以认领" in refused.content.decode()
-    done = login("member_a1").post(
-        f"/cases/{case.number}/steps/claim/", {"note": "我来"}, headers={"HX-Request": "true"}
-    )
-    assert done.status_code == 200 and "认领：已完成" in done.content.decode()
-    member = world.users["member_a1"]
-    assert f"党员 {member.display_name or member.username} 认领" in done.content.decode()  # on the lead unit
-    assert Case.objects.get(pk=case.pk).claimed_by == world.users["member_a1"]
-    again = login("member_a1").post(
-        f"/cases/{case.number}/steps/claim/", {"note": ""}, headers={"HX-Request": "true"}
-    )
-    assert again.status_code == 409
-
-
-@pytest.mark.django_db
-def test_community_staff_offer_at_the_desk(login, world, cats):
-    case = case_in_state(world, "registered")
-    client = login("staff_a1")
-    assert "/steps/offer/" in client.get(f"/cases/{case.number}/").content.decode()
-    assert login("grid_a1").get(f"/cases/{case.number}/steps/offer/").status_code == 403
-    assert login("staff_b1").get(f"/cases/{case.number}/steps/offer/").status_code == 404
-    client = login("staff_a1")  # one test client, signed in again as each persona
-    done = client.post(
-        f"/cases/{case.number}/steps/offer/", {"note": "请党员帮忙"}, headers={"HX-Request": "true"}
-    )
-    assert done.status_code == 200 and Case.objects.get(pk=case.pk).offered_at is not None
-    assert "/steps/offer/" not in client.get(f"/cases/{case.number}/").content.decode()

@@ -26,6 +26,8 @@ DEBUG = env_bool("DEBUG", False)
 if PRODUCTION and DEBUG:
     raise ConfigError("DEBUG must be off when CIVICGRID_ENV=production")
 SECRET_KEY = secret_key(VAR_DIR, PRODUCTION)
+# Old keys, still accepted for signatures (sessions, photo links) while they run out after a rotation.
+SECRET_KEY_FALLBACKS = env_list("CIVICGRID_SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
@@ -128,6 +130,13 @@ if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("CIVICGRID_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Uploads are private: signed, expiring links, checked by civicgrid.core.media.serve.
+STORAGES = {
+    "default": {"BACKEND": "civicgrid.core.media.PrivateMediaStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Behind nginx: the `internal` location that sends MEDIA_ROOT's files once Django has checked the link.
+CIVICGRID_MEDIA_ACCEL_REDIRECT = env_str("CIVICGRID_MEDIA_ACCEL_REDIRECT", "")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION

@@ -1,11 +1,10 @@
-from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import include, path
-from django.views.static import serve
 
 from civicgrid.api import api
+from civicgrid.core import media
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -29,6 +28,5 @@ urlpatterns = [
     path("routing/", include("civicgrid.routing.urls")),
     path("open311/v2/", include("civicgrid.intake.open311_urls")),
     path("", include("civicgrid.intake.urls")),
+    path("media/<path:name>", media.serve, name="media"),
 ]
-if not settings.PRODUCTION:
-    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))

@@ -2,8 +2,9 @@
 
 import pytest
 
+from civicgrid.cases.actions import add_photos
 from civicgrid.cases.models import Case
-from civicgrid.cases.tests.factories import case_in_state
+from civicgrid.cases.tests.factories import case_in_state, jpeg
 from civicgrid.testing import PASSWORD, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -118,3 +119,17 @@ def test_a_party_member_claims_an_offered_request_on_a_phone(phone, world, cats)
     screenshot(phone, "desk-claim-phone")
     assert Case.objects.get(pk=case.pk).claimed_by == world.users["member_a1"]
     assert errors == []
+
+
+def test_a_case_photo_shows_through_its_signed_link(page, world, cats):
+    case = case_in_state(world, "registered", category=cats["road"], title="井盖缺失")
+    add_photos(case.number, by=world.users["staff_a1"], files=[("a.jpg", jpeg())])
+    sign_in(page, "dispatcher_a", f"/cases/{case.number}/")
+    thumb = page.locator(".case-photos img").first
+    thumb.wait_for()
+    page.wait_for_function("document.querySelector('.case-photos img').complete")
+    assert thumb.evaluate("img => img.naturalWidth") > 0
+    # (pytest-django's live server also serves MEDIA_ROOT unsigned, so the refusals are tested with
+    # Django's client in test_photo_links.py.)
+    link = thumb.locator("xpath=..").get_attribute("href")
+    assert link.startswith(f"/media/cases/{case.number}/") and "&s=" in link

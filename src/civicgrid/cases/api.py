@@ -194,7 +194,11 @@ ACTIONS: dict[str, tuple[type[Schema], Run]] = {
     ),
     "approve_extension": (schemas.NoteIn, lambda c, u, b: actions.approve_extension(c, by=u, note=b.note)),
     "deny_extension": (schemas.ReasonIn, lambda c, u, b: actions.deny_extension(c, by=u, reason=b.reason)),
-    "defer": (schemas.ReasonIn, lambda c, u, b: actions.defer_case(c, by=u, reason=b.reason)),
+    "defer": (
+        schemas.DeferIn,
+        lambda c, u, b: actions.defer_case(c, by=u, reason=b.reason, resume_on=b.resume_on),
+    ),
+    "resume": (schemas.NoteIn, lambda c, u, b: actions.resume_case(c, by=u, note=b.note)),
     "arrive": (
         schemas.ArriveIn,
         lambda c, u, b: actions.arrive_case(

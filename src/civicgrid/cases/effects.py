@@ -6,7 +6,7 @@ no notification behind and one that commits is delivered by the outbox (notify).
 The rules, per step (docs/notifications.md, "Who hears what"):
 
 - the lead unit's handlers: dispatched, reopened, sent back for rework, extension decided, deferred,
-  yellow, red, urged (by hand or automatically), supervised; assisting units' handlers too when the
+  resumed, yellow, red, urged (by hand or automatically), supervised; assisting units' handlers too when the
   case is dispatched or reopened (they sign for it as well); the unsigned units' handlers when the
   sign-for deadline passed;
 - the dispatcher who rules on the case (the subdistrict's, or the community staff when the community
@@ -275,10 +275,13 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
         return _intake(case).notice(f"群众诉求已超过首次答复期限，请尽快处理：{label}", "", link)
     if action == StepAction.REMIND_RECHECK:
         return _recheckers(case).notice(f"已超过核查期限，请尽快核查：{label}", "", link)
+    if action == StepAction.DEFER and case.resume_on:
+        title = f"工单已缓办，{case.resume_on:%Y-%m-%d} 恢复办理：{label}"
+        return _lead_handlers(case).notice(title, step.note, link)
     titles = {
         StepAction.APPROVE_EXTENSION: "延期申请已同意",
         StepAction.DENY_EXTENSION: "延期申请未同意",
-        StepAction.DEFER: "工单已缓办",
+        StepAction.RESUME: "工单恢复办理",
         StepAction.YELLOW: "工单即将超期（黄牌）",
         StepAction.RED: "工单已超期（红牌）",
         StepAction.URGE: "催办",

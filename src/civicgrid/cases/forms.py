@@ -5,16 +5,18 @@ The forms only parse input; whether a step is allowed and valid is the action's 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.cases import desk_queries, queries
+from civicgrid.cases.actions.handling import DEFER_DEFAULT_DAYS, DEFER_MAX_DAYS
 from civicgrid.cases.actions.photos import MAX_BYTES, MAX_PER_CASE
 from civicgrid.cases.models import Case, Category, ReturnReason, Satisfaction, Status
 from civicgrid.core.models import Unit
@@ -176,6 +178,27 @@ class ReasonForm(StepForm):
     reason = _note(_("理由"), required=True, max_length=500)
 
 
+class DeferForm(ReasonForm):
+    resume_on = forms.DateField(
+        label=_("恢复办理日期"),
+        required=False,
+        help_text=_("到期后系统自动恢复办理，主办单位重新计时"),
+        # ISO, as <input type="date"> takes it (the locale's format would read 2026/12/28).
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, case: Case, user: User, *args: Any, **kwargs: Any):
+        super().__init__(case, user, *args, **kwargs)
+        # The picker offers the days the action takes (actions.handling.resume_day).
+        today = timezone.localdate()
+        field = self.fields["resume_on"]
+        field.initial = today + timedelta(days=DEFER_DEFAULT_DAYS)
+        field.widget.attrs.update(
+            min=(today + timedelta(days=1)).isoformat(),
+            max=(today + timedelta(days=DEFER_MAX_DAYS)).isoformat(),
+        )
+
+
 class DispatchForm(StepForm):
     lead_unit = forms.ChoiceField(label=_("主办单位"))
     assisting_units = forms.MultipleChoiceField(
@@ -301,7 +324,8 @@ STEP_FORMS: dict[str, type[StepForm]] = {
     "request_extension": ExtensionForm,
     "approve_extension": NoteForm,
     "deny_extension": ReasonForm,
-    "defer": ReasonForm,
+    "defer": DeferForm,
+    "resume": NoteForm,
     "arrive": ArriveForm,
     "feedback": FeedbackForm,
     "photos": PhotosForm,

@@ -1,7 +1,8 @@
 """The cases app's periodic jobs, run by `civicgrid worker` (docs/worker.md).
 
-- cases.supervise: yellow and red cards, the automatic urge the day after the deadline, the
-  supervisor's alert at five working days overdue, reminders of a first answer, a sign-for and a
+- cases.supervise: deferred cases back to handling on the day their deferral named, yellow and
+  red cards, the automatic urge the day after the deadline, the supervisor's alert at five working
+  days overdue, reminders of a first answer, a sign-for and a
   re-check gone past their deadlines, and of the rating window closing. Each sweep finds
   its cases with one indexed query and hands each to a function of cases.actions.supervision, which
   claims it with a conditional UPDATE, so a case is never processed twice even when the same sweep
@@ -181,8 +182,18 @@ def sweep_rate(now: datetime) -> int:
     return sum(supervision.remind_rate(pk, rate_by=by, now=now) for pk, by in rows if by is not None)
 
 
+def sweep_resume(now: datetime) -> int:
+    numbers = (
+        Case.objects.filter(status=Status.DEFERRED, resume_on__lte=timezone.localdate(now))
+        .order_by("resume_on")
+        .values_list("number", flat=True)[:SWEEP_LIMIT]
+    )
+    return sum(supervision.resume_deferred(number, now=now) for number in numbers)
+
+
 # Red before yellow: a case found past its deadline goes straight to red.
 SWEEPS = {
+    "resume": sweep_resume,
     "red": sweep_red,
     "yellow": sweep_yellow,
     "urge": sweep_urge,

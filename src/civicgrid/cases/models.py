@@ -184,6 +184,9 @@ class Case(models.Model):
     rate_by = models.DateTimeField(_("评价期限"), null=True, blank=True)
     warn_level = models.CharField(_("预警"), max_length=10, choices=WarnLevel.choices, default=WarnLevel.NONE)
     deferred = models.BooleanField(_("缓办"), default=False)
+    # The day a deferred case comes back to its lead unit with a fresh handling limit (恢复办理): the
+    # worker resumes it then, unless the dispatcher does so before.
+    resume_on = models.DateField(_("恢复办理日期"), null=True, blank=True)
     last_urged_at = models.DateTimeField(null=True, blank=True)
 
     rework_count = models.PositiveIntegerField(_("返工次数"), default=0)
@@ -268,6 +271,9 @@ class Case(models.Model):
             ),
             models.Index(
                 fields=["recheck_by"], condition=Q(status=Status.FED_BACK), name="case_recheck_by_open"
+            ),
+            models.Index(
+                fields=["resume_on"], condition=Q(status=Status.DEFERRED), name="case_resume_on_deferred"
             ),
             models.Index(
                 fields=["answer_by"], condition=Q(answered_at__isnull=True), name="case_answer_by_open"
@@ -400,6 +406,7 @@ class StepAction(models.TextChoices):
     APPROVE_EXTENSION = "approve_extension", _("同意延期")
     DENY_EXTENSION = "deny_extension", _("不同意延期")
     DEFER = "defer", _("缓办")
+    RESUME = "resume", _("恢复办理")
     ARRIVE = "arrive", _("到场报到")
     FEEDBACK = "feedback", _("反馈")
     RECHECK = "recheck", _("核查")

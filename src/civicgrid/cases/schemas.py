@@ -62,6 +62,10 @@ class ReasonIn(Schema):
     reason: str = Reason
 
 
+class DeferIn(ReasonIn):
+    resume_on: date | None = Field(None, description="恢复办理日期：今天之后、一年之内；省略时为 30 天后")
+
+
 class DispatchIn(Schema):
     lead_unit: str = Field(..., min_length=1, description="主办单位编码")
     assisting_units: list[str] = Field(default_factory=list, max_length=20, description="协办单位编码")
@@ -197,6 +201,7 @@ class CaseItem(Schema):
     overdue: bool
     warn_level: str
     deferred: bool
+    resume_on: date | None
     rework_count: int
     return_count: int
     reopen_count: int
@@ -314,6 +319,7 @@ def case_item(case: Case, viewer: User, assignments: list[CaseAssignment] | None
         "overdue": is_overdue(case),
         "warn_level": case.warn_level,
         "deferred": case.deferred,
+        "resume_on": case.resume_on,
         "rework_count": case.rework_count,
         "return_count": case.return_count,
         "reopen_count": case.reopen_count,

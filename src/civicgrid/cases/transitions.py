@@ -36,7 +36,8 @@ EXTENDABLE = (Status.SIGNED,)  # 申请延期
 # 同意/不同意延期. A request is made at `signed` and may wait through a deferral, so these are also the
 # only statuses in which a pending request can exist (actions._common.withdraw_pending_extension).
 EXTENSION_RULED = (Status.SIGNED, Status.DEFERRED)
-DEFERRABLE = (Status.SIGNED,)  # 缓办
+DEFERRABLE = (Status.SIGNED, Status.DEFERRED)  # 缓办 (again: a new resume date)
+RESUMABLE = (Status.DEFERRED,)  # 恢复办理
 ARRIVABLE = (Status.DISPATCHED, Status.SIGNED, Status.DEFERRED)  # 到场报到 (after signing)
 FEEDBACKABLE = (Status.SIGNED, Status.DEFERRED)  # 反馈
 

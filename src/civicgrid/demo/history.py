@@ -427,6 +427,24 @@ class History:
         sim.step("sign", at, Status.SIGNED, by=handler, unit=lead, role="lead")
         self.work(sim, lead, at, community, handler)
 
+    def defer(self, sim: Sim, at: datetime, resume_on: date, note: str) -> None:
+        sim.case.deferred, sim.case.resume_on = True, resume_on
+        dispatcher = self.users["dispatcher1"]
+        sim.step("defer", at, Status.DEFERRED, by=dispatcher, unit=self.subdistrict, note=note)
+
+    def review(self, sim: Sim) -> None:
+        """A case still deferred at the load (挂账) was reviewed the working day before each resume day
+        and deferred again, as the dispatcher does while it cannot be solved; else the worker would
+        resume years of them on its first run."""
+        cal = workcal.calendar()
+        today = timezone.localdate(self.stop)
+        while (day := sim.case.resume_on) is not None and day <= today:
+            eve = day - timedelta(days=1)
+            while not cal.is_workday(eve):
+                eve -= timedelta(days=1)
+            at = datetime.combine(eve, time(9, 30), tzinfo=cal.tz)
+            self.defer(sim, at, day + timedelta(days=self.rng.randint(30, 90)), "资金仍未落实，继续缓办")
+
     def work(self, sim: Sim, lead: Unit, at: datetime, community: Unit, handler: User | None) -> None:
         """From sign-for on: deferral, extension, feedback and re-check, rating, reopening."""
         rng, case, now = self.rng, sim.case, self.stop
@@ -434,21 +452,17 @@ class History:
             at = self.later(at, rng.uniform(2, 20))
             if at > now:
                 return
-            case.deferred = True
-            sim.step(
-                "defer",
-                at,
-                Status.DEFERRED,
-                by=self.users["dispatcher1"],
-                unit=self.subdistrict,
-                note="涉及资金和规划，暂缓办理",
+            # Two in five are solved weeks later (the funds came through) and fed back from 缓办,
+            # before the day the deferral named.
+            solved = self.later(at, rng.uniform(80, 400)) if rng.random() <= 0.4 else None
+            back = timezone.localdate(solved or at) + timedelta(
+                days=rng.randint(30, 120) if not solved else 7
             )
-            # Two in five are solved weeks later (the funds came through) and fed back from 缓办.
-            if rng.random() > 0.4:
+            self.defer(sim, at, back, "涉及资金和规划，暂缓办理")
+            if solved is None or solved > now:
+                self.review(sim)
                 return
-            at = self.later(at, rng.uniform(80, 400))
-            if at > now:
-                return
+            at = solved
         extend = False
         if rng.random() < 0.08 and case.due_at and not case.deferred:
             ask = self.later(at, rng.uniform(2, 10))
@@ -515,6 +529,7 @@ class History:
             if at > now:
                 return
             case.fed_back_at = at
+            case.resume_on = None
             case.feedback_result = rng.choice(RESULTS)
             case.recheck_by = deadlines.recheck_by(at, case.category)
             sim.step("feedback", at, Status.FED_BACK, by=handler, unit=lead, note=case.feedback_result)

@@ -22,6 +22,7 @@ from civicgrid.cases.actions.handling import (
     dispatch_case,
     feedback_case,
     request_extension,
+    resume_case,
     return_case,
     sign_case,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "reject_case",
     "reopen_case",
     "request_extension",
+    "resume_case",
     "return_case",
     "sign_case",
     "snapshot",

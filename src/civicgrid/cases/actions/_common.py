@@ -10,7 +10,7 @@ also written there. Reporter name and phone never enter a step.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models, transaction
@@ -50,6 +50,7 @@ WORKFLOW_FIELDS = [
     "rate_by",
     "warn_level",
     "deferred",
+    "resume_on",
     "last_urged_at",
     "rework_count",
     "return_count",
@@ -71,7 +72,7 @@ WORKFLOW_FIELDS = [
 
 
 def _json(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # and datetime, a subclass
         return value.isoformat()
     return value
 

@@ -4,7 +4,7 @@ arrive (到场报到) and feedback (反馈)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -399,22 +399,75 @@ def deny_extension(case: Case | str, *, by: User, reason: str) -> Case:
     return case
 
 
+# A deferral names the day the case comes back (恢复办理); by default a month on, at most a year.
+DEFER_DEFAULT_DAYS = 30
+DEFER_MAX_DAYS = 365
+
+
+def resume_day(resume_on: date | None, now: datetime) -> date:
+    """The day a deferral ends: the one given, which must lie after today and within a year."""
+    today = timezone.localdate(now)
+    if resume_on is None:
+        return today + timedelta(days=DEFER_DEFAULT_DAYS)
+    if resume_on <= today:
+        raise InvalidInput(_("恢复办理日期须在今天之后"), details={"resume_on": resume_on.isoformat()})
+    if resume_on > today + timedelta(days=DEFER_MAX_DAYS):
+        raise InvalidInput(_("恢复办理日期最多在一年之内"), details={"resume_on": resume_on.isoformat()})
+    return resume_on
+
+
+def check_defer(by: User, case: Case) -> Unit | None:
+    """Whether `by` may defer the case now (the action and the desk's button ask alike)."""
+    unit = rules.require_ruler(by, case, _("只有指挥中心可以缓办"))
+    require_status(case, transitions.DEFERRABLE, _("只有已签收、办理中的工单可以缓办"))
+    return unit
+
+
+def check_resume(by: User, case: Case) -> Unit | None:
+    unit = rules.require_ruler(by, case, _("只有指挥中心可以恢复办理"))
+    require_status(case, transitions.RESUMABLE, _("只有缓办的工单可以恢复办理"))
+    return unit
+
+
 @transaction.atomic
-def defer_case(case: Case | str, *, by: User, reason: str) -> Case:
-    """The dispatcher defers a case that cannot be solved now (缓办/挂账); it counts apart in the rates.
+def defer_case(case: Case | str, *, by: User, reason: str, resume_on: date | None = None) -> Case:
+    """The dispatcher defers a case that cannot be solved now (缓办/挂账) until `resume_on`; it counts
+    apart in the rates and its clock stops. Deferring a deferred case again moves the day.
 
     Only the ruling dispatcher (or the community that handles the case itself) defers: a lead unit that
     wants it asks them, so the decision and its reason are the dispatcher's step on the timeline.
     """
     case = lock(case, by)
-    unit = rules.require_ruler(by, case, _("只有指挥中心可以缓办"))
-    require_status(case, transitions.DEFERRABLE, _("只有已签收、办理中的工单可以缓办"))
+    unit = check_defer(by, case)
     require_text(reason, "reason", _("请填写缓办理由"))
-    before = snapshot(case)
     now = timezone.now()
+    day = resume_day(resume_on, now)
+    before = snapshot(case)
     case.status = Status.DEFERRED
     case.deferred = True
+    case.resume_on = day
     write_step(case, StepAction.DEFER, by=by, unit=unit, before=before, at=now, note=reason)
+    return case
+
+
+def resume(case: Case, *, by: User | None, unit: Unit | None, now: datetime, note: str) -> None:
+    """Back to the lead unit, which signed for it before the deferral, with a fresh handling limit
+    from now (as 重办 gives one): the case counts in the rates again."""
+    before = snapshot(case)
+    _, case.due_at, case.yellow_at = deadlines.of_round(now, case.category, case.urgency)
+    case.status = Status.SIGNED
+    case.deferred = False
+    case.resume_on = None
+    case.warn_level = warn_level_at(case, now)
+    write_step(case, StepAction.RESUME, by=by, unit=unit, before=before, at=now, note=note)
+
+
+@transaction.atomic
+def resume_case(case: Case | str, *, by: User, note: str = "") -> Case:
+    """恢复办理 before the day the deferral named, by whoever may defer."""
+    case = lock(case, by)
+    unit = check_resume(by, case)
+    resume(case, by=by, unit=unit, now=timezone.now(), note=note)
     return case
 
 
@@ -497,6 +550,7 @@ def feedback_case(case: Case | str, *, by: User, result: str, photo_ids: Sequenc
     withdraw_pending_extension(case, now)
     case.status = Status.FED_BACK
     case.fed_back_at = now
+    case.resume_on = None  # a deferred case fed back has nothing left to resume
     case.feedback_result = result.strip()
     case.recheck_by = deadlines.recheck_by(now, case.category)
     step = write_step(

@@ -1,11 +1,13 @@
-"""Supervision by the worker (督办/催办): yellow and red cards, the automatic urge, the supervisor's alert,
-and reminders to answer a resident, to sign for a case, to re-check it and to rate it.
+"""Supervision by the worker (督办/催办): yellow and red cards, the automatic urge, the supervisor's
+alert, reminders to answer a resident, to sign for a case, to re-check it and to rate it, and deferred
+cases resumed on their day.
 
 Each function acts on one case for one moment and returns whether it did. It first claims the change
 with a conditional UPDATE (the case's warn level or urge count as last seen, or the SupervisionMark
-column set to the deadline it concerns), so however many workers run the same sweep, each transition
-and each reminder happens once; then it writes the timeline step (actor None: the system) in the same
-transaction, and the step's notifications go out through cases.effects.
+column set to the deadline it concerns; a resumption takes the case's row lock), so however many
+workers run the same sweep, each transition and each reminder happens once; then it writes the
+timeline step (actor None: the system) in the same transaction, and the step's notifications go out
+through cases.effects.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from civicgrid.cases import queries
 from civicgrid.cases.actions._common import snapshot, write_step
+from civicgrid.cases.actions.handling import resume
 from civicgrid.cases.measure_models import SupervisionMark
 from civicgrid.cases.models import CLOCK_STATUSES, Case, CaseAssignment, Status, StepAction, WarnLevel
 
@@ -233,4 +237,17 @@ def remind_rate(case_id: int, *, rate_by: datetime, now: datetime) -> bool:
         note="请在评价期限内对办理结果进行评价",
         extra={"rate_by": timezone.localtime(rate_by).isoformat()},
     )
+    return True
+
+
+@transaction.atomic
+def resume_deferred(number: str, *, now: datetime) -> bool:
+    """恢复办理 on the day the deferral named, when nobody resumed the case before. The lock is the
+    claim: a second worker waits for it and then finds the case no longer deferred."""
+    case = queries.case_for_update(number)
+    if case is None or case.status != Status.DEFERRED or case.resume_on is None:
+        return False
+    if case.resume_on > timezone.localdate(now):
+        return False
+    resume(case, by=None, unit=None, now=now, note="缓办期满，恢复办理")
     return True

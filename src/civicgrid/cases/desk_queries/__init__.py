@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
@@ -182,6 +182,13 @@ def _sign_clock(case: Case, now: datetime) -> Clock:
     return _clock(gettext("签收期限"), case.sign_by, case.dispatched_at, now, clock_time=clock_time)
 
 
+def _resume_clock(case: Case, now: datetime) -> Clock:
+    """When a deferred case comes back (the worker resumes it at the day's start); never yellow."""
+    assert case.resume_on is not None
+    at = datetime.combine(case.resume_on, time.min, tzinfo=timezone.get_current_timezone())
+    return _clock(gettext("恢复办理"), at, None, now, yellow=False)
+
+
 def _recheck_clock(case: Case, now: datetime) -> Clock:
     assert case.recheck_by is not None
     return _clock(gettext("核查期限"), case.recheck_by, case.fed_back_at, now, clock_time=False)
@@ -203,6 +210,8 @@ def clock_of(case: Case, now: datetime | None = None, *, sign: bool = False) -> 
         return _clock(gettext("办理期限"), case.due_at, case.dispatched_at, now, yellow=yellow)
     if case.status == Status.FED_BACK and case.recheck_by:
         return _recheck_clock(case, now)
+    if case.status == Status.DEFERRED and case.resume_on:
+        return _resume_clock(case, now)
     if case.status == Status.RECEIVED and case.answer_by and case.answered_at is None:
         return _answer_clock(case, now)
     return None
@@ -220,6 +229,8 @@ def case_clocks(case: Case, now: datetime | None = None) -> list[Clock]:
         found.append(clock_of(case, now) or _clock(gettext("办理期限"), case.due_at, None, now))
     if case.status == Status.FED_BACK and case.recheck_by:
         found.append(_recheck_clock(case, now))
+    if case.status == Status.DEFERRED and case.resume_on:
+        found.append(_resume_clock(case, now))
     if case.status == Status.CLOSED and case.rate_by and case.rated_at is None:
         found.append(_clock(gettext("评价期限"), case.rate_by, case.closed_at, now))
     return found
@@ -233,7 +244,7 @@ STATUS_HINTS: dict[str, StrOrPromise] = {
     Status.DISPATCHED: _("已派遣，等待承办单位签收"),
     Status.RETURNED: _("承办单位已退回，等待重新派遣或审定"),
     Status.SIGNED: _("承办单位已签收，正在办理"),
-    Status.DEFERRED: _("缓办（挂账），暂时无法解决"),
+    Status.DEFERRED: _("缓办（挂账），到恢复办理日期重新计时"),
     Status.FED_BACK: _("承办单位已反馈，等待现场核查"),
     Status.CLOSED: _("已结案"),
     Status.MERGED: _("已合并到另一工单"),

@@ -53,6 +53,7 @@ STEP_LABELS = {
     "approve_extension": pgettext_lazy("case step button", "同意延期"),
     "deny_extension": pgettext_lazy("case step button", "不同意延期"),
     "defer": pgettext_lazy("case step button", "缓办"),
+    "resume": pgettext_lazy("case step button", "恢复办理"),
     "reopen": pgettext_lazy("case step button", "重办"),
     "urge": pgettext_lazy("case step button", "催办"),
     "supervise": pgettext_lazy("case step button", "督办"),
@@ -144,8 +145,11 @@ def _decide_extension(ctx: StepContext) -> None:
 
 
 def _defer(ctx: StepContext) -> None:
-    rules.require_ruler(ctx.user, ctx.case, _("只有指挥中心可以缓办"))
-    require_status(ctx.case, transitions.DEFERRABLE, _("只有已签收、办理中的工单可以缓办"))
+    handling.check_defer(ctx.user, ctx.case)
+
+
+def _resume(ctx: StepContext) -> None:
+    handling.check_resume(ctx.user, ctx.case)
 
 
 def _arrive(ctx: StepContext) -> None:
@@ -203,6 +207,7 @@ CHECKS: dict[str, Callable[[StepContext], None]] = {
     "approve_extension": _decide_extension,
     "deny_extension": _decide_extension,
     "defer": _defer,
+    "resume": _resume,
     "arrive": _arrive,
     "feedback": _feedback,
     "photos": _photos,

@@ -191,6 +191,13 @@ class CaseReplay:
             if new:
                 self.facts.unit(self.territory, r.lead_id, r.due_day, deferred=1)
 
+    def _on_resume(self, s: dict[str, Any], changes: dict[str, Any], new: bool) -> None:
+        """Back on the clock with a fresh deadline: the round counts in the rates again, unless it
+        was already counted as due and deferred (it went red before the deferral)."""
+        r = self.round
+        if r is not None and not r.ended and r.due_day is None:
+            r.deferred = False
+
     def _on_feedback(self, s: dict[str, Any], changes: dict[str, Any], new: bool) -> None:
         if self.round is not None and not self.round.ended:
             self.round.handler_id = s["actor_id"]

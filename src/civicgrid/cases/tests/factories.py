@@ -119,6 +119,8 @@ def case_in_state(world, state: str, **fields: Any) -> Case:
     if state == "pending":
         actions.request_extension(case, by=u["handler_cg"], working_days=2, reason="需要采购材料")
         return Case.objects.get(pk=case.pk)
+    if state == "deferred":
+        return actions.defer_case(case, by=u["dispatcher_a"], reason="资金未到位")
     case = actions.feedback_case(case, by=u["handler_cg"], result="已处理完毕")
     if state == "fed_back":
         return case

@@ -48,6 +48,7 @@ def body(step, case, user, target):
     return {
         "note": "说明",
         "reason": "理由",
+        "resume_on": None,
         "into": target.number,
         "reason_code": "not_our_duty",
         "working_days": 2,

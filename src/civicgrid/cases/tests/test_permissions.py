@@ -103,6 +103,16 @@ MATRIX = [
         "dispatched",
     ),
     (
+        "resume",
+        {"note": "资金已到位"},
+        "deferred",
+        "dispatcher_a",
+        "signed",
+        "handler_cg",
+        "dispatcher_b",
+        "signed",
+    ),
+    (
         "arrive",
         {**IN_GRID_A1, "note": "已到现场"},
         "signed",

@@ -238,3 +238,25 @@ def test_a_step_that_waited_for_photos_being_added_replies_with_them():
     )
     assert isinstance(reply, Case), reply
     assert reply.has_photos is True
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_waiting_on_a_dispatchers_resumption_resumes_nothing():
+    from django.utils import timezone
+
+    from civicgrid.cases.actions.supervision import resume_deferred
+    from civicgrid.testing import build_world
+
+    world = build_world()
+    case = _case(world, "deferred")
+    Case.objects.filter(pk=case.pk).update(resume_on=timezone.localdate())  # its day has come
+    dispatcher = world.users["dispatcher_a"]
+    outcome = _waiting_on(
+        lambda: actions.resume_case(case.number, by=dispatcher, note="资金已到位"),
+        lambda: resume_deferred(case.number, now=timezone.now()),
+    )
+    assert outcome == [False]
+    assert list(
+        CaseStep.objects.filter(case_id=case.pk, action="resume").values_list("actor", flat=True)
+    ) == [dispatcher.pk]

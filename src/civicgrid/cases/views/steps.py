@@ -75,7 +75,8 @@ RUNS: dict[str, Run] = {
     ),
     "approve_extension": lambda c, u, d: actions.approve_extension(c, by=u, note=d["note"]),
     "deny_extension": lambda c, u, d: actions.deny_extension(c, by=u, reason=d["reason"]),
-    "defer": lambda c, u, d: actions.defer_case(c, by=u, reason=d["reason"]),
+    "defer": lambda c, u, d: actions.defer_case(c, by=u, reason=d["reason"], resume_on=d["resume_on"]),
+    "resume": lambda c, u, d: actions.resume_case(c, by=u, note=d["note"]),
     "arrive": _with_photos(
         "arrive",
         lambda c, u, d: actions.arrive_case(

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from civicgrid.cases.models import Case, Status
+from civicgrid.cases.jobs import supervise_all
+from civicgrid.cases.models import Case, CaseStep, Status
 from civicgrid.demo.history import load_history
 from civicgrid.demo.load import load_world
 
@@ -25,4 +26,13 @@ def test_only_deferred_cases_stay_open_for_months():
     assert old.count() > 200 and list(stale.values_list("number", "status")) == []
     # And 缓办 is not forever either: some deferred matters are fed back and closed later.
     assert old.filter(deferred=True, status=Status.CLOSED).exists()
-    assert old.filter(deferred=True, status=Status.DEFERRED).exists()
+    held = old.filter(deferred=True, status=Status.DEFERRED)
+    assert held.exists()
+    # Each still deferred names a day to come, reviewed (deferred again) on the days before it, so the
+    # worker's first run does not resume months of them at once.
+    today = timezone.localdate()
+    assert not held.filter(resume_on__lte=today).exists() and not held.filter(resume_on=None).exists()
+    assert supervise_all()["resume"] == 0
+    assert CaseStep.objects.filter(case__in=held, action="defer", note="资金仍未落实，继续缓办").exists()
+    fed = Case.objects.exclude(status=Status.DEFERRED)
+    assert not fed.exclude(resume_on=None).exists()

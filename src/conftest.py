@@ -28,6 +28,20 @@ def fresh_geo_index():
 
 
 @pytest.fixture(autouse=True)
+def fresh_working_calendar(monkeypatch):
+    """The working calendar re-reads its overrides when 5 s of the process's clock have passed since the
+    last read: a query count would depend on how long the test (or the one before) took, and a test
+    could see the overrides of one rolled back before it. Each test starts with the calendar forgotten
+    and a clock that stands still; a test of the re-reading sets its own clock."""
+    from civicgrid.core import workcal
+
+    workcal.invalidate()
+    monkeypatch.setattr(workcal, "_clock", lambda: 0.0)
+    yield
+    workcal.invalidate()
+
+
+@pytest.fixture(autouse=True)
 def default_language():
     """LocaleMiddleware activates a request's language for the thread and leaves it active: a test that
     asks for English would make the tests after it (code outside requests) English too."""

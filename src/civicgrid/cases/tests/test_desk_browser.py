@@ -1,6 +1,9 @@
 """The desk in a real browser: a dispatcher dispatches through the htmx form, the handler signs on a phone."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from civicgrid.cases.actions import add_photos
 from civicgrid.cases.models import Case
@@ -133,3 +136,27 @@ def test_a_case_photo_shows_through_its_signed_link(page, world, cats):
     # Django's client in test_photo_links.py.)
     link = thumb.locator("xpath=..").get_attribute("href")
     assert link.startswith(f"/media/cases/{case.number}/") and "&s=" in link
+
+
+def test_defer_to_a_day_and_resume_on_a_phone(phone, world, cats):
+    case = case_in_state(world, "signed", category=cats["garbage"], title="小区垃圾站改造")
+    sign_in(phone, "dispatcher_a", f"/cases/{case.number}/")
+    phone.click("a[data-step=defer]")
+    form = phone.locator("#step-form form[data-step=defer]")
+    form.wait_for()
+    picker = form.locator("input[type=date][name=resume_on]")
+    assert picker.input_value() == str(timezone.localdate() + timedelta(days=30))
+    day = timezone.localdate() + timedelta(days=12)
+    picker.fill(day.isoformat())
+    form.locator("textarea[name=reason]").fill("待年度资金到位")
+    form.locator("button[type=submit]").click()
+    phone.locator("#case-panel .flash", has_text="缓办：已完成").wait_for()
+    clock = phone.locator("#case-panel .clocks .clock", has_text="恢复办理")
+    assert day.strftime("%Y-%m-%d") in clock.inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(phone, "desk-deferred-phone")
+    phone.click("a[data-step=resume]")
+    phone.locator("#step-form form[data-step=resume] button[type=submit]").click()
+    phone.locator("#case-panel .flash", has_text="恢复办理：已完成").wait_for()
+    assert phone.locator("#case-panel .status-line .status").inner_text() == "已签收"
+    assert "恢复办理" in phone.locator(".timeline").inner_text()

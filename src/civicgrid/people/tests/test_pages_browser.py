@@ -22,9 +22,20 @@ def test_login_then_desk_on_a_phone(phone, world):
     phone.wait_for_url(phone.base + "/desk/")
     card = phone.locator(".desk-unit").first
     assert "社区工作者 · 甲一社区" in card.inner_text()
-    # The page fits a phone: nothing wider than the screen.
+    # The page fits a phone: nothing wider than the screen, and a header of at most two lines.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(phone, "desk-phone")
+    assert phone.locator("header.top").bounding_box()["height"] <= 90
+    # The account's links and the language are behind the user's name; signing out is two taps.
+    logout = phone.locator("header .account button", has_text="退出")
+    assert not logout.is_visible()
+    phone.locator("header .account summary").click()
+    assert phone.locator("header .account a", has_text="修改密码").is_visible()
+    assert phone.locator("header .account select[name=language]").is_visible()
+    screenshot(phone, "account-menu-phone")
+    logout.click()
+    phone.wait_for_url(phone.base + "/**")
+    assert phone.locator("header a", has_text="工作人员登录").is_visible()
 
 
 def test_language_switch_to_english(page, world):

@@ -128,6 +128,7 @@ STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 WHITENOISE_USE_FINDERS = not PRODUCTION
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Nothing is served here: uploads are reached only through signed links under /photos/ (core.media).
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("CIVICGRID_MEDIA_ROOT", str(VAR_DIR / "media")))
 # Uploads are private: signed, expiring links, checked by civicgrid.core.media.serve.

@@ -28,5 +28,5 @@ urlpatterns = [
     path("routing/", include("civicgrid.routing.urls")),
     path("open311/v2/", include("civicgrid.intake.open311_urls")),
     path("", include("civicgrid.intake.urls")),
-    path("media/<path:name>", media.serve, name="media"),
+    path(media.PREFIX.strip("/") + "/<path:name>", media.serve, name="media"),
 ]

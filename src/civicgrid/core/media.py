@@ -3,7 +3,7 @@
 A photo can show a resident's face, a house number or a car's plate. Its URL used to be the file's
 path under /media/, which the web server published: whoever had the link (a forwarded chat, a
 browser history, a log) could fetch it forever. Now the storage hands out
-`/media/<name>?e=<expires>&s=<signature>`, and only to code that has already read the case through
+`/photos/<name>?e=<expires>&s=<signature>`, and only to code that has already read the case through
 a scoped read (the API, the desk, a resident's own pages, Open311's public list); `serve` checks the
 signature and the time, and never reads the database.
 
@@ -19,6 +19,7 @@ working until they expire.
 from __future__ import annotations
 
 import mimetypes
+import re
 import time
 from pathlib import Path
 
@@ -33,6 +34,10 @@ from django.views.decorators.http import require_safe
 
 SALT = "civicgrid.media"
 HOUR = 3600
+# Not MEDIA_URL: an nginx that still publishes /media/ (as this project once advised) would answer the
+# old unsigned paths there; signed links under another prefix always reach the check.
+PREFIX = "/photos/"
+_EXPIRES = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() reads "²" and other digits too
 
 
 def _signer() -> signing.Signer:
@@ -47,7 +52,7 @@ def signed_url(name: str, now: float | None = None) -> str:
     """The link to an uploaded file, valid until the end of the next hour."""
     expires = (int(time.time() if now is None else now) // HOUR + 2) * HOUR
     signature = _signer().signature(_value(name, expires))
-    return f"{settings.MEDIA_URL}{filepath_to_uri(name)}?e={expires}&s={signature}"
+    return f"{PREFIX}{filepath_to_uri(name)}?e={expires}&s={signature}"
 
 
 class PrivateMediaStorage(FileSystemStorage):
@@ -65,7 +70,7 @@ class LinkExpired(Exception):
 
 def check(name: str, expires: str, signature: str) -> None:
     """Raise Http404 for a link we did not sign (or signed for another file), LinkExpired for an old one."""
-    if not expires.isdigit() or not signature:
+    if not _EXPIRES.fullmatch(expires) or not signature:
         raise Http404
     try:
         _signer().unsign(f"{_value(name, int(expires))}{_signer().sep}{signature}")

@@ -19,7 +19,7 @@ class RoutingModel(models.Model):
 
     version = models.PositiveIntegerField(_("版本"), unique=True)
     # Relative to the model directory (settings CIVICGRID_ROUTING_MODEL_DIR, default VAR_DIR/models):
-    # never under MEDIA_ROOT, which the web server publishes.
+    # never under MEDIA_ROOT, where uploads go.
     path = models.CharField(_("文件"), max_length=300)
     trained_at = models.DateTimeField(_("训练时间"))
     data_size = models.PositiveIntegerField(_("训练样本数"), default=0)

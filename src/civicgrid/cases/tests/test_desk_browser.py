@@ -132,10 +132,17 @@ def test_a_case_photo_shows_through_its_signed_link(page, world, cats):
     thumb.wait_for()
     page.wait_for_function("document.querySelector('.case-photos img').complete")
     assert thumb.evaluate("img => img.naturalWidth") > 0
-    # (pytest-django's live server also serves MEDIA_ROOT unsigned, so the refusals are tested with
-    # Django's client in test_photo_links.py.)
     link = thumb.locator("xpath=..").get_attribute("href")
-    assert link.startswith(f"/media/cases/{case.number}/") and "&s=" in link
+    assert link.startswith(f"/photos/cases/{case.number}/") and "&s=" in link
+    statuses = page.evaluate(
+        """async (link) => [
+            (await fetch(link)).status,
+            (await fetch(link.split('?')[0])).status,
+            (await fetch(link.slice(0, -3) + 'abc')).status,
+        ]""",
+        link,
+    )
+    assert statuses == [200, 404, 404]  # the link, the path alone, a changed signature
 
 
 def test_defer_to_a_day_and_resume_on_a_phone(phone, world, cats):

@@ -1,13 +1,13 @@
 """Photos are served only through signed links that expire (civicgrid.core.media)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
-from django.utils import timezone
 
 from civicgrid.cases.tests.factories import case_in_state, jpeg
 from civicgrid.cases.tests.test_photos import upload
@@ -30,7 +30,7 @@ def fetch(url, **kwargs):
 @pytest.mark.django_db
 def test_the_signed_link_serves_the_photo_without_a_session(api, photo):
     number, data = photo
-    assert data["url"].startswith(f"/media/cases/{number}/") and "?e=" in data["url"]
+    assert data["url"].startswith(f"/photos/cases/{number}/") and "?e=" in data["url"]
     response = fetch(data["url"])
     assert response.status_code == 200
     body = b"".join(response.streaming_content)
@@ -45,28 +45,40 @@ def test_a_link_without_a_good_signature_serves_nothing(photo):
     _, data = photo
     path, query = data["url"].split("?")
     thumb_query = data["thumbnail_url"].split("?")[1]
-    assert fetch(path).status_code == 404  # the file's bare path, as nginx once published it
+    assert fetch(path).status_code == 404  # the file's path without a signature
+    assert fetch(path.replace("/photos/", "/media/", 1)).status_code == 404  # as nginx once published it
     assert fetch(f"{path}?{query[:-2]}xx").status_code == 404
     assert fetch(f"{path}?{thumb_query}").status_code == 404  # another file's signature
     expires = query.split("&")[0].removeprefix("e=")
     later = query.replace(f"e={expires}", f"e={int(expires) + 86400}")
     assert fetch(f"{path}?{later}").status_code == 404  # a later expiry is not signed
-    assert fetch(f"{path}?e=abc&s=x").status_code == 404
+    signature = query.split("&s=")[1]
+    for bad in (
+        "abc",
+        "",
+        "²" * 10,
+        "1" * 5000,
+        "１７９９９９９９９９",
+    ):  # letters, none, other digits, too long
+        assert fetch(f"{path}?e={bad}&s={signature}").status_code == 404, bad
     assert Client().post(data["url"]).status_code == 405
 
 
 @pytest.mark.django_db
-def test_a_link_lasts_one_to_two_hours_and_is_the_same_within_the_hour(api, photo):
-    number, data = photo
-    again = api.get("staff_a1", f"/cases/{number}")[1]["photos"][0]
-    assert again["url"] == data["url"]  # cacheable; a step's reply equals a later read
-    with time_machine.travel(timezone.now() + timedelta(minutes=59)):
+def test_a_link_lasts_one_to_two_hours_and_is_the_same_within_the_hour(api, world, cats):
+    made = datetime(2026, 11, 28, 10, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # expires at 12:00
+    with time_machine.travel(made, tick=False):
+        case = case_in_state(world, "received")
+        data = upload(api, "staff_a1", case.number, [("a.jpg", jpeg())])[1][0]
+        again = api.get("staff_a1", f"/cases/{case.number}")[1]["photos"][0]
+        assert again["url"] == data["url"]  # cacheable; a step's reply equals a later read
+    with time_machine.travel(made + timedelta(minutes=109), tick=False):  # 11:59
         assert fetch(data["url"]).status_code == 200
-    with time_machine.travel(timezone.now() + timedelta(hours=2, seconds=1)):
+    with time_machine.travel(made + timedelta(minutes=110, seconds=1), tick=False):
         expired = fetch(data["url"])
         assert expired.status_code == 403
         assert "照片链接已过期" in expired.content.decode()
-        fresh = api.get("staff_a1", f"/cases/{number}")[1]["photos"][0]["url"]
+        fresh = api.get("staff_a1", f"/cases/{case.number}")[1]["photos"][0]["url"]
         assert fresh != data["url"] and fetch(fresh).status_code == 200
 
 
@@ -76,7 +88,7 @@ def test_behind_nginx_django_only_decides_and_nginx_sends(settings, photo):
     _, data = photo
     response = fetch(data["url"])
     assert response.status_code == 200 and response.content == b""
-    assert response["X-Accel-Redirect"] == "/_media/" + data["url"].split("?")[0].removeprefix("/media/")
+    assert response["X-Accel-Redirect"] == "/_media/" + data["url"].split("?")[0].removeprefix("/photos/")
     assert response["Content-Type"] == "image/jpeg"
 
 

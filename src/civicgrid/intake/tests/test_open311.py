@@ -281,7 +281,7 @@ def test_web_photos_become_media_url(client, cats, key):
 
     number = post(Client(), body(), photos=[jpeg()]).json()["number"]
     item = js(client.get(f"{BASE}/requests/{number}.json"))[0]
-    assert item["media_url"].startswith("http://testserver/media/cases/")
+    assert item["media_url"].startswith("http://testserver/photos/cases/") and "&s=" in item["media_url"]
 
 
 @pytest.mark.django_db

@@ -7,7 +7,7 @@ the clock. Each function is pure given the calendar, so tests freeze the clock a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from civicgrid.cases.models import Category, LimitUnit, Urgency
 from civicgrid.core import workcal
@@ -119,3 +119,14 @@ def extended(due: datetime, working_days: int, category: Category | None, urgenc
     if around_the_clock(category, urgency):
         return due + timedelta(days=working_days)
     return deadline(due, working_days, LimitUnit.WORKING_DAYS)
+
+
+def resumes_at(day: date) -> datetime:
+    """When a deferral that names `day` ends: the opening of the first working day on or after it
+    (cases.jobs.sweep_resume resumes it then)."""
+    cal = workcal.calendar()
+    for _ in range(366):
+        if cal.is_workday(day):
+            break
+        day += timedelta(days=1)
+    return datetime.combine(day, cal.spans[0][0], tzinfo=cal.tz)

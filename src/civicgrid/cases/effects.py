@@ -5,10 +5,10 @@ step is written (`of_step`): the notices are written with the step, so a step th
 no notification behind and one that commits is delivered by the outbox (notify).
 The rules, per step (docs/notifications.md, "Who hears what"):
 
-- the lead unit's handlers: dispatched, reopened, sent back for rework, extension decided, deferred,
-  resumed, yellow, red, urged (by hand or automatically), supervised; assisting units' handlers too when the
-  case is dispatched or reopened (they sign for it as well); the unsigned units' handlers when the
-  sign-for deadline passed;
+- the lead unit's handlers: dispatched, reopened, deferred, resumed, sent back for rework, extension
+  decided, yellow, red, urged (by hand or automatically), supervised; assisting units' handlers too
+  when the case is dispatched, reopened, deferred or resumed (they sign for it and work on it as
+  well); the unsigned units' handlers when the sign-for deadline passed;
 - the dispatcher who rules on the case (the subdistrict's, or the community staff when the community
   handles the case itself): returned, extension requested, whistle blown, five working days overdue;
 - the Party members registered with the case's community (or its grid): offered for claiming; the
@@ -245,6 +245,8 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
     if action == StepAction.REOPEN:
         return _assigned_handlers(case).notice(f"工单重办，请重新签收：{label}", step.note, link)
     if action == StepAction.RECHECK and step.to_status != Status.CLOSED:
+        if case.deferred:
+            return None  # the resumption written next (closing.recheck_case) tells them, with the note
         return _lead_handlers(case).notice(f"核查未通过，请返工：{label}", step.note, link)
     if action == StepAction.RETURN:
         return _rulers(case).notice(f"工单被退回，请审定：{label}", step.note, link)
@@ -275,13 +277,15 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
         return _intake(case).notice(f"群众诉求已超过首次答复期限，请尽快处理：{label}", "", link)
     if action == StepAction.REMIND_RECHECK:
         return _recheckers(case).notice(f"已超过核查期限，请尽快核查：{label}", "", link)
+    # A deferral stops the assisting units' work too, and a resumption restarts it.
     if action == StepAction.DEFER and case.resume_on:
         title = f"工单已缓办，{case.resume_on:%Y-%m-%d} 恢复办理：{label}"
-        return _lead_handlers(case).notice(title, step.note, link)
+        return _assigned_handlers(case).notice(title, step.note, link)
+    if action == StepAction.RESUME:
+        return _assigned_handlers(case).notice(f"工单恢复办理：{label}", step.note, link)
     titles = {
         StepAction.APPROVE_EXTENSION: "延期申请已同意",
         StepAction.DENY_EXTENSION: "延期申请未同意",
-        StepAction.RESUME: "工单恢复办理",
         StepAction.YELLOW: "工单即将超期（黄牌）",
         StepAction.RED: "工单已超期（红牌）",
         StepAction.URGE: "催办",

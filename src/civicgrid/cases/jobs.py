@@ -183,12 +183,15 @@ def sweep_rate(now: datetime) -> int:
 
 
 def sweep_resume(now: datetime) -> int:
+    """A deferral ends when the first working day on or after its day opens (08:30): the fresh limit
+    would only start counting then, and the notices do not go out at midnight or on a Sunday."""
+    day = urge_threshold(now).date()  # the latest working day whose working hours have begun
     numbers = (
-        Case.objects.filter(status=Status.DEFERRED, resume_on__lte=timezone.localdate(now))
+        Case.objects.filter(status=Status.DEFERRED, resume_on__lte=day)
         .order_by("resume_on")
         .values_list("number", flat=True)[:SWEEP_LIMIT]
     )
-    return sum(supervision.resume_deferred(number, now=now) for number in numbers)
+    return sum(supervision.resume_deferred(number, day=day, now=now) for number in numbers)
 
 
 # Red before yellow: a case found past its deadline goes straight to red.

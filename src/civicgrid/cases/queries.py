@@ -485,7 +485,10 @@ def in_progress(user: User) -> QuerySet[Case]:
         led = Case.objects.filter(functools.reduce(operator.or_, parts)) if parts else Case.objects.none()
     # Deferred cases (缓办) last: their deadline is suspended, and the tab is read from the top.
     deferred_last = DbCase(When(status=Status.DEFERRED, then=Value(1)), default=Value(0))
-    return led.filter(status__in=transitions.FEEDBACKABLE).order_by(deferred_last, "due_at", "id")
+    # Deferred ones by the day they come back (their due_at is suspended); resume_on is null for the rest.
+    return led.filter(status__in=transitions.FEEDBACKABLE).order_by(
+        deferred_last, "resume_on", "due_at", "id"
+    )
 
 
 def to_claim(user: User) -> QuerySet[Case]:

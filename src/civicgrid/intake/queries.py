@@ -106,6 +106,7 @@ _PUBLIC_STEPS: dict[str, tuple[StrOrPromise, bool]] = {
     StepAction.CLAIM: (_("社区党员已认领办理"), False),
     StepAction.APPROVE_EXTENSION: (_("办理期限已延长"), False),
     StepAction.DEFER: (_("暂缓办理"), False),
+    StepAction.RESUME: (_("恢复办理"), False),
     StepAction.ARRIVE: (_("工作人员已到现场"), False),
     StepAction.FEEDBACK: (_("已办理"), True),
     StepAction.RATE: (_("您已评价"), True),
@@ -151,7 +152,8 @@ def resident_view(case: Case) -> dict[str, Any]:
         "case": case,
         "status_text": resident_status(case),
         "timeline": resident_timeline(case),
-        "expected": case.due_at if case.status not in FINAL_STATUSES else None,
+        # No date while deferred: the deadline is suspended, and the day it resumes is no promise.
+        "expected": case.due_at if case.status not in (*FINAL_STATUSES, Status.DEFERRED) else None,
         "answer": case.feedback_result,
         "photos": photos,
         "feedback_photos": feedback_photos,

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from civicgrid.cases import deadlines, queries, rules, transitions
 from civicgrid.cases.actions._common import lock, require_status, require_text, snapshot, write_step
-from civicgrid.cases.actions.handling import assign
+from civicgrid.cases.actions.handling import assign, resume
 from civicgrid.cases.models import (
     AssignmentRole,
     Case,
@@ -78,7 +78,8 @@ def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") ->
         case.rate_by = deadlines.rate_by(now, case.category)
     else:
         require_text(note, "note", _("核查不通过时请说明原因"))
-        # Rework stays with the lead unit on the original deadline: the unit already signed for it.
+        # Rework stays with the lead unit on the original deadline (the unit already signed for it),
+        # unless the case was deferred: see below.
         case.status = Status.SIGNED
         case.rework_count += 1
         case.feedback_result = ""
@@ -86,6 +87,10 @@ def recheck_case(case: Case | str, *, by: User, passed: bool, note: str = "") ->
     write_step(
         case, StepAction.RECHECK, by=by, unit=unit, before=before, at=now, note=note, extra={"passed": passed}
     )
+    if not passed and case.deferred:
+        # Fed back from a deferral: its deadline was suspended and is long past. The rework resumes it
+        # (恢复办理, a fresh limit) rather than turning it red, urged and escalated at once.
+        resume(case, by=None, unit=None, now=now, note=f"核查未通过，返工：{note}"[:2000])
     return case
 
 

@@ -342,6 +342,16 @@ def _pending(case: Case) -> ExtensionRequest:
     return request
 
 
+def clock_start(case: Case) -> datetime:
+    """Where the handling clock now running started: the round's dispatch, or a resumption after it
+    (恢复办理 starts a fresh limit; the yellow card falls at 75 % of it, also after an extension)."""
+    assert case.dispatched_at is not None  # set by every dispatch
+    resumed = [
+        s.at for s in queries.timeline(case) if s.action == StepAction.RESUME and s.at >= case.dispatched_at
+    ]
+    return max(resumed, default=case.dispatched_at)
+
+
 @transaction.atomic
 def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
     """The dispatcher grants the pending request: due_at moves by its working days."""
@@ -351,10 +361,10 @@ def approve_extension(case: Case | str, *, by: User, note: str = "") -> Case:
     request = _pending(case)
     before = snapshot(case)
     now = timezone.now()
-    assert case.due_at is not None and case.dispatched_at is not None  # set by every dispatch
+    assert case.due_at is not None
     case.due_at = deadlines.extended(case.due_at, request.working_days, case.category, case.urgency)
     clock_time = deadlines.around_the_clock(case.category, case.urgency)
-    case.yellow_at = deadlines.yellow_at(case.dispatched_at, case.due_at, clock_time=clock_time)
+    case.yellow_at = deadlines.yellow_at(clock_start(case), case.due_at, clock_time=clock_time)
     case.warn_level = warn_level_at(case, now)
     case.extension_count += 1
     request.status, request.decided_by, request.decided_at = ExtensionStatus.APPROVED, by, now
@@ -419,7 +429,7 @@ def resume_day(resume_on: date | None, now: datetime) -> date:
 def check_defer(by: User, case: Case) -> Unit | None:
     """Whether `by` may defer the case now (the action and the desk's button ask alike)."""
     unit = rules.require_ruler(by, case, _("只有指挥中心可以缓办"))
-    require_status(case, transitions.DEFERRABLE, _("只有已签收、办理中的工单可以缓办"))
+    require_status(case, transitions.DEFERRABLE, _("只有已签收或缓办中的工单可以缓办"))
     return unit
 
 
@@ -452,8 +462,10 @@ def defer_case(case: Case | str, *, by: User, reason: str, resume_on: date | Non
 
 def resume(case: Case, *, by: User | None, unit: Unit | None, now: datetime, note: str) -> None:
     """Back to the lead unit, which signed for it before the deferral, with a fresh handling limit
-    from now (as 重办 gives one): the case counts in the rates again."""
+    from now (as 重办 gives one): the case counts in the rates again. A request for more time made
+    before lapses: it asked for more of the old limit."""
     before = snapshot(case)
+    withdraw_pending_extension(case, now)
     _, case.due_at, case.yellow_at = deadlines.of_round(now, case.category, case.urgency)
     case.status = Status.SIGNED
     case.deferred = False

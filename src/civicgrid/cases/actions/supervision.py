@@ -12,7 +12,7 @@ through cases.effects.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
@@ -241,13 +241,11 @@ def remind_rate(case_id: int, *, rate_by: datetime, now: datetime) -> bool:
 
 
 @transaction.atomic
-def resume_deferred(number: str, *, now: datetime) -> bool:
-    """恢复办理 on the day the deferral named, when nobody resumed the case before. The lock is the
-    claim: a second worker waits for it and then finds the case no longer deferred."""
+def resume_deferred(number: str, *, day: date, now: datetime) -> bool:
+    """恢复办理 of a case whose deferral named `day` or earlier, when nobody resumed it before. The lock
+    is the claim: a second worker waits for it and then finds the case no longer deferred."""
     case = queries.case_for_update(number)
-    if case is None or case.status != Status.DEFERRED or case.resume_on is None:
-        return False
-    if case.resume_on > timezone.localdate(now):
+    if case is None or case.status != Status.DEFERRED or case.resume_on is None or case.resume_on > day:
         return False
     resume(case, by=None, unit=None, now=now, note="缓办期满，恢复办理")
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
@@ -183,10 +183,13 @@ def _sign_clock(case: Case, now: datetime) -> Clock:
 
 
 def _resume_clock(case: Case, now: datetime) -> Clock:
-    """When a deferred case comes back (the worker resumes it at the day's start); never yellow."""
+    """When a deferred case comes back (the worker resumes it then): a date, never yellow nor red."""
     assert case.resume_on is not None
-    at = datetime.combine(case.resume_on, time.min, tzinfo=timezone.get_current_timezone())
-    return _clock(gettext("恢复办理"), at, None, now, yellow=False)
+    at = deadlines.resumes_at(case.resume_on)
+    label = pgettext("clock", "恢复办理")
+    if now >= at:  # the worker has not come by yet
+        return Clock(label, at, "", gettext("即将恢复"))
+    return _clock(label, at, None, now, yellow=False)
 
 
 def _recheck_clock(case: Case, now: datetime) -> Clock:

@@ -63,6 +63,8 @@ class Round:
 
     dispatched_at: datetime
     lead_id: int | None
+    # Where the handling clock started: the dispatch, or a resumption (恢复办理) after a deferral.
+    started_at: datetime | None = None
     deferred: bool = False
     extended: bool = False
     reworked: bool = False
@@ -192,11 +194,12 @@ class CaseReplay:
                 self.facts.unit(self.territory, r.lead_id, r.due_day, deferred=1)
 
     def _on_resume(self, s: dict[str, Any], changes: dict[str, Any], new: bool) -> None:
-        """Back on the clock with a fresh deadline: the round counts in the rates again, unless it
-        was already counted as due and deferred (it went red before the deferral)."""
+        """Back on the clock with a fresh deadline: the round counts in the rates again, its handling
+        time from here, unless it was already counted as due and deferred (red before the deferral)."""
         r = self.round
         if r is not None and not r.ended and r.due_day is None:
             r.deferred = False
+            r.started_at = s["at"]
 
     def _on_feedback(self, s: dict[str, Any], changes: dict[str, Any], new: bool) -> None:
         if self.round is not None and not self.round.ended:
@@ -231,7 +234,8 @@ class CaseReplay:
             return
         assert r.due_day is not None
         on_time = int(due_at is not None and fed_back_at is not None and fed_back_at <= due_at)
-        seconds = max(0, round(((fed_back_at or closed_at) - r.dispatched_at).total_seconds()))
+        started = r.started_at or r.dispatched_at
+        seconds = max(0, round(((fed_back_at or closed_at) - started).total_seconds()))
         counts = {
             "closed": 1,
             "closed_on_time": on_time,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from civicgrid.cases import actions, deadlines
 from civicgrid.cases.jobs import supervise_all
 from civicgrid.cases.measures.fold import fold
-from civicgrid.cases.models import Case, CaseStep, Status, WarnLevel
+from civicgrid.cases.models import Case, CaseStep, ExtensionRequest, ExtensionStatus, Status, WarnLevel
 from civicgrid.cases.tests.factories import HX, case_in_state, file_case
 from civicgrid.cases.tests.measures_world import folded
 from civicgrid.notify.models import Notification
@@ -37,8 +37,9 @@ def test_a_deferral_names_its_resume_day_a_month_on_by_default(api, world, cats)
     )
     assert status == 200 and data["resume_on"] == day  # deferred again: the day moves
     assert steps(case)[-2:] == ["defer", "defer"]
-    told = Notification.objects.filter(recipient=world.users["handler_cg"]).order_by("-id").first()
-    assert told is not None and f"{day} 恢复办理" in told.title
+    for handler in ("handler_cg", "handler_sc"):  # the lead unit and the assisting one
+        told = Notification.objects.filter(recipient=world.users[handler]).order_by("-id").first()
+        assert told is not None and f"{day} 恢复办理" in told.title
 
 
 @pytest.mark.django_db
@@ -74,8 +75,9 @@ def test_the_dispatcher_resumes_with_a_fresh_handling_limit(api, world, cats):
     assert data["status"] == "signed" and data["resume_on"] is None and data["overdue"] is False
     last = CaseStep.objects.filter(case=case).latest("id")
     assert (last.action, last.actor, last.note) == ("resume", world.users["dispatcher_a"], "资金已到位")
-    told = Notification.objects.filter(recipient=world.users["handler_cg"]).latest("id")
-    assert told.title.startswith("工单恢复办理")
+    for handler in ("handler_cg", "handler_sc"):
+        told = Notification.objects.filter(recipient=world.users[handler]).latest("id")
+        assert told.title.startswith("工单恢复办理")
     # Signed again, it goes red once the fresh deadline passes.
     with time_machine.travel(due + timedelta(minutes=1), tick=False):
         assert supervise_all()["red"] == 1
@@ -89,16 +91,17 @@ def test_the_worker_resumes_a_deferred_case_on_its_day_once(world, cats):
         actions.defer_case(case, by=u["dispatcher_a"], reason="汛期过后施工", resume_on=date(2025, 6, 12))
         early = case_in_state(world, "signed")
         actions.defer_case(early, by=u["dispatcher_a"], reason="待材料", resume_on=date(2025, 6, 20))
-    with time_machine.travel(datetime(2025, 6, 11, 23, 59, tzinfo=SH), tick=False):
+    # Its day is a Thursday: it comes back when that working day opens, not at midnight.
+    with time_machine.travel(datetime(2025, 6, 12, 8, 29, tzinfo=SH), tick=False):
         assert supervise_all()["resume"] == 0
-    midnight = datetime(2025, 6, 12, 0, 0, 30, tzinfo=SH)
-    with time_machine.travel(midnight, tick=False):
+    opened = datetime(2025, 6, 12, 8, 30, 30, tzinfo=SH)
+    assert deadlines.resumes_at(date(2025, 6, 12)) == datetime(2025, 6, 12, 8, 30, tzinfo=SH)
+    with time_machine.travel(opened, tick=False):
         assert supervise_all()["resume"] == 1
         assert supervise_all()["resume"] == 0  # resumed once, whoever sweeps again
     case = Case.objects.select_related("category").get(pk=case.pk)
     assert case.status == Status.SIGNED and not case.deferred
-    # The fresh limit counts from the working day's first hour (08:30 on Thursday).
-    assert case.due_at == deadlines.of_round(midnight, case.category, case.urgency)[1]
+    assert case.due_at == deadlines.of_round(opened, case.category, case.urgency)[1]
     last = CaseStep.objects.filter(case=case).latest("id")
     assert (last.action, last.actor_id, last.note) == ("resume", None, "缓办期满，恢复办理")
     assert Case.objects.get(pk=early.pk).status == Status.DEFERRED
@@ -159,11 +162,135 @@ def test_the_desk_defers_to_a_day_and_resumes(login, world, cats):
     done = client.post(url, {"reason": "待资金", "resume_on": day.isoformat()}, headers=HX)
     assert done.status_code == 200
     page = done.content.decode()
-    assert "恢复办理" in page and day.strftime("%Y-%m-%d 00:00") in page  # the clock on the panel
+    back = timezone.localtime(deadlines.resumes_at(day)).strftime("%Y-%m-%d %H:%M")
+    assert "恢复办理" in page and back in page  # the clock on the panel
     assert 'data-step="resume"' in page
     # The lead unit sees the day but may not resume: only whoever deferred may.
     handler_page = login("handler_cg").get(f"/cases/{case.number}/").content.decode()
-    assert day.strftime("%Y-%m-%d 00:00") in handler_page and 'data-step="resume"' not in handler_page
+    assert back in handler_page and 'data-step="resume"' not in handler_page
     resumed = login("dispatcher_a").post(f"/cases/{case.number}/steps/resume/", {"note": ""}, headers=HX)
     assert resumed.status_code == 200 and Case.objects.get(pk=case.pk).status == Status.SIGNED
     assert 'data-step="resume"' not in resumed.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_weekend_day_resumes_on_monday_morning():
+    assert deadlines.resumes_at(date(2025, 6, 14)) == datetime(2025, 6, 16, 8, 30, tzinfo=SH)  # Saturday
+    # National Day 2025: 1–8 October off, then Thursday the 9th.
+    assert deadlines.resumes_at(date(2025, 10, 3)) == datetime(2025, 10, 9, 8, 30, tzinfo=SH)
+
+
+@pytest.mark.django_db
+def test_resuming_withdraws_a_request_for_more_of_the_old_time(world, cats):
+    u = world.users
+    case = case_in_state(world, "pending")
+    actions.defer_case(case.number, by=u["dispatcher_a"], reason="待年度资金")
+    actions.resume_case(case.number, by=u["dispatcher_a"])
+    request = ExtensionRequest.objects.get(case=case)
+    assert request.status == ExtensionStatus.WITHDRAWN
+    # The unit may ask again, for the fresh limit.
+    actions.request_extension(case.number, by=u["handler_cg"], working_days=2, reason="材料未到")
+
+
+@pytest.mark.django_db
+def test_an_extension_after_a_resumption_turns_yellow_at_75_percent_of_the_fresh_limit(world, cats):
+    u = world.users
+    with time_machine.travel(MONDAY, tick=False):
+        case = case_in_state(world, "signed")
+        actions.defer_case(case.number, by=u["dispatcher_a"], reason="待年度资金")
+    resumed_at = MONDAY + timedelta(days=21)
+    with time_machine.travel(resumed_at, tick=False):
+        actions.resume_case(case.number, by=u["dispatcher_a"])
+        actions.request_extension(case.number, by=u["handler_cg"], working_days=2, reason="材料未到")
+        case = actions.approve_extension(case.number, by=u["dispatcher_a"])
+    assert case.yellow_at == deadlines.yellow_at(resumed_at, case.due_at, clock_time=False)
+    assert case.yellow_at > resumed_at and case.warn_level == WarnLevel.NONE
+
+
+@pytest.mark.django_db
+def test_rework_of_a_case_fed_back_from_a_deferral_resumes_it(world, cats):
+    u = world.users
+    with time_machine.travel(MONDAY, tick=False):
+        case = case_in_state(world, "deferred")
+    later = MONDAY + timedelta(days=40)  # long past the deadline the deferral suspended
+    with time_machine.travel(later, tick=False):
+        actions.feedback_case(case.number, by=u["handler_cg"], result="资金到位后已修复")
+        told_before = Notification.objects.filter(recipient=u["handler_cg"]).count()
+        case = actions.recheck_case(case.number, by=u["grid_a1"], passed=False, note="路面仍有坑洼")
+        assert supervise_all()["red"] == 0
+    case = Case.objects.select_related("category").get(pk=case.pk)
+    assert (case.status, case.deferred, case.rework_count) == (Status.SIGNED, False, 1)
+    assert case.due_at == deadlines.of_round(later, case.category, case.urgency)[1]
+    assert steps(case)[-2:] == ["recheck", "resume"]
+    notices = Notification.objects.filter(recipient=u["handler_cg"]).order_by("id")[told_before:]
+    assert [n.title.split("：")[0] for n in notices] == ["工单恢复办理"]  # one notice, with the note
+    assert "路面仍有坑洼" in notices[0].body
+
+
+@pytest.mark.django_db
+def test_a_resumed_round_counts_its_handling_time_from_the_resumption(world, cats):
+    u = world.users
+    with time_machine.travel(MONDAY, tick=False):
+        case = case_in_state(world, "signed")
+        actions.defer_case(case.number, by=u["dispatcher_a"], reason="待年度资金")
+    resumed_at = MONDAY + timedelta(days=30)
+    with time_machine.travel(resumed_at, tick=False):
+        actions.resume_case(case.number, by=u["dispatcher_a"])
+    with time_machine.travel(resumed_at + timedelta(hours=5), tick=False):
+        actions.feedback_case(case.number, by=u["handler_cg"], result="已修复")
+        actions.recheck_case(case.number, by=u["grid_a1"], passed=True)
+    fold()
+    units, _ = folded()
+    lead = [v for k, v in units.items() if k[0] == world.units["dept_cg"].pk and v.get("closed")]
+    assert [(v["closed"], v["handling_seconds"]) for v in lead] == [(1, 5 * 3600)]
+
+
+@pytest.mark.django_db
+def test_the_upgrade_gives_cases_deferred_before_it_a_day_a_month_on(world, cats):
+    import importlib
+
+    from django.apps import apps
+
+    case = case_in_state(world, "deferred")
+    Case.objects.filter(pk=case.pk).update(resume_on=None)
+    migration = importlib.import_module("civicgrid.cases.migrations.0015_deferred_cases_get_a_resume_day")
+    migration.give_a_day(apps, None)
+    assert Case.objects.get(pk=case.pk).resume_on == timezone.localdate() + timedelta(days=30)
+
+
+@pytest.mark.django_db
+def test_the_resident_sees_the_deferral_and_the_resumption_but_no_date_meanwhile(world, cats):
+    from civicgrid.intake.queries import resident_view
+
+    case = case_in_state(world, "deferred")
+    view = resident_view(Case.objects.get(pk=case.pk))
+    assert view["expected"] is None and view["timeline"][-1]["text"] == "暂缓办理"
+    actions.resume_case(case.number, by=world.users["dispatcher_a"])
+    view = resident_view(Case.objects.get(pk=case.pk))
+    assert view["expected"] is not None and view["timeline"][-1]["text"] == "恢复办理"
+
+
+@pytest.mark.django_db
+def test_in_progress_lists_deferred_cases_by_the_day_they_come_back(world, cats):
+    from civicgrid.cases import queries
+
+    u = world.users
+    today = timezone.localdate()
+    later = case_in_state(world, "signed")
+    actions.defer_case(later, by=u["dispatcher_a"], reason="甲", resume_on=today + timedelta(days=60))
+    sooner = case_in_state(world, "signed")
+    actions.defer_case(sooner, by=u["dispatcher_a"], reason="乙", resume_on=today + timedelta(days=5))
+    on_clock = case_in_state(world, "signed")
+    listed = list(queries.in_progress(u["handler_cg"]).values_list("pk", flat=True))
+    assert listed == [on_clock.pk, sooner.pk, later.pk]
+
+
+@pytest.mark.django_db
+def test_a_resume_clock_is_never_red(world, cats):
+    from civicgrid.cases import desk_queries
+
+    case = case_in_state(world, "deferred")
+    case = Case.objects.get(pk=case.pk)
+    after = deadlines.resumes_at(case.resume_on) + timedelta(minutes=5)
+    clock = desk_queries.clock_of(case, after)
+    assert clock is not None and clock.level == "" and clock.left == "即将恢复"

@@ -254,7 +254,7 @@ def test_the_worker_waiting_on_a_dispatchers_resumption_resumes_nothing():
     dispatcher = world.users["dispatcher_a"]
     outcome = _waiting_on(
         lambda: actions.resume_case(case.number, by=dispatcher, note="资金已到位"),
-        lambda: resume_deferred(case.number, now=timezone.now()),
+        lambda: resume_deferred(case.number, day=timezone.localdate(), now=timezone.now()),
     )
     assert outcome == [False]
     assert list(

@@ -1,4 +1,4 @@
-"""System checks for the working calendar (`manage.py check`, runserver, migrate).
+"""System checks for the working calendar and the keys (`manage.py check`, runserver, migrate).
 
 Registered by importing this module from CoreConfig.ready().
 """
@@ -76,4 +76,21 @@ def check_calendar_years(app_configs: Sequence[AppConfig] | None = None, **kwarg
         )
         for year in unknown
         if year not in entered
+    ]
+
+
+@register("civicgrid", deploy=True)
+def check_data_key(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Without its own key, personal data is encrypted with the secret key (core.crypto), and rotating
+    the secret key, which signs sessions and photo links, would make every stored phone unreadable."""
+    if _skipped(app_configs) or not settings.PRODUCTION or settings.CIVICGRID_DATA_KEY:
+        return []
+    return [
+        Warning(
+            "CIVICGRID_DATA_KEY is not set: reporters' names and phones and identity numbers are encrypted "
+            "with CIVICGRID_SECRET_KEY, and changing that key would make them unreadable.",
+            hint="Set CIVICGRID_DATA_KEY to the current CIVICGRID_SECRET_KEY, and keep it apart from backups "
+            "(docs/configuration.md, 'Rotating the secret key').",
+            id="core.W102",
+        )
     ]

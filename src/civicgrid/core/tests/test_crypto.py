@@ -27,3 +27,19 @@ def test_masks():
     assert crypto.mask_phone("13812345678") == "138****5678"
     assert crypto.mask_id_number("520222199001011234") == "520222********1234"
     assert crypto.mask_name("张三丰") == "张**"
+
+
+@pytest.mark.django_db  # run_checks also runs the calendar's, which reads the overrides
+def test_the_deploy_check_warns_while_personal_data_shares_the_secret_key(settings):
+    from django.core.checks import run_checks
+
+    from civicgrid.core import checks
+
+    settings.PRODUCTION, settings.CIVICGRID_DATA_KEY = True, ""
+    assert [m.id for m in checks.check_data_key(None)] == ["core.W102"]
+    assert "core.W102" in [m.id for m in run_checks(include_deployment_checks=True, tags=["civicgrid"])]
+    assert "core.W102" not in [m.id for m in run_checks(tags=["civicgrid"])]  # only with --deploy
+    settings.CIVICGRID_DATA_KEY = "k" * 50
+    assert checks.check_data_key(None) == []
+    settings.PRODUCTION, settings.CIVICGRID_DATA_KEY = False, ""
+    assert checks.check_data_key(None) == []  # development: the generated secret key will do

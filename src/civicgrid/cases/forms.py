@@ -192,7 +192,9 @@ class DeferForm(ReasonForm):
         # The picker offers the days the action takes (actions.handling.resume_day).
         today = timezone.localdate()
         field = self.fields["resume_on"]
-        field.initial = today + timedelta(days=DEFER_DEFAULT_DAYS)
+        # Deferring a deferred case again usually moves its day on: start from the day it has.
+        current = case.resume_on if case.resume_on and case.resume_on > today else None
+        field.initial = current or today + timedelta(days=DEFER_DEFAULT_DAYS)
         field.widget.attrs.update(
             min=(today + timedelta(days=1)).isoformat(),
             max=(today + timedelta(days=DEFER_MAX_DAYS)).isoformat(),

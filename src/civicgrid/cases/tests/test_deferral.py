@@ -168,6 +168,8 @@ def test_the_desk_defers_to_a_day_and_resumes(login, world, cats):
     # The lead unit sees the day but may not resume: only whoever deferred may.
     handler_page = login("handler_cg").get(f"/cases/{case.number}/").content.decode()
     assert back in handler_page and 'data-step="resume"' not in handler_page
+    again = login("dispatcher_a").get(url, headers=HX).content.decode()  # deferring again starts from its day
+    assert f'value="{day}"' in again and "到期后系统自动恢复办理" in again
     resumed = login("dispatcher_a").post(f"/cases/{case.number}/steps/resume/", {"note": ""}, headers=HX)
     assert resumed.status_code == 200 and Case.objects.get(pk=case.pk).status == Status.SIGNED
     assert 'data-step="resume"' not in resumed.content.decode()

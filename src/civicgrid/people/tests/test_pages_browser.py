@@ -26,6 +26,7 @@ def test_login_then_desk_on_a_phone(phone, world):
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(phone, "desk-phone")
     assert phone.locator("header.top").bounding_box()["height"] <= 90
+    assert not phone.locator("header nav a.home").is_visible()  # the brand leads to the desk instead
     # The account's links and the language are behind the user's name; signing out is two taps.
     logout = phone.locator("header .account button", has_text="退出")
     assert not logout.is_visible()

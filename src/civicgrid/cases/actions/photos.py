@@ -89,6 +89,29 @@ def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
     )
 
 
+def stored(
+    case: Case, photo: PreparedPhoto, *, by: User | None, step_id: int | None, written: list[str]
+) -> CasePhoto:
+    """Writes a prepared photo and its thumbnail under cases/<number>/ and returns its row, unsaved.
+    The files' names join `written`, for the caller to delete if its transaction fails."""
+    stem = f"cases/{case.number}/{uuid.uuid4().hex}"
+    image_name = default_storage.save(f"{stem}.{photo.extension}", ContentFile(photo.data))
+    written.append(image_name)
+    thumb_name = default_storage.save(f"{stem}.thumb.jpg", ContentFile(photo.thumbnail))
+    written.append(thumb_name)
+    return CasePhoto(
+        case=case,
+        step_id=step_id,
+        uploaded_by=by,
+        image=image_name,
+        thumbnail=thumb_name,
+        content_type=photo.content_type,
+        width=photo.width,
+        height=photo.height,
+        size=len(photo.data),
+    )
+
+
 def check_may_upload(case: Case, by: User, assignments: Iterable[CaseAssignment]) -> None:
     """Open cases only; the reporter, the filer, intake staff of its place, its units' handlers and the
     Party member who claimed it.
@@ -131,26 +154,8 @@ def add_photos(
                     _("每个工单最多 %(count)s 张照片") % {"count": MAX_PER_CASE},
                     details={"photos": "too many"},
                 )
-            rows = []
-            for photo in prepared:
-                stem = f"cases/{case.number}/{uuid.uuid4().hex}"
-                image_name = default_storage.save(f"{stem}.{photo.extension}", ContentFile(photo.data))
-                written.append(image_name)
-                thumb_name = default_storage.save(f"{stem}.thumb.jpg", ContentFile(photo.thumbnail))
-                written.append(thumb_name)
-                rows.append(
-                    CasePhoto(
-                        case=case,
-                        step=step,
-                        uploaded_by=by,
-                        image=image_name,
-                        thumbnail=thumb_name,
-                        content_type=photo.content_type,
-                        width=photo.width,
-                        height=photo.height,
-                        size=len(photo.data),
-                    )
-                )
+            step_pk = step.pk if step is not None else None
+            rows = [stored(case, photo, by=by, step_id=step_pk, written=written) for photo in prepared]
             case.has_photos = True  # type: ignore[attr-defined]  # read by the lock (queries.case_for_update)
             # A new version of the case row tells a step waiting for the lock to read the case again.
             core_rows.update(case, ["updated_at"])

@@ -8,12 +8,10 @@ checking the code and the phone's last four digits; the rules of the rating are 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +21,7 @@ from civicgrid.cases import rules, transitions
 from civicgrid.cases.actions._common import lock, require_status, snapshot, write_step
 from civicgrid.cases.actions.closing import apply_rating
 from civicgrid.cases.actions.intake import create_case
-from civicgrid.cases.actions.photos import PreparedPhoto
+from civicgrid.cases.actions.photos import PreparedPhoto, stored
 from civicgrid.cases.models import (
     FINAL_STATUSES,
     Case,
@@ -44,26 +42,7 @@ MAX_REPORT_PHOTOS = 5
 
 
 def _store_photos(case: Case, photos: Sequence[PreparedPhoto], by: User, written: list[str]) -> None:
-    rows = []
-    for photo in photos:
-        stem = f"cases/{case.number}/{uuid.uuid4().hex}"
-        image_name = default_storage.save(f"{stem}.{photo.extension}", ContentFile(photo.data))
-        written.append(image_name)
-        thumb_name = default_storage.save(f"{stem}.thumb.jpg", ContentFile(photo.thumbnail))
-        written.append(thumb_name)
-        rows.append(
-            CasePhoto(
-                case=case,
-                uploaded_by=by,
-                image=image_name,
-                thumbnail=thumb_name,
-                content_type=photo.content_type,
-                width=photo.width,
-                height=photo.height,
-                size=len(photo.data),
-            )
-        )
-    CasePhoto.objects.bulk_create(rows)
+    CasePhoto.objects.bulk_create([stored(case, p, by=by, step_id=None, written=written) for p in photos])
     case.has_photos = True  # type: ignore[attr-defined]  # create_case set it false (queries.case_for_update)
 
 

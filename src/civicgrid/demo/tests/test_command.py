@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from civicgrid.cases.measure_models import MeasureDay
 from civicgrid.cases.measures.fold import fold
+from civicgrid.cases.models import CasePhoto
 from civicgrid.demo.history import load_history
 from civicgrid.demo.management.commands import demo
 
@@ -21,6 +22,7 @@ def test_the_history_is_in_the_measures_before_any_worker_runs(monkeypatch):
     out = StringIO()
     call_command("demo", "--no-serve", stdout=out)
     assert "考核指标：已汇总" in out.getvalue()
+    assert "演示照片已载入" in out.getvalue() and CasePhoto.objects.exists()
     assert MeasureDay.objects.filter(orders__gt=0).exists()
     assert fold().steps == 0  # every step of the history is folded
 

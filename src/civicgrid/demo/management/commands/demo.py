@@ -17,6 +17,7 @@ from civicgrid.core.models import Unit
 from civicgrid.demo import world
 from civicgrid.demo.history import load_history
 from civicgrid.demo.load import load_world
+from civicgrid.demo.photos import load_photos
 from civicgrid.routing.demo import setup as setup_routing
 
 
@@ -55,6 +56,12 @@ class Command(BaseCommand):
             if made:
                 self.stdout.write(
                     f"演示工单已载入：{made} 件，近一年（{time.perf_counter() - started:.1f} 秒）"
+                )
+                started = time.perf_counter()
+                photos = load_photos()
+                seconds = time.perf_counter() - started
+                self.stdout.write(
+                    f"演示照片已载入：{photos} 张，近 60 天的群众和网格员上报（{seconds:.1f} 秒）"
                 )
                 # Keyword and unit rules for the demo, and a first routing model trained on the history.
                 started = time.perf_counter()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -43,6 +45,8 @@ class BenchDatabase:
     """A fresh database beside the configured one, dropped afterwards."""
 
     def __init__(self) -> None:
+        # The demo draws photos: into a folder of the bench's own, removed with the database.
+        self.media = tempfile.mkdtemp(prefix="civicgrid-bench-media-")
         db = settings.DATABASES["default"]
         self.postgres = db["ENGINE"].endswith("postgresql")
         if self.postgres:
@@ -71,6 +75,7 @@ class BenchDatabase:
                 Path(self.name + suffix).unlink(missing_ok=True)
 
     def drop(self) -> None:
+        shutil.rmtree(self.media, ignore_errors=True)
         if self.postgres:
             self._run_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         else:
@@ -82,6 +87,7 @@ def _env(db: BenchDatabase) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=db.url,
+        CIVICGRID_MEDIA_ROOT=db.media,
         CIVICGRID_NOTIFY_ON_COMMIT="enqueue",
         CIVICGRID_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="civicgrid.settings",

@@ -14,6 +14,7 @@ import random
 from datetime import timedelta
 from io import BytesIO
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -91,9 +92,12 @@ def load_photos(*, seed: int = 20261128) -> int:
                 if rng.random() >= 1 / 3:
                     continue
                 ground = rng.choice(GROUNDS)  # the same place before and after
+                # Uploaded by whoever filed the report, and by whoever gave the feedback.
                 for n in range(rng.choice([1, 1, 2])):
                     photo = prepare_photo(f"{case.number}-{n}.jpg", draw(rng, ground, fixed=False))
-                    rows.append(stored(case, photo, by=case.created_by, step_id=None, written=written))
+                    row = stored(case, photo, by=None, step_id=None, written=written)
+                    row.uploaded_by_id = case.created_by_id
+                    rows.append(row)
                 step = last_feedback.get(case.pk)
                 if step is not None and rng.random() < 0.9:
                     photo = prepare_photo(f"{case.number}-result.jpg", draw(rng, ground, fixed=True))
@@ -102,8 +106,6 @@ def load_photos(*, seed: int = 20261128) -> int:
                     rows.append(row)
             CasePhoto.objects.bulk_create(rows, batch_size=500)
     except BaseException:
-        from django.core.files.storage import default_storage
-
         for name in written:
             default_storage.delete(name)
         raise

@@ -28,6 +28,7 @@ def test_recent_reports_and_their_results_get_photos_once():
     assert {p.case.channel for p in reports} <= set(REPORTED_BY)
     assert all(p.step.action == StepAction.FEEDBACK and p.step.case_id == p.case_id for p in results)
     assert all(p.uploaded_by_id == p.step.actor_id for p in results)
+    assert all(p.uploaded_by_id == p.case.created_by_id for p in reports)
     first = photos[0]
     with Image.open(Path(first.image.path)) as image:
         assert image.format == "JPEG" and image.size == (640, 480) and not image.getexif()

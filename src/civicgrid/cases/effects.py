@@ -16,8 +16,9 @@ The rules, per step (docs/notifications.md, "Who hears what"):
 - those who re-check: the grid workers of the case's grid and the community's staff, when the lead
   unit fed back (the dispatcher when the case has neither);
 - the reporter (an account) and the accounts following the case, in-app: registered, rejected,
-  dispatched, claimed, fed back, closed (with the rating link); and by SMS to the reporter's and followers'
-  phones only for registered, rejected and closed;
+  dispatched, claimed, deferred (with the day it comes back), resumed, fed back, closed (with the
+  rating link); and by SMS to the reporter's and followers' phones only for registered, rejected,
+  deferred and closed;
 - the rating reminder: the reporter (the account, or by SMS a phone without one), or the staff
   member who filed the case for a caller, to call back.
 
@@ -196,6 +197,15 @@ def _resident_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
         abusive = bool((step.changes or {}).get("abusive"))
         users, phones = _residents(case, sms=not abusive)
         return Notice(f"您反映的问题不予受理（{number}）", case.reject_reason, link, users, phones)
+    if action == StepAction.DEFER and case.resume_on:
+        # A wait of weeks is news the reporter must get (12345 practice: 缓办 is told to the caller),
+        # by SMS too; the reason is the dispatcher's, not shown to residents.
+        users, phones = _residents(case, sms=True)
+        body = f"预计 {case.resume_on:%Y-%m-%d} 恢复办理。"
+        return Notice(f"您反映的问题暂缓办理（{number}）", body, link, users, phones)
+    if action == StepAction.RESUME:
+        users, _ = _residents(case, sms=False)
+        return Notice(f"您反映的问题已恢复办理（{number}）", "", link, users)
     if action == StepAction.CLAIM:
         users, _ = _residents(case, sms=False)
         return Notice(f"您反映的问题已由社区党员认领办理（{number}）", "", link, users)

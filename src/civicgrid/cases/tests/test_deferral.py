@@ -14,7 +14,7 @@ from civicgrid.cases.measures.fold import fold
 from civicgrid.cases.models import Case, CaseStep, ExtensionRequest, ExtensionStatus, Status, WarnLevel
 from civicgrid.cases.tests.factories import HX, case_in_state, file_case
 from civicgrid.cases.tests.measures_world import folded
-from civicgrid.notify.models import Notification
+from civicgrid.notify.models import Notification, OutboxMessage
 
 SH = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2025, 6, 9, 10, 0, tzinfo=SH)  # no holiday near it
@@ -40,6 +40,11 @@ def test_a_deferral_names_its_resume_day_a_month_on_by_default(api, world, cats)
     for handler in ("handler_cg", "handler_sc"):  # the lead unit and the assisting one
         told = Notification.objects.filter(recipient=world.users[handler]).order_by("-id").first()
         assert told is not None and f"{day} 恢复办理" in told.title
+    # The reporter too, by SMS: a wait of weeks, and the day it should end; never the reason.
+    sms = OutboxMessage.objects.filter(channel="sms", subject_ref=case.number).order_by("id")
+    texts = [(m.payload["title"], m.payload["body"]) for m in sms]
+    assert (f"您反映的问题暂缓办理（{case.number}）", f"预计 {day} 恢复办理。") in texts
+    assert not any("资金" in body for _, body in texts)
 
 
 @pytest.mark.django_db
@@ -264,10 +269,12 @@ def test_the_upgrade_gives_cases_deferred_before_it_a_day_a_month_on(world, cats
 def test_the_resident_sees_the_deferral_and_the_resumption_but_no_date_meanwhile(world, cats):
     from civicgrid.intake.queries import resident_view
 
-    case = case_in_state(world, "deferred")
+    case = case_in_state(world, "deferred", by="resident")
     view = resident_view(Case.objects.get(pk=case.pk))
     assert view["expected"] is None and view["timeline"][-1]["text"] == "暂缓办理"
     actions.resume_case(case.number, by=world.users["dispatcher_a"])
+    last = Notification.objects.filter(recipient=world.users["resident"]).latest("id")
+    assert last.title == f"您反映的问题已恢复办理（{case.number}）"  # told in the inbox
     view = resident_view(Case.objects.get(pk=case.pk))
     assert view["expected"] is not None and view["timeline"][-1]["text"] == "恢复办理"
 

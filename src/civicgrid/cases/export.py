@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import IO, Any
 
 from django.db.models import QuerySet
@@ -53,6 +53,7 @@ COLUMNS: list[tuple[str, int]] = [
     ("办理期限", 17),
     ("反馈时间", 17),
     ("结案时间", 17),
+    ("恢复办理日期", 12),
     ("是否超期", 8),
     ("满意度", 10),
     ("是否解决", 8),
@@ -62,6 +63,7 @@ COLUMNS: list[tuple[str, int]] = [
     ("问题描述", 50),
 ]
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
+DAY_FORMAT = "yyyy-mm-dd"
 
 CHANNELS = dict(Channel.choices)
 TYPES = dict(CaseType.choices)
@@ -89,6 +91,14 @@ def _date(ws: Any, value: datetime | None) -> Any:
         return None
     cell = WriteOnlyCell(ws, value=_local(value))
     cell.number_format = DATE_FORMAT
+    return cell
+
+
+def _day(ws: Any, value: date | None) -> Any:
+    if value is None:
+        return None
+    cell = WriteOnlyCell(ws, value=value)
+    cell.number_format = DAY_FORMAT
     return cell
 
 
@@ -126,6 +136,7 @@ def row(ws: Any, case: Case, viewer: User, now: datetime) -> list[Any]:
     return [
         *(text_cell(ws, t) for t in texts),
         *(_date(ws, d) for d in dates),
+        _day(ws, case.resume_on),
         "是" if schemas.is_overdue(case, now) else "否",
         str(SATISFACTIONS.get(case.satisfaction, "")),
         resolved,

@@ -131,3 +131,14 @@ def test_control_characters_are_left_out_of_the_workbook(client, world, cats):
     row = next(r for r in rows if r["工单编号"] == case.number)
     assert row["问题描述"] == "路灯不亮\n已三天了" and row["标题"] == "路灯不亮"
     assert Case.objects.get(pk=case.pk).description == "路灯\x0b不亮\x01\n已三天\x1f了"  # stored as sent
+
+
+@pytest.mark.django_db
+def test_a_deferred_case_exports_the_day_it_comes_back(client, world, cats):
+    case = case_in_state(world, "deferred")
+    day = Case.objects.get(pk=case.pk).resume_on
+    client.force_login(world.users["dispatcher_a"])
+    _, rows = workbook(client)
+    (row,) = rows
+    assert row["状态"] == "缓办" and row["恢复办理日期"].date() == day
+    assert row["办理期限"] is not None  # the suspended deadline stays on record

@@ -72,8 +72,9 @@ def check(name: str, expires: str, signature: str) -> None:
     """Raise Http404 for a link we did not sign (or signed for another file), LinkExpired for an old one."""
     if not _EXPIRES.fullmatch(expires) or not signature:
         raise Http404
+    signer = _signer()
     try:
-        _signer().unsign(f"{_value(name, int(expires))}{_signer().sep}{signature}")
+        signer.unsign(f"{_value(name, int(expires))}{signer.sep}{signature}")
     except signing.BadSignature:
         raise Http404 from None
     if int(expires) <= time.time():

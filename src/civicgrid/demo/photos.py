@@ -14,13 +14,12 @@ import random
 from datetime import timedelta
 from io import BytesIO
 
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFilter
 
-from civicgrid.cases.actions.photos import prepare_photo, stored
+from civicgrid.cases.actions.photos import files_removed_on_failure, prepare_photo, stored
 from civicgrid.cases.models import Case, CasePhoto, CaseStep, Channel, StepAction
 
 RECENT_DAYS = 60
@@ -84,29 +83,19 @@ def load_photos(*, seed: int = 20261128) -> int:
         .values_list("case_id", "last")
     )
     actors = dict(CaseStep.objects.filter(pk__in=last_feedback.values()).values_list("pk", "actor_id"))
-    written: list[str] = []
     rows: list[CasePhoto] = []
-    try:
-        with transaction.atomic():
-            for case in cases:
-                if rng.random() >= 1 / 3:
-                    continue
-                ground = rng.choice(GROUNDS)  # the same place before and after
-                # Uploaded by whoever filed the report, and by whoever gave the feedback.
-                for n in range(rng.choice([1, 1, 2])):
-                    photo = prepare_photo(f"{case.number}-{n}.jpg", draw(rng, ground, fixed=False))
-                    row = stored(case, photo, by=None, step_id=None, written=written)
-                    row.uploaded_by_id = case.created_by_id
-                    rows.append(row)
-                step = last_feedback.get(case.pk)
-                if step is not None and rng.random() < 0.9:
-                    photo = prepare_photo(f"{case.number}-result.jpg", draw(rng, ground, fixed=True))
-                    row = stored(case, photo, by=None, step_id=step, written=written)
-                    row.uploaded_by_id = actors.get(step)
-                    rows.append(row)
-            CasePhoto.objects.bulk_create(rows, batch_size=500)
-    except BaseException:
-        for name in written:
-            default_storage.delete(name)
-        raise
+    with files_removed_on_failure() as written, transaction.atomic():
+        for case in cases:
+            if rng.random() >= 1 / 3:
+                continue
+            ground = rng.choice(GROUNDS)  # the same place before and after
+            # Uploaded by whoever filed the report, and by whoever gave the feedback.
+            for n in range(rng.choice([1, 1, 2])):
+                photo = prepare_photo(f"{case.number}-{n}.jpg", draw(rng, ground, fixed=False))
+                rows.append(stored(case, photo, by_id=case.created_by_id, step_id=None, written=written))
+            step = last_feedback.get(case.pk)
+            if step is not None and rng.random() < 0.9:
+                photo = prepare_photo(f"{case.number}-result.jpg", draw(rng, ground, fixed=True))
+                rows.append(stored(case, photo, by_id=actors.get(step), step_id=step, written=written))
+        CasePhoto.objects.bulk_create(rows, batch_size=500)
     return len(rows)

@@ -7,7 +7,8 @@ row lock); files are written inside it and removed again if it fails, so nothing
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from typing import TYPE_CHECKING
@@ -89,11 +90,24 @@ def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
     )
 
 
+@contextmanager
+def files_removed_on_failure() -> Iterator[list[str]]:
+    """Yields the list `stored` adds file names to; if the block fails, the files go again. Put it
+    outside the transaction: the rows roll back, the files are deleted."""
+    written: list[str] = []
+    try:
+        yield written
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
+
+
 def stored(
-    case: Case, photo: PreparedPhoto, *, by: User | None, step_id: int | None, written: list[str]
+    case: Case, photo: PreparedPhoto, *, by_id: int | None, step_id: int | None, written: list[str]
 ) -> CasePhoto:
     """Writes a prepared photo and its thumbnail under cases/<number>/ and returns its row, unsaved.
-    The files' names join `written`, for the caller to delete if its transaction fails."""
+    The files' names join `written` (files_removed_on_failure)."""
     stem = f"cases/{case.number}/{uuid.uuid4().hex}"
     image_name = default_storage.save(f"{stem}.{photo.extension}", ContentFile(photo.data))
     written.append(image_name)
@@ -102,7 +116,7 @@ def stored(
     return CasePhoto(
         case=case,
         step_id=step_id,
-        uploaded_by=by,
+        uploaded_by_id=by_id,
         image=image_name,
         thumbnail=thumb_name,
         content_type=photo.content_type,
@@ -137,30 +151,22 @@ def add_photos(
     if not files:
         raise InvalidInput(_("请选择要上传的照片"), details={"photos": "required"})
     prepared = [prepare_photo(name, data) for name, data in files]
-    written: list[str] = []
-    try:
-        with transaction.atomic():
-            case = lock(case, by)
-            check_may_upload(case, by, case.active_assignments)  # type: ignore[attr-defined]  # read by lock
-            step = None
-            if step_id is not None:
-                step = CaseStep.objects.filter(pk=step_id, case=case, action__in=PHOTO_STEPS).first()
-                if step is None:
-                    raise InvalidInput(
-                        _("只能把照片附在本工单的到场报到或反馈记录上"), details={"step": step_id}
-                    )
-            if case.photos.count() + len(prepared) > MAX_PER_CASE:
-                raise InvalidInput(
-                    _("每个工单最多 %(count)s 张照片") % {"count": MAX_PER_CASE},
-                    details={"photos": "too many"},
-                )
-            step_pk = step.pk if step is not None else None
-            rows = [stored(case, photo, by=by, step_id=step_pk, written=written) for photo in prepared]
-            case.has_photos = True  # type: ignore[attr-defined]  # read by the lock (queries.case_for_update)
-            # A new version of the case row tells a step waiting for the lock to read the case again.
-            core_rows.update(case, ["updated_at"])
-            return CasePhoto.objects.bulk_create(rows)
-    except BaseException:
-        for name in written:
-            default_storage.delete(name)
-        raise
+    with files_removed_on_failure() as written, transaction.atomic():
+        case = lock(case, by)
+        check_may_upload(case, by, case.active_assignments)  # type: ignore[attr-defined]  # read by lock
+        step = None
+        if step_id is not None:
+            step = CaseStep.objects.filter(pk=step_id, case=case, action__in=PHOTO_STEPS).first()
+            if step is None:
+                raise InvalidInput(_("只能把照片附在本工单的到场报到或反馈记录上"), details={"step": step_id})
+        if case.photos.count() + len(prepared) > MAX_PER_CASE:
+            raise InvalidInput(
+                _("每个工单最多 %(count)s 张照片") % {"count": MAX_PER_CASE},
+                details={"photos": "too many"},
+            )
+        step_pk = step.pk if step is not None else None
+        rows = [stored(case, photo, by_id=by.pk, step_id=step_pk, written=written) for photo in prepared]
+        case.has_photos = True  # type: ignore[attr-defined]  # read by the lock (queries.case_for_update)
+        # A new version of the case row tells a step waiting for the lock to read the case again.
+        core_rows.update(case, ["updated_at"])
+        return CasePhoto.objects.bulk_create(rows)

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,7 +20,7 @@ from civicgrid.cases import rules, transitions
 from civicgrid.cases.actions._common import lock, require_status, snapshot, write_step
 from civicgrid.cases.actions.closing import apply_rating
 from civicgrid.cases.actions.intake import create_case
-from civicgrid.cases.actions.photos import PreparedPhoto, stored
+from civicgrid.cases.actions.photos import PreparedPhoto, files_removed_on_failure, stored
 from civicgrid.cases.models import (
     FINAL_STATUSES,
     Case,
@@ -42,7 +41,9 @@ MAX_REPORT_PHOTOS = 5
 
 
 def _store_photos(case: Case, photos: Sequence[PreparedPhoto], by: User, written: list[str]) -> None:
-    CasePhoto.objects.bulk_create([stored(case, p, by=by, step_id=None, written=written) for p in photos])
+    CasePhoto.objects.bulk_create(
+        [stored(case, p, by_id=by.pk, step_id=None, written=written) for p in photos]
+    )
     case.has_photos = True  # type: ignore[attr-defined]  # create_case set it false (queries.case_for_update)
 
 
@@ -62,21 +63,15 @@ def file_report(
         raise InvalidInput(
             _("最多上传 %(count)s 张照片") % {"count": MAX_REPORT_PHOTOS}, details={"photos": "too many"}
         )
-    written: list[str] = []
-    try:
-        with transaction.atomic():
-            case = create_case(by=by, **fields)
-            if case.replayed:
-                return case
-            if photos:
-                _store_photos(case, photos, by, written)
-            if on_created is not None:
-                on_created(case)
+    with files_removed_on_failure() as written, transaction.atomic():
+        case = create_case(by=by, **fields)
+        if case.replayed:
             return case
-    except BaseException:
-        for name in written:
-            default_storage.delete(name)
-        raise
+        if photos:
+            _store_photos(case, photos, by, written)
+        if on_created is not None:
+            on_created(case)
+        return case
 
 
 def _actor(user: User | None) -> User:

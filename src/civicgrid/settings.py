@@ -161,7 +161,16 @@ CIVICGRID_SITE_URL = env_str("CIVICGRID_SITE_URL", "")
 CIVICGRID_NOTIFY_ON_COMMIT = env_str("CIVICGRID_NOTIFY_ON_COMMIT", "send")  # "enqueue" in production
 if CIVICGRID_NOTIFY_ON_COMMIT not in {"send", "enqueue", "none"}:
     raise ConfigError("CIVICGRID_NOTIFY_ON_COMMIT must be send, enqueue or none")
+# How notices reach accounts that keep the site's default (people.User.sms_notices, email_notices):
+# every notice, and the urgent ones (an urgent case, a passed time limit, a superior pressing).
 CIVICGRID_NOTIFY_USER_CHANNELS = env_list("CIVICGRID_NOTIFY_USER_CHANNELS", ["inapp"])
+CIVICGRID_NOTIFY_URGENT_CHANNELS = env_list("CIVICGRID_NOTIFY_URGENT_CHANNELS", ["inapp", "sms"])
+for _name, _channels in (
+    ("CIVICGRID_NOTIFY_USER_CHANNELS", CIVICGRID_NOTIFY_USER_CHANNELS),
+    ("CIVICGRID_NOTIFY_URGENT_CHANNELS", CIVICGRID_NOTIFY_URGENT_CHANNELS),
+):
+    if not set(_channels) <= {"inapp", "email", "sms"}:
+        raise ConfigError(f"{_name} lists inapp, email or sms, not {', '.join(_channels)}")
 CIVICGRID_NOTIFY_MAX_ATTEMPTS = env_int("CIVICGRID_NOTIFY_MAX_ATTEMPTS", 10)
 CIVICGRID_NOTIFY_RETRY_BASE_SECONDS = env_int("CIVICGRID_NOTIFY_RETRY_BASE_SECONDS", 60)
 CIVICGRID_NOTIFY_RETRY_MAX_SECONDS = env_int("CIVICGRID_NOTIFY_RETRY_MAX_SECONDS", 3600)

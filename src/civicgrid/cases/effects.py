@@ -7,8 +7,9 @@ The rules, per step (docs/notifications.md, "Who hears what"):
 
 - the lead unit's handlers: dispatched, reopened, deferred, resumed, sent back for rework, extension
   decided, yellow, red, urged (by hand or automatically), supervised; assisting units' handlers too
-  when the case is dispatched, reopened, deferred or resumed (they sign for it and work on it as
-  well); the unsigned units' handlers when the sign-for deadline passed;
+  when the case is dispatched, reopened, deferred, resumed, given more time, red, urged or supervised
+  (they sign for it and work on it as well, to the same deadline); the unsigned units' handlers
+  when the sign-for deadline passed;
 - the dispatcher who rules on the case (the subdistrict's, or the community staff when the community
   handles the case itself): returned, extension requested, whistle blown, five working days overdue;
 - the Party members registered with the case's community (or its grid): offered for claiming; the
@@ -23,7 +24,9 @@ The rules, per step (docs/notifications.md, "Who hears what"):
   member who filed the case for a caller, to call back.
 
 What a unit's staff hear, the unit's WeChat Work group hears too, when a robot is named after the
-unit's code in CIVICGRID_WECOM_ROBOTS.
+unit's code in CIVICGRID_WECOM_ROBOTS. A notice to staff is urgent (it goes by SMS too, unless the
+person or the site chose otherwise: notify.actions.channels_for) when the case is urgent, a time
+limit has passed or a superior presses (`PRESSING`).
 
 Nobody is told of their own step. Phone numbers are decrypted here, inside the transaction, handed to
 notify (which stores them in the outbox and masks them in logs) and never logged.
@@ -37,13 +40,27 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, models
+from django.utils import timezone
 
 from civicgrid.cases import deadlines, rules
-from civicgrid.cases.models import Case, CaseStep, Status, StepAction
+from civicgrid.cases.models import Case, CaseStep, Status, StepAction, Urgency
 from civicgrid.core import crypto, rows
 from civicgrid.core.models import Unit, path_ids
 from civicgrid.notify.actions import Notified, deliver_after_commit, prepare
 from civicgrid.people.models import Role, User
+
+# Staff notices that say a time limit has passed or a superior presses: urgent, as is any notice
+# about an urgent case (its limits run in minutes and hours, around the clock).
+PRESSING = {
+    StepAction.REMIND_ANSWER,
+    StepAction.REMIND_SIGN,
+    StepAction.REMIND_RECHECK,
+    StepAction.RED,
+    StepAction.URGE,
+    StepAction.AUTO_URGE,
+    StepAction.SUPERVISE,
+    StepAction.ESCALATE_ALERT,
+}
 
 
 @dataclass
@@ -54,6 +71,7 @@ class Notice:
     users: list[User] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
     units: list[int] = field(default_factory=list)  # whose WeChat Work group robots post it too
+    urgent: bool = False
 
 
 @dataclass
@@ -100,24 +118,28 @@ def _users(*groups: tuple[Iterable[int | None], Iterable[str]]) -> list[User]:
     return rows.fetch(User, sql, params)
 
 
-def _lead_handlers(case: Case) -> Reach:
-    """The lead unit's handlers, and the Party member who claimed the case and handles it."""
-    reach = _members([case.lead_unit_id], rules.HANDLER_ROLES)
+def _handlers(case: Case, *, assisting: bool = False) -> Reach:
+    """The lead unit's handlers (with `assisting`, those of every unit the case is with), and the
+    Party member who claimed the case and handles it."""
+    units = [case.lead_unit_id, *(_assigned_units(case) if assisting else [])]
+    reach = _members(dict.fromkeys(units), rules.HANDLER_ROLES)
     if case.claimed_by_id is not None and all(u.pk != case.claimed_by_id for u in reach.users):
         reach.users += _active(case.claimed_by_id)
     return reach
 
 
-def _assigned_handlers(case: Case, *, unsigned_only: bool = False) -> Reach:
+def _assigned_units(case: Case, *, unsigned_only: bool = False) -> list[int]:
     held = getattr(case, "active_assignments", None)  # the step's own, when it holds them
     if held is not None:
-        units = [a.unit_id for a in held if not (unsigned_only and a.signed_at)]
-    else:
-        sql = "SELECT unit_id FROM cases_caseassignment WHERE case_id = %s AND active"
-        with connection.cursor() as cursor:
-            cursor.execute(sql + (" AND signed_at IS NULL" if unsigned_only else ""), [case.pk])
-            units = [unit_id for (unit_id,) in cursor.fetchall()]
-    return _members(units, rules.HANDLER_ROLES)
+        return [a.unit_id for a in held if not (unsigned_only and a.signed_at)]
+    sql = "SELECT unit_id FROM cases_caseassignment WHERE case_id = %s AND active"
+    with connection.cursor() as cursor:
+        cursor.execute(sql + (" AND signed_at IS NULL" if unsigned_only else ""), [case.pk])
+        return [unit_id for (unit_id,) in cursor.fetchall()]
+
+
+def _assigned_handlers(case: Case, *, unsigned_only: bool = False) -> Reach:
+    return _members(_assigned_units(case, unsigned_only=unsigned_only), rules.HANDLER_ROLES)
 
 
 def _community_handles(case: Case) -> bool:
@@ -257,7 +279,7 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
     if action == StepAction.RECHECK and step.to_status != Status.CLOSED:
         if case.deferred:
             return None  # the resumption written next (closing.recheck_case) tells them, with the note
-        return _lead_handlers(case).notice(f"核查未通过，请返工：{label}", step.note, link)
+        return _handlers(case).notice(f"核查未通过，请返工：{label}", step.note, link)
     if action == StepAction.RETURN:
         return _rulers(case).notice(f"工单被退回，请审定：{label}", step.note, link)
     if action == StepAction.REQUEST_EXTENSION:
@@ -290,20 +312,25 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
     # A deferral stops the assisting units' work too, and a resumption restarts it.
     if action == StepAction.DEFER and case.resume_on:
         title = f"工单已缓办，{case.resume_on:%Y-%m-%d} 恢复办理：{label}"
-        return _assigned_handlers(case).notice(title, step.note, link)
+        return _handlers(case, assisting=True).notice(title, step.note, link)
     if action == StepAction.RESUME:
-        return _assigned_handlers(case).notice(f"工单恢复办理：{label}", step.note, link)
+        return _handlers(case, assisting=True).notice(f"工单恢复办理：{label}", step.note, link)
+    if action == StepAction.APPROVE_EXTENSION:
+        # Assisting units work to the same deadline, so they hear of the new one.
+        due = f"，新的办理期限 {timezone.localtime(case.due_at):%Y-%m-%d %H:%M}" if case.due_at else ""
+        return _handlers(case, assisting=True).notice(f"延期申请已同意{due}：{label}", step.note, link)
+    # The lead unit answers for the case; a red card, an urge or supervision presses every unit on it.
     titles = {
-        StepAction.APPROVE_EXTENSION: "延期申请已同意",
-        StepAction.DENY_EXTENSION: "延期申请未同意",
-        StepAction.YELLOW: "工单即将超期（黄牌）",
-        StepAction.RED: "工单已超期（红牌）",
-        StepAction.URGE: "催办",
-        StepAction.AUTO_URGE: "超期催办",
-        StepAction.SUPERVISE: "督办",
+        StepAction.DENY_EXTENSION: ("延期申请未同意", False),
+        StepAction.YELLOW: ("工单即将超期（黄牌）", False),
+        StepAction.RED: ("工单已超期（红牌）", True),
+        StepAction.URGE: ("催办", True),
+        StepAction.AUTO_URGE: ("超期催办", True),
+        StepAction.SUPERVISE: ("督办", True),
     }
     if action in titles:
-        return _lead_handlers(case).notice(f"{titles[StepAction(action)]}：{label}", step.note, link)
+        title, assisting = titles[StepAction(action)]
+        return _handlers(case, assisting=assisting).notice(f"{title}：{label}", step.note, link)
     return None
 
 
@@ -342,7 +369,10 @@ def of_step(case: Case, step: CaseStep) -> Caused:
     # Staff open the desk's case page; residents with an account their own page (intake's /my/).
     staff_link, resident_link = f"/cases/{case.number}/", f"/my/{case.number}/"
     caused = Caused([], [])
-    for notice in (_staff_notice(case, step, staff_link), _resident_notice(case, step, resident_link)):
+    staff = _staff_notice(case, step, staff_link)
+    if staff is not None:
+        staff.urgent = case.urgency == Urgency.URGENT or step.action in PRESSING
+    for notice in (staff, _resident_notice(case, step, resident_link)):
         if notice is None:
             continue
         users = [u for u in notice.users if u.pk != step.actor_id]
@@ -355,6 +385,7 @@ def of_step(case: Case, step: CaseStep) -> Caused:
             body=notice.body,
             link=notice.link,
             subject_ref=case.number,
+            urgent=notice.urgent,
             phones=notice.phones,
             wecom=robots,
         )

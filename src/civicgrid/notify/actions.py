@@ -30,7 +30,7 @@ from civicgrid.core.crypto import is_phone, plain_phone
 from civicgrid.notify.channels import get_channel, setting
 from civicgrid.notify.masking import mask_phone, scrub
 from civicgrid.notify.models import Channel, Notification, OutboxMessage, OutboxStatus
-from civicgrid.people.models import User
+from civicgrid.people.models import NoticeChoice, User, site_default
 
 logger = logging.getLogger("civicgrid.notify")
 
@@ -111,6 +111,19 @@ def _clean_email(address: str) -> str | None:
     return value
 
 
+def channels_for(user: User, *, urgent: bool) -> set[str]:
+    """The channels a notice reaches an account on: SMS and e-mail as the account chose
+    (people.User.sms_notices, email_notices), else, like the inbox, as the site says for such a
+    notice (people.models.site_default)."""
+    chosen = {Channel.INAPP: "", Channel.SMS: user.sms_notices, Channel.EMAIL: user.email_notices}
+    wanted: set[str] = set()
+    for channel, choice in chosen.items():
+        reach = choice or site_default(channel)
+        if reach == NoticeChoice.ALL or (reach == NoticeChoice.URGENT and urgent):
+            wanted.add(channel)
+    return wanted
+
+
 def prepare(
     recipients: Iterable[User],
     *,
@@ -118,6 +131,7 @@ def prepare(
     body: str = "",
     link: str = "",
     subject_ref: str = "",
+    urgent: bool = False,
     channels: Iterable[str] | None = None,
     phones: Iterable[str] = (),
     emails: Iterable[str] = (),
@@ -127,10 +141,11 @@ def prepare(
     other rows in the same statement (a case step: cases.actions._common.write_step) writes them and
     then calls `deliver_after_commit`. Call it inside the transaction of the step that causes it.
 
-    `recipients` are users, reached on `channels` (default CIVICGRID_NOTIFY_USER_CHANNELS, i.e. the
-    in-app inbox): "inapp" writes an inbox row, "email" uses the user's e-mail, "sms" the user's
-    `phone` attribute when there is one. `phones`, `emails` and `wecom` (robot names or keys) reach
-    addresses without an account, such as a resident's phone or a unit's WeChat Work group.
+    `recipients` are users, each reached on the channels of `channels_for` (for an `urgent` notice,
+    those the account or the site chose for urgent ones), or on `channels` when the caller names
+    them: "inapp" writes an inbox row, "email" uses the user's e-mail, "sms" the user's mobile when
+    there is one. `phones`, `emails` and `wecom` (robot names or keys) reach addresses without an
+    account, such as a resident's phone or a unit's WeChat Work group.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("notify must be called inside the transaction of the step that causes it")
@@ -142,10 +157,8 @@ def prepare(
     _check_link(link)
     if len(subject_ref) > SUBJECT_REF_MAX:
         raise ValueError(f"subject_ref is at most {SUBJECT_REF_MAX} characters")
-    if channels is None:
-        channels = setting("CIVICGRID_NOTIFY_USER_CHANNELS", ["inapp"])
-    wanted = {channels} if isinstance(channels, str) else set(channels)
-    unknown = wanted - set(USER_CHANNELS)
+    named = None if channels is None else ({channels} if isinstance(channels, str) else set(channels))
+    unknown = (named or set()) - set(USER_CHANNELS)
     if unknown:
         raise ValueError(
             f"users are reached on {sorted(USER_CHANNELS)}; pass wecom= for groups, not {unknown}"
@@ -155,46 +168,41 @@ def prepare(
     payload: dict[str, Any] = {"title": title, "body": body, "link": link, "subject_ref": subject_ref}
     result = Notified()
     messages: list[OutboxMessage] = []
-
-    def queue(channel: str, address: str) -> None:
-        messages.append(
-            OutboxMessage(
-                channel=channel,
-                address=address,
-                payload=payload,
-                subject_ref=subject_ref,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-
-    users = list({u.pk: u for u in recipients if u.is_active}.values())
-    if Channel.INAPP in wanted:
-        # The inbox row is the in-app delivery: no outbox row, no task, nothing to retry.
-        result.notifications = [
-            Notification(
-                recipient=u, title=title, body=body, link=link, subject_ref=subject_ref, created_at=now
-            )
-            for u in users
-        ]
     seen: set[tuple[str, str]] = set()
 
-    def queue_once(channel: str, address: str | None) -> None:
+    def queue(channel: str, address: str | None) -> None:
         if address and (channel, address) not in seen:
             seen.add((channel, address))
-            queue(channel, address)
+            messages.append(
+                OutboxMessage(
+                    channel=channel,
+                    address=address,
+                    payload=payload,
+                    subject_ref=subject_ref,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
 
-    for u in users:
-        if Channel.EMAIL in wanted and u.email:
-            queue_once(Channel.EMAIL, _clean_email(u.email))
-        if Channel.SMS in wanted and _phone_of(u):
-            queue_once(Channel.SMS, _clean_phone(_phone_of(u)))
+    for user in {u.pk: u for u in recipients if u.is_active}.values():
+        wanted = named if named is not None else channels_for(user, urgent=urgent)
+        if Channel.INAPP in wanted:
+            # The inbox row is the in-app delivery: no outbox row, no task, nothing to retry.
+            result.notifications.append(
+                Notification(
+                    recipient=user, title=title, body=body, link=link, subject_ref=subject_ref, created_at=now
+                )
+            )
+        if Channel.EMAIL in wanted and user.email:
+            queue(Channel.EMAIL, _clean_email(user.email))
+        if Channel.SMS in wanted and _phone_of(user):
+            queue(Channel.SMS, _clean_phone(_phone_of(user)))
     for address in emails:
-        queue_once(Channel.EMAIL, _clean_email(address))
+        queue(Channel.EMAIL, _clean_email(address))
     for phone in phones:
-        queue_once(Channel.SMS, _clean_phone(phone))
+        queue(Channel.SMS, _clean_phone(phone))
     for robot in wecom:
-        queue_once(Channel.WECOM, (robot or "").strip())
+        queue(Channel.WECOM, (robot or "").strip())
 
     result.messages = messages
     return result

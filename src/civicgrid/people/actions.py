@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from civicgrid.core import audit, crypto
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.models import Unit
-from civicgrid.people.models import ApiToken, LoginThrottle, Membership, Role, User
+from civicgrid.people.models import ApiToken, LoginThrottle, Membership, NoticeChoice, Role, User
 from civicgrid.people.queries import token_owner
 
 TOKEN_PREFIX = "cg_"
@@ -109,6 +109,27 @@ def set_phone(user: User, phone: str, *, by: Any = None) -> User:
     user.phone_enc = crypto.encrypt(number)
     user.save(update_fields=["phone_enc"])
     audit.record(by, "user.set_phone", user, after={"phone": crypto.mask_phone(number) if number else ""})
+    return user
+
+
+@transaction.atomic
+def set_notice_choices(user: User, *, sms: str, email: str, by: Any = None) -> User:
+    """Which notices also reach the person by SMS and by e-mail (people.models.NoticeChoice; ""
+    keeps the site's default); the inbox gets them all. The person sets it, or an administrator."""
+    wrong = {
+        field: "invalid"
+        for field, value in (("sms", sms), ("email", email))
+        if value not in NoticeChoice.values
+    }
+    if wrong:
+        raise InvalidInput(_("请选择有效的通知方式"), details=wrong)
+    fields = ["sms_notices", "email_notices"]
+    before = audit.snapshot(user, fields)
+    user.sms_notices, user.email_notices = sms, email
+    user.save(update_fields=fields)
+    audit.record(
+        by or user, "user.set_notice_choices", user, before=before, after=audit.snapshot(user, fields)
+    )
     return user
 
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicgrid.core import crypto
 from civicgrid.people import actions
-from civicgrid.people.models import ApiToken, Membership, User
+from civicgrid.people.models import ApiToken, Membership, NoticeChoice, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -23,6 +23,9 @@ class UserForm(UserChangeForm):
 
     phone = forms.CharField(label=_("手机号"), required=False, max_length=30)
     clear_phone = forms.BooleanField(label=_("清除手机号"), required=False)
+    # Written through people.actions.set_notice_choices (audited), as the person's own page does.
+    notices_sms = forms.ChoiceField(label=_("短信通知"), choices=NoticeChoice.choices, required=False)
+    notices_email = forms.ChoiceField(label=_("邮件通知"), choices=NoticeChoice.choices, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -30,8 +33,10 @@ class UserForm(UserChangeForm):
         self.fields["phone"].help_text = (
             _("现为 %(masked)s；填写新号码替换，留空不变") % {"masked": crypto.mask_phone(current)}
             if current
-            else _("用于短信通知（CIVICGRID_NOTIFY_USER_CHANNELS 含 sms 时）；留空则不发短信")
+            else _("用于短信通知；留空则不发短信")
         )
+        self.initial.setdefault("notices_sms", self.instance.sms_notices)
+        self.initial.setdefault("notices_email", self.instance.email_notices)
 
     def clean_phone(self) -> str:
         value = crypto.plain_phone(self.cleaned_data["phone"])
@@ -47,7 +52,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["username", "display_name", "masked_phone", "is_staff", "is_active", "last_login"]
     fieldsets = (  # type: ignore[assignment]
         *BaseUserAdmin.fieldsets,  # type: ignore[misc]
-        ("Civic Grid", {"fields": ["display_name", "phone", "clear_phone"]}),
+        ("Civic Grid", {"fields": ["display_name", "phone", "clear_phone", "notices_sms", "notices_email"]}),
     )
     search_fields = ["username", "display_name"]
 
@@ -58,6 +63,9 @@ class UserAdmin(BaseUserAdmin):
             actions.set_phone(obj, "", by=request.user)
         elif form.cleaned_data.get("phone"):
             actions.set_phone(obj, form.cleaned_data["phone"], by=request.user)
+        chosen = form.cleaned_data.get("notices_sms", ""), form.cleaned_data.get("notices_email", "")
+        if chosen != (obj.sms_notices, obj.email_notices):
+            actions.set_notice_choices(obj, sms=chosen[0], email=chosen[1], by=request.user)
 
     @admin.display(description=_("手机号"))
     def masked_phone(self, user: User) -> str:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja import Status as Reply
 
+from civicgrid.core import crypto
 from civicgrid.core.errors import DomainError, NotFound, errors
 from civicgrid.people import actions
-from civicgrid.people.models import ApiToken
+from civicgrid.people.models import ApiToken, User, site_default
 from civicgrid.people.queries import memberships_of, user_of
 
 router = Router(tags=["auth"])
@@ -93,6 +96,43 @@ def me(request: HttpRequest):
             for m in memberships
         ],
     }
+
+
+Reach = Literal["", "none", "urgent", "all"]
+
+
+class NoticeChoicesIn(Schema):
+    sms: Reach
+    email: Reach
+
+
+class NoticeChoicesOut(NoticeChoicesIn):
+    defaults: dict[str, str]
+    mobile: str
+    email_address: str
+
+
+def _notice_choices(user: User) -> dict:
+    return {
+        "sms": user.sms_notices,
+        "email": user.email_notices,
+        "defaults": {"sms": site_default("sms"), "email": site_default("email")},
+        "mobile": crypto.mask_phone(user.phone) if user.phone_enc else "",
+        "email_address": user.email,
+    }
+
+
+@router.get("/me/notices", response={200: NoticeChoicesOut, **errors(401)}, summary="我的短信和邮件通知设置")
+def get_notice_choices(request: HttpRequest):
+    return _notice_choices(user_of(request))
+
+
+@router.put(
+    "/me/notices", response={200: NoticeChoicesOut, **errors(401, 422)}, summary="修改我的短信和邮件通知设置"
+)
+def put_notice_choices(request: HttpRequest, body: NoticeChoicesIn):
+    user = user_of(request)
+    return _notice_choices(actions.set_notice_choices(user, sms=body.sms, email=body.email))
 
 
 class TokenRowOut(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -25,15 +26,51 @@ class Role(models.TextChoices):
     ADMINISTRATOR = "administrator", _("系统管理员")
 
 
+class NoticeChoice(models.TextChoices):
+    """Which notices also reach an account by SMS or e-mail; the inbox gets every one. Urgent notices
+    are those about an urgent case, a passed time limit or a superior's pressing (cases.effects)."""
+
+    SITE_DEFAULT = "", _("按系统默认")
+    NONE = "none", _("不接收")
+    URGENT = "urgent", _("仅紧急事项")
+    ALL = "all", _("全部通知")
+
+
+def site_default(channel: str) -> NoticeChoice:
+    """What the site's default means for a channel ("sms", "email"): every notice, the urgent ones or
+    none (CIVICGRID_NOTIFY_USER_CHANNELS, CIVICGRID_NOTIFY_URGENT_CHANNELS)."""
+    if channel in settings.CIVICGRID_NOTIFY_USER_CHANNELS:
+        return NoticeChoice.ALL
+    if channel in settings.CIVICGRID_NOTIFY_URGENT_CHANNELS:
+        return NoticeChoice.URGENT
+    return NoticeChoice.NONE
+
+
 class User(AbstractUser):
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
-    # A staff member's mobile, for notices by SMS (CIVICGRID_NOTIFY_USER_CHANNELS with "sms"): stored
-    # encrypted like a reporter's (core.crypto), set in the admin, shown there masked.
+    # A staff member's mobile, for notices by SMS (sms_notices below): stored encrypted like a
+    # reporter's (core.crypto), set in the admin, shown there masked.
     phone_enc = models.CharField(_("手机号（加密）"), max_length=255, blank=True, editable=False)
+    # Each person chooses what reaches them outside the inbox (people.actions.set_notice_choices);
+    # "" follows the site's CIVICGRID_NOTIFY_USER_CHANNELS / CIVICGRID_NOTIFY_URGENT_CHANNELS.
+    sms_notices = models.CharField(
+        _("短信通知"), max_length=10, choices=NoticeChoice.choices, default="", blank=True
+    )
+    email_notices = models.CharField(
+        _("邮件通知"), max_length=10, choices=NoticeChoice.choices, default="", blank=True
+    )
 
     class Meta:
         verbose_name = _("用户")
         verbose_name_plural = _("用户")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(sms_notices__in=NoticeChoice.values), name="user_sms_notices_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(email_notices__in=NoticeChoice.values), name="user_email_notices_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username

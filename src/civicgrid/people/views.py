@@ -17,7 +17,7 @@ from civicgrid.cases import rules as case_rules
 from civicgrid.core.errors import InvalidInput, NotFound
 from civicgrid.core.models import Unit, UnitKind
 from civicgrid.people import actions
-from civicgrid.people.forms import LoginForm, PasswordChangeForm, TokenForm
+from civicgrid.people.forms import LoginForm, NoticeChoicesForm, PasswordChangeForm, TokenForm
 from civicgrid.people.models import ApiToken, User
 from civicgrid.people.queries import memberships_of, user_of
 from civicgrid.people.roles import DUTIES, DUTY_PAGES
@@ -79,6 +79,18 @@ def password_view(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("密码已修改。"))
             return redirect("people:desk")
     return render(request, "people/password.html", {"form": form}, status=422 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notices_view(request: HttpRequest) -> HttpResponse:
+    user = user_of(request)
+    form = NoticeChoicesForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        actions.set_notice_choices(user, sms=form.cleaned_data["sms"], email=form.cleaned_data["email"])
+        messages.success(request, _("通知设置已保存。"))
+        return redirect("people:notices")
+    return render(request, "people/notices.html", {"form": form}, status=422 if form.errors else 200)
 
 
 @login_required

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from civicgrid.cases import actions
 from civicgrid.cases.models import Case, CaseStep
@@ -86,12 +87,81 @@ def test_return_extension_and_whistle_reach_the_dispatcher(world, cats):
     actions.request_extension(case, by=u["handler_cg"], working_days=2, reason="需要采购材料")
     assert heard(world, "延期申请待审批", case.number) == {"dispatcher_a"}
     actions.approve_extension(case, by=u["dispatcher_a"])
-    assert heard(world, "延期申请已同意", case.number) == {"handler_cg"}
+    # Assisting units work to the same deadline: they hear the new one too.
+    assert heard(world, "延期申请已同意", case.number) == {"handler_cg", "handler_sc"}
+    case.refresh_from_db()
+    due = f"新的办理期限 {timezone.localtime(case.due_at):%Y-%m-%d %H:%M}"
+    assert Notification.objects.filter(subject_ref=case.number, title__contains=due).count() == 2
     actions.return_case(case, by=u["handler_cg"], reason_code="not_our_duty")
     assert heard(world, "工单被退回，请审定", case.number) == {"dispatcher_a"}
     other = case_in_state(world, "registered")
     actions.whistle_case(other, by=u["staff_a1"])
     assert heard(world, "社区吹哨", other.number) == {"dispatcher_a"}
+
+
+@pytest.mark.django_db
+def test_a_denial_and_a_yellow_card_are_the_lead_units_a_red_card_and_an_urge_every_units(world, cats):
+    u = world.users
+    case = case_in_state(world, "pending")
+    actions.deny_extension(case, by=u["dispatcher_a"], reason="材料已到")
+    assert heard(world, "延期申请未同意", case.number) == {"handler_cg"}
+    actions.urge_case(case, by=u["dispatcher_a"], note="请今日内办结")
+    assert heard(world, "催办", case.number) == {"handler_cg", "handler_sc"}
+    actions.supervise_case(case, by=u["dispatcher_a"], note="街道督办")
+    assert heard(world, "督办", case.number) == {"handler_cg", "handler_sc"}
+
+
+def set_mobile(user, sms_notices: str = "", email_notices: str = "") -> None:
+    from civicgrid.people.actions import set_notice_choices, set_phone
+
+    set_phone(user, "13912345678")
+    set_notice_choices(user, sms=sms_notices, email=email_notices)
+
+
+def staff_sms(number: str) -> list[str]:
+    return [m for m in sms(number) if not m.startswith("您反映的问题")]
+
+
+@pytest.mark.django_db
+def test_urgent_notices_reach_a_handlers_mobile_by_default(world, cats):
+    u = world.users
+    set_mobile(u["handler_cg"])
+    normal = case_in_state(world, "dispatched")
+    urgent = case_in_state(world, "dispatched", urgency="urgent")
+    # An urgent case must be signed for in 30 minutes: the new-case notice goes by SMS too.
+    assert staff_sms(normal.number) == []
+    assert staff_sms(urgent.number) == [f"新工单待签收：{urgent.number} 垃圾堆积"]
+    assert OutboxMessage.objects.get(subject_ref=urgent.number, address="13912345678").channel == "sms"
+    # So does pressing on a normal case; assisting handler_sc has no mobile: the inbox only.
+    actions.sign_case(normal, by=u["handler_cg"])
+    actions.urge_case(normal, by=u["dispatcher_a"], note="请今日内办结")
+    assert staff_sms(normal.number) == [f"催办：{normal.number} 垃圾堆积"]
+    assert heard(world, "催办", normal.number) == {"handler_cg", "handler_sc"}
+
+
+@pytest.mark.django_db
+def test_each_person_chooses_what_reaches_their_mobile_and_mailbox(world, cats, settings):
+    u = world.users
+    u["handler_cg"].email = "cg@example.org"
+    u["handler_cg"].save()
+    set_mobile(u["handler_cg"], sms_notices="none", email_notices="urgent")
+    urgent = case_in_state(world, "dispatched", urgency="urgent")
+    assert staff_sms(urgent.number) == []
+    mails = OutboxMessage.objects.filter(subject_ref=urgent.number, channel="email")
+    assert list(mails.values_list("address", flat=True)) == ["cg@example.org"]
+
+    set_mobile(u["handler_cg"], sms_notices="all")
+    normal = case_in_state(world, "dispatched")
+    assert staff_sms(normal.number) == [f"新工单待签收：{normal.number} 垃圾堆积"]
+
+    # The site's default for urgent notices, where the person keeps it: here the inbox alone.
+    settings.CIVICGRID_NOTIFY_URGENT_CHANNELS = ["inapp"]
+    set_mobile(u["handler_cg"])
+    again = case_in_state(world, "dispatched", urgency="urgent")
+    assert staff_sms(again.number) == [] and heard(world, "新工单待签收", again.number) == {
+        "handler_cg",
+        "handler_sc",
+    }
 
 
 @pytest.mark.django_db

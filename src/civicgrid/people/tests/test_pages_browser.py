@@ -34,6 +34,18 @@ def test_login_then_desk_on_a_phone(phone, world):
     assert phone.locator("header .account a", has_text="修改密码").is_visible()
     assert phone.locator("header .account select[name=language]").is_visible()
     screenshot(phone, "account-menu-phone")
+    # 通知设置: which notices also come by SMS and e-mail, chosen on the phone.
+    phone.locator("header .account a", has_text="通知设置").click()
+    phone.wait_for_url(phone.base + "/notice-settings/")
+    assert "按系统默认（仅紧急事项）" in phone.locator("#id_sms").inner_text()
+    assert "账号未登记手机号" in phone.locator("#id_sms_helptext").inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    phone.select_option("#id_sms", "all")
+    phone.click("button.primary")
+    assert "通知设置已保存" in phone.locator(".flash").inner_text()
+    assert phone.locator("#id_sms").input_value() == "all"
+    screenshot(phone, "notice-settings-phone")
+    phone.locator("header .account summary").click()
     logout.click()
     phone.wait_for_url(phone.base + "/**")
     assert phone.locator("header a", has_text="工作人员登录").is_visible()

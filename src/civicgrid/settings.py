@@ -171,6 +171,8 @@ for _name, _channels in (
 ):
     if not set(_channels) <= {"inapp", "email", "sms"}:
         raise ConfigError(f"{_name} lists inapp, email or sms, not {', '.join(_channels)}")
+if "inapp" not in CIVICGRID_NOTIFY_USER_CHANNELS:
+    raise ConfigError("CIVICGRID_NOTIFY_USER_CHANNELS must include inapp: every notice is in the inbox")
 CIVICGRID_NOTIFY_MAX_ATTEMPTS = env_int("CIVICGRID_NOTIFY_MAX_ATTEMPTS", 10)
 CIVICGRID_NOTIFY_RETRY_BASE_SECONDS = env_int("CIVICGRID_NOTIFY_RETRY_BASE_SECONDS", 60)
 CIVICGRID_NOTIFY_RETRY_MAX_SECONDS = env_int("CIVICGRID_NOTIFY_RETRY_MAX_SECONDS", 3600)

@@ -112,12 +112,11 @@ def _clean_email(address: str) -> str | None:
 
 
 def channels_for(user: User, *, urgent: bool) -> set[str]:
-    """The channels a notice reaches an account on: SMS and e-mail as the account chose
-    (people.User.sms_notices, email_notices), else, like the inbox, as the site says for such a
-    notice (people.models.site_default)."""
-    chosen = {Channel.INAPP: "", Channel.SMS: user.sms_notices, Channel.EMAIL: user.email_notices}
-    wanted: set[str] = set()
-    for channel, choice in chosen.items():
+    """The channels a notice reaches an account on: the inbox always, SMS and e-mail as the account
+    chose (people.User.sms_notices, email_notices) or, where it keeps the default, as the site says
+    for such a notice (people.models.site_default)."""
+    wanted: set[str] = {Channel.INAPP}
+    for channel, choice in ((Channel.SMS, user.sms_notices), (Channel.EMAIL, user.email_notices)):
         reach = choice or site_default(channel)
         if reach == NoticeChoice.ALL or (reach == NoticeChoice.URGENT and urgent):
             wanted.add(channel)

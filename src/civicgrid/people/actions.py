@@ -123,6 +123,8 @@ def set_notice_choices(user: User, *, sms: str, email: str, by: Any = None) -> U
     }
     if wrong:
         raise InvalidInput(_("请选择有效的通知方式"), details=wrong)
+    if (sms, email) == (user.sms_notices, user.email_notices):
+        return user  # nothing changed: nothing to write or audit
     fields = ["sms_notices", "email_notices"]
     before = audit.snapshot(user, fields)
     user.sms_notices, user.email_notices = sms, email

@@ -29,10 +29,10 @@ class UserForm(UserChangeForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        current = self.instance.phone if self.instance.pk else ""
+        masked = self.instance.masked_phone if self.instance.pk else ""
         self.fields["phone"].help_text = (
-            _("现为 %(masked)s；填写新号码替换，留空不变") % {"masked": crypto.mask_phone(current)}
-            if current
+            _("现为 %(masked)s；填写新号码替换，留空不变") % {"masked": masked}
+            if masked
             else _("用于短信通知；留空则不发短信")
         )
         self.initial.setdefault("notices_sms", self.instance.sms_notices)
@@ -63,13 +63,12 @@ class UserAdmin(BaseUserAdmin):
             actions.set_phone(obj, "", by=request.user)
         elif form.cleaned_data.get("phone"):
             actions.set_phone(obj, form.cleaned_data["phone"], by=request.user)
-        chosen = form.cleaned_data.get("notices_sms", ""), form.cleaned_data.get("notices_email", "")
-        if chosen != (obj.sms_notices, obj.email_notices):
-            actions.set_notice_choices(obj, sms=chosen[0], email=chosen[1], by=request.user)
+        sms, email = form.cleaned_data.get("notices_sms", ""), form.cleaned_data.get("notices_email", "")
+        actions.set_notice_choices(obj, sms=sms, email=email, by=request.user)
 
     @admin.display(description=_("手机号"))
     def masked_phone(self, user: User) -> str:
-        return crypto.mask_phone(user.phone) if user.phone_enc else ""
+        return user.masked_phone
 
 
 @admin.register(Membership)

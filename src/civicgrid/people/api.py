@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja import Status as Reply
 
-from civicgrid.core import crypto
 from civicgrid.core.errors import DomainError, NotFound, errors
 from civicgrid.people import actions
 from civicgrid.people.models import ApiToken, User, site_default
@@ -117,7 +116,7 @@ def _notice_choices(user: User) -> dict:
         "sms": user.sms_notices,
         "email": user.email_notices,
         "defaults": {"sms": site_default("sms"), "email": site_default("email")},
-        "mobile": crypto.mask_phone(user.phone) if user.phone_enc else "",
+        "mobile": user.masked_phone,
         "email_address": user.email,
     }
 

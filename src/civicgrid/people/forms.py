@@ -3,7 +3,6 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from civicgrid.core import crypto
 from civicgrid.people.models import NoticeChoice, User, site_default
 
 
@@ -45,7 +44,7 @@ class NoticeChoicesForm(forms.Form):
         kwargs.setdefault("initial", {"sms": user.sms_notices, "email": user.email_notices})
         super().__init__(*args, **kwargs)
         addresses = {
-            "sms": crypto.mask_phone(user.phone) if user.phone_enc else "",
+            "sms": user.masked_phone,
             "email": user.email,
         }
         missing = {

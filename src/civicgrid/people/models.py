@@ -77,8 +77,13 @@ class User(AbstractUser):
 
     @property
     def phone(self) -> str:
-        """The plain number, for notify only; never log or show it (crypto.mask_phone)."""
+        """The plain number, for notify only; never log or show it (masked_phone)."""
         return crypto.decrypt(self.phone_enc) if self.phone_enc else ""
+
+    @property
+    def masked_phone(self) -> str:
+        """The mobile as pages, the API and the admin show it (139****5678), or ""."""
+        return crypto.mask_phone(self.phone) if self.phone_enc else ""
 
 
 class Membership(models.Model):

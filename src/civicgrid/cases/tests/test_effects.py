@@ -100,7 +100,7 @@ def test_return_extension_and_whistle_reach_the_dispatcher(world, cats):
 
 
 @pytest.mark.django_db
-def test_a_denial_and_a_yellow_card_are_the_lead_units_a_red_card_and_an_urge_every_units(world, cats):
+def test_a_denial_is_for_the_lead_unit_an_urge_and_supervision_for_every_unit(world, cats):
     u = world.users
     case = case_in_state(world, "pending")
     actions.deny_extension(case, by=u["dispatcher_a"], reason="材料已到")

@@ -61,6 +61,18 @@ def test_community_offers_and_a_member_claims_and_handles_it(world, cats):
 
 
 @pytest.mark.django_db
+def test_the_member_who_claimed_it_hears_of_a_deferral_and_its_end(world, cats):
+    u = world.users
+    case = actions.claim_case(_offered(world).number, by=u["member_a1"])
+    actions.defer_case(case.number, by=u["staff_a1"], reason="等待物业答复")
+    actions.resume_case(case.number, by=u["staff_a1"])
+    titles = _titles(u["member_a1"])
+    assert any(t.startswith("工单已缓办") for t in titles) and any(
+        t.startswith("工单恢复办理") for t in titles
+    )
+
+
+@pytest.mark.django_db
 def test_the_resident_hears_that_a_member_claimed_it(world, cats):
     case = file_case(world, by="resident")
     actions.register_case(case, by=world.users["staff_a1"])

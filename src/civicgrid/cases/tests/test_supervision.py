@@ -200,6 +200,40 @@ def test_an_extension_moves_yellow_and_red(world, cats):
 
 
 @pytest.mark.django_db
+def test_red_cards_and_urges_press_every_unit_on_the_case_and_reach_a_mobile(world, cats):
+    from civicgrid.notify.models import OutboxMessage
+    from civicgrid.people.actions import set_phone
+
+    u = world.users
+    set_phone(u["handler_cg"], "13912345678")
+    with time_machine.travel(at(2025, 6, 9, 9), tick=False):
+        case = actions.register_case(file_case(world), by=u["staff_a1"])
+        lead, assisting = world.units["dept_cg"], [world.units["dept_sc"]]
+        case = actions.dispatch_case(case, by=u["dispatcher_a"], lead_unit=lead, assisting_units=assisting)
+    sweep(at(2025, 6, 9, 10, 1))  # not signed for within the hour: urgent, by SMS too
+    for who in ("handler_cg", "handler_sc"):
+        with time_machine.travel(at(2025, 6, 9, 10, 5), tick=False):
+            actions.sign_case(case, by=u[who])
+    for moment in (at(2025, 6, 13, 10), at(2025, 6, 16, 10), at(2025, 6, 17, 9)):
+        sweep(moment)
+    assert system_steps(case) == ["remind_sign", "yellow", "red", "auto_urge"]
+
+    def told(title: str) -> set[str]:
+        rows = Notification.objects.filter(subject_ref=case.number, title__startswith=title)
+        return {r.recipient.username for r in rows}
+
+    assert told("工单即将超期") == {"handler_cg"}  # a warning: the lead unit's
+    assert told("工单已超期（红牌）") == told("超期催办") == {"handler_cg", "handler_sc"}
+    sms = OutboxMessage.objects.filter(channel="sms", address="13912345678").order_by("pk")
+    texts = sms.values_list("payload__title", flat=True)
+    assert [t.split("：")[0] for t in texts] == [
+        "已超过签收期限，请尽快签收",
+        "工单已超期（红牌）",
+        "超期催办",
+    ]
+
+
+@pytest.mark.django_db
 def test_sign_reminder_once_per_sign_by(world, cats):
     with time_machine.travel(at(2025, 6, 9, 9), tick=False):
         case = dispatched_case(world)

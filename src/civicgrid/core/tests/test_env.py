@@ -1,5 +1,9 @@
-"""DATABASE_URL parsing: the PostgreSQL connection options the project relies on."""
+"""DATABASE_URL parsing: the PostgreSQL connection options the project relies on; settings that are
+refused as they load."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +55,22 @@ def test_the_options_reach_the_server():
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
         assert cursor.fetchone() == ("16MB", "off")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CIVICGRID_NOTIFY_USER_CHANNELS", "email", "must include inapp"),
+        ("CIVICGRID_NOTIFY_URGENT_CHANNELS", "inapp,fax", "lists inapp, email or sms, not inapp, fax"),
+    ],
+)
+def test_notice_channels_are_checked_as_the_settings_load(variable, value, message):
+    env = {**os.environ, variable: value}
+    done = subprocess.run(
+        [sys.executable, "-c", "import civicgrid.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and f"ConfigError: {variable} {message}" in done.stderr

@@ -52,9 +52,7 @@ def _category(code: str | None) -> Category | None:
         return None
     category = active_category(code)
     if category is None:
-        raise InvalidInput(
-            _("未知的分类"), details=[{"field": "category", "message": f"未知的分类编码 {code}"}]
-        )
+        raise InvalidInput(_("未知的分类"), details={"category": code})
     return category
 
 
@@ -77,9 +75,7 @@ def _reply(request: HttpRequest, case: Case, status: int = 200) -> HttpResponse:
 def create_case(request: HttpRequest, body: schemas.CaseIn):
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(
-            _("Idempotency-Key 过长"), details=[{"field": "Idempotency-Key", "message": "≤ 100"}]
-        )
+        raise InvalidInput(_("Idempotency-Key 过长"), details={"Idempotency-Key": "too long"})
     case = actions.create_case(
         by=_user(request),
         description=body.description,
@@ -107,17 +103,17 @@ def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
     statuses = [s.strip() for s in (filters.status or "").split(",") if s.strip()]
     unknown = [s for s in statuses if s not in Status.values]
     if unknown:
-        raise InvalidInput(_("未知的状态"), details=[{"field": "status", "message": ",".join(unknown)}])
+        raise InvalidInput(_("未知的状态"), details={"status": ",".join(unknown)})
     unit = None
     if filters.unit:
         unit = Unit.objects.filter(code=filters.unit).first()
         if unit is None:
-            raise InvalidInput(_("未知的单位"), details=[{"field": "unit", "message": filters.unit}])
+            raise InvalidInput(_("未知的单位"), details={"unit": filters.unit})
     category = None
     if filters.category:
         category = Category.objects.filter(code=filters.category).first()
         if category is None:
-            raise InvalidInput(_("未知的分类"), details=[{"field": "category", "message": filters.category}])
+            raise InvalidInput(_("未知的分类"), details={"category": filters.category})
     return filter_cases(
         cases_visible_to(user),
         statuses=statuses,
@@ -155,7 +151,7 @@ def read_case(request: HttpRequest, number: str):
 def _unit(code: str, field: str) -> Unit:
     unit = unit_by_code(code)
     if unit is None:
-        raise InvalidInput(_("未知的单位"), details=[{"field": field, "message": f"未知的单位编码 {code}"}])
+        raise InvalidInput(_("未知的单位"), details={field: code})
     return unit
 
 
@@ -275,7 +271,7 @@ def upload_photos(
         if upload.size and upload.size > actions.photos.MAX_BYTES:
             raise InvalidInput(
                 _("文件“%(name)s”超过 10 MB") % {"name": upload.name},
-                details=[{"field": "photos", "message": upload.name}],
+                details={"photos": upload.name},
             )
         files.append((upload.name or "photo", upload.read()))
     added = actions.add_photos(case, by=user, files=files, step_id=step)

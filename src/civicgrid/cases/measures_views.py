@@ -75,7 +75,7 @@ def _date(request: HttpRequest, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidInput(_("日期格式应为 YYYY-MM-DD"), details=[{"field": name, "message": value}]) from exc
+        raise InvalidInput(_("日期格式应为 YYYY-MM-DD"), details={name: value}) from exc
 
 
 def _text(value: Any, kind: str) -> str:

@@ -279,6 +279,8 @@ def reporter(case: Case, viewer: User) -> tuple[str, str]:
     name, phone = crypto.decrypt(case.reporter_name_enc), crypto.decrypt(case.reporter_phone_enc)
     if rules.may_see_reporter(viewer, case):
         return name, phone
+    if not rules.is_staff_viewer(viewer):
+        return "", ""  # a Party member handling a resident's request: not even a masked trace
     return crypto.mask_name(name), crypto.mask_phone(phone)
 
 
@@ -331,7 +333,12 @@ def case_item(case: Case, viewer: User, assignments: list[CaseAssignment] | None
 def _actor_name(step: CaseStep, case: Case, viewer: User, staff_viewer: bool, sees_reporter: bool) -> str:
     if step.actor_id is None:
         return pgettext("actor", "系统")
-    if step.actor_id == case.reporter_user_id and step.actor_id != viewer.pk and not sees_reporter:
+    # An anonymous reporter's account is nobody's to see, not even staff who may see reporters.
+    if (
+        step.actor_id == case.reporter_user_id
+        and step.actor_id != viewer.pk
+        and (case.anonymous or not sees_reporter)
+    ):
         return pgettext("actor", "匿名群众") if case.anonymous else pgettext("actor", "反映人")
     if not staff_viewer and step.actor_id != viewer.pk:
         # Residents see which unit acted, not the name of the member of staff.

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
+from pydantic import Field
 
 from civicgrid.core import coords, geo
-from civicgrid.core.bounds import MAX_PAGE
-from civicgrid.core.errors import InvalidInput, errors
+from civicgrid.core.bounds import PageNumber
+from civicgrid.core.errors import errors
 from civicgrid.core.models import AuditEntry, Unit, UnitKind
 from civicgrid.people.models import Role
 from civicgrid.people.queries import get_unit_for, require_role, units_visible_to, user_of
@@ -50,9 +51,12 @@ def unit_out(unit: Unit) -> dict:
 
 
 @router.get("/units", response={200: UnitPage, **errors(401, 404, 422)}, summary="调用者可见的单位")
-def list_units(request: HttpRequest, filters: Query[UnitFilter], page: int = 1, page_size: int = 200):
-    if not 1 <= page <= MAX_PAGE or not 1 <= page_size <= 1000:
-        raise InvalidInput(_("分页参数有误"), details={"page": page, "page_size": page_size})
+def list_units(
+    request: HttpRequest,
+    filters: Query[UnitFilter],
+    page: PageNumber = 1,
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 200,
+):
     units = units_visible_to(user_of(request)).select_related("parent")
     if filters.kind:
         units = units.filter(kind=filters.kind)
@@ -81,9 +85,12 @@ class LocateOut(Schema):
 
 
 @router.get("/locate", response={200: LocateOut, **errors(401, 422)}, summary="坐标定位到网格、社区、街道")
-def locate(request: HttpRequest, lat: float, lng: float, coord: Literal["wgs84", "gcj02"] = "wgs84"):
-    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise InvalidInput(_("坐标超出范围"), details={"lat": lat, "lng": lng})
+def locate(
+    request: HttpRequest,
+    lat: Annotated[float, Field(ge=-90, le=90)],  # NaN and infinities too: the 422 names the field
+    lng: Annotated[float, Field(ge=-180, le=180)],
+    coord: Literal["wgs84", "gcj02"] = "wgs84",
+):
     if coord == "gcj02":
         lat, lng = coords.gcj02_to_wgs84(lat, lng)
     found = geo.locate(lat, lng)
@@ -106,7 +113,7 @@ def locate(request: HttpRequest, lat: float, lng: float, coord: Literal["wgs84",
 
 
 class AuditOut(Schema):
-    at: str
+    at: datetime
     actor: str | None
     action: str
     object_type: str
@@ -132,12 +139,10 @@ def list_audit(
     object_type: str = "",
     object_id: str = "",
     action: str = "",
-    page: int = 1,
-    page_size: int = 100,
+    page: PageNumber = 1,
+    page_size: Annotated[int, Field(ge=1, le=500)] = 100,
 ):
     require_role(user_of(request), [Role.ADMINISTRATOR])
-    if not 1 <= page <= MAX_PAGE or not 1 <= page_size <= 500:
-        raise InvalidInput(_("分页参数有误"), details={"page": page, "page_size": page_size})
     rows = AuditEntry.objects.select_related("actor")
     for field, value in (("object_type", object_type), ("object_id", object_id), ("action", action)):
         if value:
@@ -147,7 +152,7 @@ def list_audit(
         "count": rows.count(),
         "items": [
             {
-                "at": r.at.isoformat(),
+                "at": r.at,
                 "actor": r.actor.get_username() if r.actor else None,
                 "action": r.action,
                 "object_type": r.object_type,

@@ -1,17 +1,25 @@
-"""Pages answer domain errors with the right status and a page in the user's language; requests
-carrying a NUL character are refused before any view sees them."""
+"""Pages answer domain errors with the right status and a page in the user's language, the API its
+unknown paths and methods in its error shape; requests carrying a NUL character are refused before
+any view sees them."""
 
 from __future__ import annotations
 
 import contextlib
 import re
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.translation import gettext, gettext_noop, override
 
 from civicgrid.core.errors import DomainError, InvalidInput
+
+# What Django answers outside the API's views (no such path; a path without that method) in the API's
+# one error shape, so that a client of /api/ never has to read an HTML page.
+_API_REFUSALS = {
+    404: ("not_found", gettext_noop("接口不存在")),
+    405: ("method_not_allowed", gettext_noop("接口不支持该请求方法")),
+}
 
 
 class DomainErrorMiddleware:
@@ -19,7 +27,18 @@ class DomainErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        refusal = _API_REFUSALS.get(response.status_code)
+        if refusal and request.path.startswith("/api/") and "json" not in response.get("Content-Type", ""):
+            code, message = refusal
+            error = {"error": {"code": code, "message": gettext(message), "details": None}}
+            reply = JsonResponse(
+                error, status=response.status_code, json_dumps_params={"ensure_ascii": False}
+            )
+            if response.has_header("Allow"):
+                reply["Allow"] = response["Allow"]
+            return reply
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, DomainError) or request.path.startswith("/api/"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Query, Router, Schema
 from pydantic import Field, model_validator
 
@@ -46,7 +47,7 @@ class ReadIn(Schema):
     @model_validator(mode="after")
     def one_of(self) -> ReadIn:
         if not self.all and not self.ids:
-            raise ValueError('give "ids" or "all": true')
+            raise ValueError(gettext('请给出 "ids"，或 "all": true'))
         return self
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from django.contrib.auth import authenticate
@@ -138,8 +139,8 @@ class TokenRowOut(Schema):
     id: int
     prefix: str
     name: str
-    created_at: str
-    last_used_at: str | None
+    created_at: datetime
+    last_used_at: datetime | None
     revoked: bool
 
 
@@ -152,8 +153,8 @@ def _token_row(row: ApiToken) -> dict:
         "id": row.pk,
         "prefix": row.prefix,
         "name": row.name,
-        "created_at": row.created_at.isoformat(),
-        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "created_at": row.created_at,
+        "last_used_at": row.last_used_at,
         "revoked": row.revoked_at is not None,
     }
 

@@ -30,9 +30,7 @@ def _user(request: HttpRequest) -> User:
 def _category(code: str) -> Category:
     category = active_category(code)
     if category is None:
-        raise InvalidInput(
-            _("未知的分类"), details=[{"field": "category", "message": f"未知的分类编码 {code}"}]
-        )
+        raise InvalidInput(_("未知的分类"), details={"category": code})
     return category
 
 

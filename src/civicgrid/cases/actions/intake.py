@@ -227,6 +227,9 @@ def _create(
         raise InvalidInput(_("请填写问题描述"), details={"description": "required"})
     if category is not None and not category.is_active:
         raise InvalidInput(_("该分类已停用"), details={"category": category.code})
+    # The categories GET /categories hides from a resident (internal matters) are not theirs to file in.
+    if category is not None and not category.public and not rules.is_staff_viewer(by):
+        raise InvalidInput(_("该分类不受理群众反映"), details={"category": category.code})
     if request["type"] not in CaseType.values:
         raise InvalidInput(_("未知的类型"), details={"type": request["type"]})
     if request["urgency"] not in Urgency.values:

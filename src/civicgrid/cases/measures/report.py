@@ -66,11 +66,11 @@ def period(start: date | None, end: date | None, *, today: date | None = None) -
     end = end or (today if start is None else min(today, start + timedelta(days=DEFAULT_DAYS - 1)))
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise InvalidInput(_("开始日期不能晚于结束日期"), details=[{"field": "from", "message": "after to"}])
+        raise InvalidInput(_("开始日期不能晚于结束日期"), details={"from": "after to"})
     if (end - start).days >= MAX_DAYS:
         raise InvalidInput(
             _("统计区间最长 %(days)s 天") % {"days": MAX_DAYS},
-            details=[{"field": "from", "message": f"at most {MAX_DAYS} days"}],
+            details={"from": f"at most {MAX_DAYS} days"},
         )
     return Period(start, end)
 

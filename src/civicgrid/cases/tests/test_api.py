@@ -2,7 +2,7 @@
 
 import pytest
 
-from civicgrid.cases.models import Category
+from civicgrid.cases.models import Case, Category
 from civicgrid.cases.tests.factories import IN_GRID_A1, case_in_state
 
 
@@ -374,3 +374,33 @@ def test_timeline_actors_a_resident_sees_follow_the_language(api, world, cats):
         # The step names follow the language too (they are kept per language, not per process).
         name = timeline[-1]["action_name"]
         assert name == registered if registered else name.isascii() and name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [b"[]", b'"hello"', b"123", b"null", b"true"])
+def test_a_body_that_is_not_an_object_takes_no_step(client, world, cats, body):
+    """A step whose fields are all optional read any JSON value as {} (ninja reads a schema's fields
+    off any object) and was taken: an urge with `[]` urged."""
+    case = case_in_state(world, "signed")
+    reply = client.post(
+        f"/api/v1/cases/{case.number}/actions/urge",
+        body,
+        content_type="application/json",
+        headers=world.bearer("dispatcher_a"),
+    )
+    assert reply.status_code == 422
+    assert reply.json()["error"]["details"] == [{"field": "body", "message": "请求体应为 JSON 对象"}]
+    case.refresh_from_db()
+    assert case.urge_count == 0 and not case.steps.filter(action="urge").exists()
+
+
+@pytest.mark.django_db
+def test_a_resident_cannot_file_in_a_category_hidden_from_residents(api, world, cats):
+    hidden = cats["hidden"].code
+    assert hidden not in {c["code"] for c in api.get("resident", "/categories")[1]}
+    before = Case.objects.count()
+    status, data = api.post("resident", "/cases", {"description": "内部", "category": hidden, **IN_GRID_A1})
+    assert status == 422 and data["error"]["details"][0]["field"] == "category"
+    assert data["error"]["message"] == "该分类不受理群众反映" and Case.objects.count() == before
+    status, _ = api.post("staff_a1", "/cases", {"description": "内部", "category": hidden, **IN_GRID_A1})
+    assert status == 201  # staff file internal matters

@@ -55,6 +55,28 @@ def test_resident_reporter_is_not_named_to_departments(api, world, cats):
 
 
 @pytest.mark.django_db
+def test_a_party_member_sees_no_trace_of_the_reporter(api, world, cats):
+    from civicgrid.cases import actions
+
+    case = actions.offer_case(case_in_state(world, "registered"), by=world.users["staff_a1"])
+    for path in (f"/cases/{case.number}", "/cases"):
+        data = api.get("member_a1", path)[1]
+        seen = data["items"][0] if "items" in data else data
+        assert (seen["reporter_name"], seen["reporter_phone"]) == ("", "")
+
+
+@pytest.mark.django_db
+def test_an_anonymous_residents_account_is_named_to_nobody(api, world, cats):
+    status, data = api.post(
+        "resident", "/cases", {"description": "占道经营", "anonymous": True, **IN_GRID_A1}
+    )
+    assert status == 201
+    for who in ("staff_a1", "dispatcher_a", "admin"):  # they may see a reporter, not an anonymous one
+        assert api.get(who, f"/cases/{data['number']}")[1]["timeline"][0]["actor"] == "匿名群众"
+    assert api.get("resident", f"/cases/{data['number']}")[1]["timeline"][0]["actor"] == "resident"
+
+
+@pytest.mark.django_db
 def test_anonymous_reports(api, world, cats):
     status, data = api.post(
         "staff_a1",

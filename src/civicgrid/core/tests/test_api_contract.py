@@ -152,6 +152,28 @@ def test_a_body_that_is_not_json_is_invalid_input_naming_the_body(client, world)
     )
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("get", "/api/v1/nothing-here", 404, "not_found"),
+        ("get", "/api/v1/cases/", 404, "not_found"),
+        ("get", "/api/v1/cases/CG20000101-0001/actions/register", 405, "method_not_allowed"),
+        ("delete", "/api/v1/me/notices", 405, "method_not_allowed"),
+    ],
+)
+def test_unknown_paths_and_methods_answer_in_the_error_shape(client, world, method, path, status, code):
+    reply = getattr(client, method)(path, headers=world.bearer("staff_a1"))
+    assert reply.status_code == status and reply["Content-Type"].startswith("application/json")
+    assert reply.json()["error"]["code"] == code and reply.json()["error"]["message"] in {
+        "接口不存在",
+        "接口不支持该请求方法",
+    }
+    if status == 405:
+        assert "GET" in reply["Allow"] or "POST" in reply["Allow"]
+    # Pages keep their own: a page that does not exist is a page.
+    assert client.get("/nothing-here/")["Content-Type"].startswith("text/html")
+
+
 def test_schema_names_are_unique_so_no_component_hides_another(contract):
     """ninja names each schema's component after its class: two classes of one name would share one
     component, and one of the two operations would be documented with the other's shape."""

@@ -1,5 +1,6 @@
 """Locating points: the index on its own (no database), the database-backed cache, the API."""
 
+import json
 import math
 
 import numpy as np
@@ -256,8 +257,19 @@ def test_api_locate_needs_a_token(world, client):
     assert response.json()["error"]["code"] == "unauthorized"
 
 
-@pytest.mark.parametrize("query", ["lat=91&lng=104.405", "lat=-90.5&lng=104.405", "lat=25.7&lng=181"])
-def test_api_locate_rejects_out_of_range(world, client, query):
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("lat=91&lng=104.405", "lat"),
+        ("lat=-90.5&lng=104.405", "lat"),
+        ("lat=25.7&lng=181", "lng"),
+        ("lat=nan&lng=104.405", "lat"),
+        ("lat=25.7&lng=-inf", "lng"),
+    ],
+)
+def test_api_locate_rejects_out_of_range(world, client, query, field):
     response = client.get(f"/api/v1/locate?{query}", headers=world.bearer("staff_a1"))
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "invalid_input"
+    error = json.loads(response.content)  # strict JSON: no NaN nor Infinity in the reply
+    assert error["error"]["code"] == "invalid_input"
+    assert [d["field"] for d in error["error"]["details"]] == [field]

@@ -65,7 +65,10 @@ def test_units_api_filters(client, world):
     assert [u["name"] for u in children["items"]] == ["甲一第1网格"]
     bad = client.get("/api/v1/units?kind=planet", headers=headers)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
-    assert client.get("/api/v1/units?page_size=5000", headers=headers).status_code == 422
+    for query, field in (("page_size=5000", "page_size"), ("page=0", "page")):
+        refused = client.get(f"/api/v1/units?{query}", headers=headers)
+        assert refused.status_code == 422  # naming the wrong parameter only
+        assert [d["field"] for d in refused.json()["error"]["details"]] == [field]
     assert client.get(f"/api/v1/units?page={10**20}", headers=headers).status_code == 422
 
 

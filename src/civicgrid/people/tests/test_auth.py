@@ -113,6 +113,7 @@ def test_token_issue_use_list_revoke(client, world):
     assert me["units"][0]["unit_name"] == "甲一社区"
     rows = client.get("/api/v1/auth/tokens", headers=headers).json()
     assert len(rows) == 1 and token.startswith(rows[0]["prefix"])
+    assert rows[0]["created_at"].endswith("Z")  # every moment of the API in UTC, as docs/api.md says
     revoked = client.delete(f"/api/v1/auth/tokens/{rows[0]['id']}", headers=headers)
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
     assert client.get("/api/v1/me", headers=headers).status_code == 401

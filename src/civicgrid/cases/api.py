@@ -28,6 +28,7 @@ from civicgrid.cases.queries import (
     cases_visible_to,
     filter_cases,
     get_case_for,
+    reported_from,
     with_list_relations,
 )
 from civicgrid.cases.rules import is_staff_viewer
@@ -114,7 +115,7 @@ def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
         category = Category.objects.filter(code=filters.category).first()
         if category is None:
             raise InvalidInput(_("未知的分类"), details={"category": filters.category})
-    return filter_cases(
+    cases = filter_cases(
         cases_visible_to(user),
         statuses=statuses,
         unit=unit,
@@ -123,6 +124,7 @@ def _filtered(user: User, filters: schemas.CaseFilter) -> QuerySet[Case]:
         created_from=filters.created_from,
         created_to=filters.created_to,
     )
+    return reported_from(cases, user, filters.phone) if filters.phone else cases
 
 
 @router.get("/cases", response={200: schemas.CasePage, **errors(401, 422)}, summary="可见的工单")

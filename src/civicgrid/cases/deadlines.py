@@ -63,8 +63,14 @@ def sign_by(
     return min(at, due)
 
 
-def answer_by(start: datetime, category: Category | None) -> datetime:
-    return deadline(start, limits(category)["answer_limit_hours"], LimitUnit.WORKING_HOURS)
+def answer_by(start: datetime, category: Category | None, urgency: str = Urgency.NORMAL) -> datetime:
+    """The first answer's deadline: in working hours, but round the clock for a case whose handling
+    runs so (urgent, or an emergency's category): a gas leak reported on Friday evening is not
+    answered on Monday."""
+    hours = limits(category)["answer_limit_hours"]
+    if around_the_clock(category, urgency):
+        return start + timedelta(hours=hours)
+    return deadline(start, hours, LimitUnit.WORKING_HOURS)
 
 
 def handle_limit(category: Category | None, urgency: str) -> tuple[int | float, str]:

@@ -319,19 +319,39 @@ def _staff_notice(case: Case, step: CaseStep, link: str) -> Notice | None:
         # Assisting units work to the same deadline, so they hear of the new one.
         due = f"，新的办理期限 {timezone.localtime(case.due_at):%Y-%m-%d %H:%M}" if case.due_at else ""
         return _handlers(case, assisting=True).notice(f"延期申请已同意{due}：{label}", step.note, link)
-    # The lead unit answers for the case; a red card, an urge or supervision presses every unit on it.
+    # The lead unit answers for the case; a red card, an urge or supervision presses every unit on it,
+    # and an urge or supervision before a dispatch whoever holds the case then.
     titles = {
-        StepAction.DENY_EXTENSION: ("延期申请未同意", False),
-        StepAction.YELLOW: ("工单即将超期（黄牌）", False),
-        StepAction.RED: ("工单已超期（红牌）", True),
-        StepAction.URGE: ("催办", True),
-        StepAction.AUTO_URGE: ("超期催办", True),
-        StepAction.SUPERVISE: ("督办", True),
+        StepAction.DENY_EXTENSION: ("延期申请未同意", _handlers),
+        StepAction.YELLOW: ("工单即将超期（黄牌）", _handlers),
+        StepAction.RED: ("工单已超期（红牌）", _every_handler),
+        StepAction.URGE: ("催办", _holders),
+        StepAction.AUTO_URGE: ("超期催办", _every_handler),
+        StepAction.SUPERVISE: ("督办", _holders),
     }
     if action in titles:
-        title, assisting = titles[StepAction(action)]
-        return _handlers(case, assisting=assisting).notice(f"{title}：{label}", step.note, link)
+        title, reach = titles[StepAction(action)]
+        return reach(case).notice(f"{title}：{label}", step.note, link)
     return None
+
+
+def _every_handler(case: Case) -> Reach:
+    return _handlers(case, assisting=True)
+
+
+def _holders(case: Case) -> Reach:
+    """Whoever must act on the case now: the community that answers a received or registered case,
+    the dispatcher (or the community ruling) for one escalated or returned, those who re-check one
+    fed back, else every unit on it."""
+    if case.status in (Status.RECEIVED, Status.REGISTERED):
+        return _intake(case)
+    if case.status == Status.FED_BACK:
+        return _recheckers(case)
+    if case.status == Status.ESCALATED:
+        return _dispatchers(case)
+    if case.status == Status.RETURNED:
+        return _rulers(case)
+    return _every_handler(case)
 
 
 def _robots(units: list[int], told: list[User]) -> list[str]:

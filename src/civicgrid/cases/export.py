@@ -137,7 +137,7 @@ def row(ws: Any, case: Case, viewer: User, now: datetime) -> list[Any]:
         *(text_cell(ws, t) for t in texts),
         *(_date(ws, d) for d in dates),
         _day(ws, case.resume_on),
-        "是" if schemas.is_overdue(case, now) else "否",
+        "是" if _late(case, now) else "否",
         str(SATISFACTIONS.get(case.satisfaction, "")),
         resolved,
         case.rework_count,
@@ -145,6 +145,14 @@ def row(ws: Any, case: Case, viewer: User, now: datetime) -> list[Any]:
         case.extension_count,
         text_cell(ws, case.description),
     ]
+
+
+def _late(case: Case, now: datetime) -> bool:
+    """是否超期 in a ledger: an open case past its deadline now, or a case fed back after it (a
+    deferred one counts apart, as in the measures)."""
+    if schemas.is_overdue(case, now):
+        return True
+    return bool(case.due_at and case.fed_back_at and case.fed_back_at > case.due_at and not case.deferred)
 
 
 def _rows(cases: QuerySet[Case]) -> Iterable[Case]:
@@ -170,6 +178,7 @@ def write_workbook(cases: QuerySet[Case], viewer: User, out: IO[bytes], title: s
     for case in _rows(cases):
         ws.append(row(ws, case, viewer, now))
         count += 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"  # a ledger is filtered in Excel
     wb.save(out)
     return count
 

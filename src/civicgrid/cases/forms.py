@@ -15,10 +15,11 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from civicgrid.cases import desk_queries, queries
+from civicgrid.cases import desk_queries, queries, rules
 from civicgrid.cases.actions.handling import DEFER_DEFAULT_DAYS, DEFER_MAX_DAYS
 from civicgrid.cases.actions.photos import MAX_BYTES, MAX_PER_CASE
 from civicgrid.cases.models import Case, Category, ReturnReason, Satisfaction, Status
+from civicgrid.core import crypto
 from civicgrid.core.models import Unit
 from civicgrid.people.models import User
 
@@ -78,6 +79,7 @@ class CaseFilterForm(forms.Form):
     )
     created_from = forms.DateField(label=_("受理日期从"), required=False, **DATE_BOUNDS)
     created_to = forms.DateField(label=_("到"), required=False, **DATE_BOUNDS)
+    phone = forms.CharField(label=_("反映人电话"), required=False, max_length=30)
     sort = forms.ChoiceField(label=_("排序"), required=False, choices=SORT_CHOICES)
 
     def __init__(self, user: User, *args: Any, **kwargs: Any):
@@ -97,6 +99,19 @@ class CaseFilterForm(forms.Form):
         self.units = {str(u.pk): u for u in desk_queries.filter_units(user)}
         units = [(pk, _unit_choice(u)) for pk, u in self.units.items()]
         _choices(self, "unit", [("", gettext("全部")), *units])
+        # Only those who may see reporters look a caller up (queries.reported_from).
+        if user.is_superuser or rules.has_role(user, rules.REPORTER_ROLES):
+            self.fields["phone"].widget.attrs.update(
+                {"type": "tel", "placeholder": gettext("查来电的历史工单")}
+            )
+        else:
+            del self.fields["phone"]
+
+    def clean_phone(self) -> str:
+        value = crypto.plain_phone(self.cleaned_data.get("phone") or "")
+        if value and not crypto.is_phone(value):
+            raise forms.ValidationError(gettext("电话号码格式不正确"))
+        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -116,6 +131,7 @@ class CaseFilterForm(forms.Form):
             overdue=None if overdue == "" else overdue == "1",
             created_from=data.get("created_from"),
             created_to=data.get("created_to"),
+            phone=data.get("phone") or "",
             sort=data.get("sort") or "-created",
         )
 

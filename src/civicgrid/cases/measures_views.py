@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import override, pgettext_lazy
 from django.views.decorators.http import require_GET
@@ -115,6 +116,7 @@ def _row(item: dict[str, Any], columns: list[Column]) -> dict[str, Any]:
 def _xlsx(data: dict[str, Any]) -> HttpResponse:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     from civicgrid.cases.export import text_cell
 
@@ -161,6 +163,8 @@ def _xlsx(data: dict[str, Any]) -> HttpResponse:
                 for cell in sheet[row]:
                     cell.fill = grey
         sheet.column_dimensions["A"].width = 24
+        for i in range(2, len(columns) + 5):
+            sheet.column_dimensions[get_column_letter(i)].width = 12
     note = book.create_sheet("说明")
     note.append([f"样本少于 {MIN_SAMPLE} 件的比率灰显，不参与排名。"])
     # The definitions the API documents (measures_api.MeasuresOut), so that the workbook explains
@@ -175,8 +179,9 @@ def _xlsx(data: dict[str, Any]) -> HttpResponse:
     response = HttpResponse(
         out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    filename = f"measures-{data['unit']['code'] or 'unit'}-{data['from']}-{data['to']}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Named in Chinese like the cases' ledger (工单-….xlsx), with the header's UTF-8 form for it.
+    filename = f"考核指标-{data['unit']['name']}-{data['from']}-{data['to']}.xlsx"
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
     return response
 
 
@@ -185,7 +190,14 @@ def _xlsx(data: dict[str, Any]) -> HttpResponse:
 def measures_view(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     unit = unit_for(user, request.GET.get("unit") or None)  # 403 without a staff role, 404 out of scope
-    p = period(_date(request, "from"), _date(request, "to"))
+    problem = ""
+    try:
+        p = period(_date(request, "from"), _date(request, "to"))
+    except InvalidInput as exc:
+        if request.GET.get("format") == "xlsx":
+            raise
+        # The page stays, with the default period and the problem beside the dates to mend.
+        p, problem = period(None, None), exc.message
     by_person = request.GET.get("by") == "person"
     data = unit_report(unit, p, by_person=by_person)
     if request.GET.get("format") == "xlsx":
@@ -212,5 +224,6 @@ def measures_view(request: HttpRequest) -> HttpResponse:
         "unit_query": urlencode(here),
         "trend": trend(unit, p),
         "min_sample": MIN_SAMPLE,
+        "problem": problem,
     }
-    return render(request, "cases/measures.html", context)
+    return render(request, "cases/measures.html", context, status=422 if problem else 200)

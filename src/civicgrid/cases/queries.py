@@ -33,8 +33,8 @@ from civicgrid.cases.models import (
     Status,
 )
 from civicgrid.cases.search import search
-from civicgrid.core import rows
-from civicgrid.core.errors import NotFound
+from civicgrid.core import crypto, rows
+from civicgrid.core.errors import Forbidden, InvalidInput, NotFound
 from civicgrid.core.expressions import AnyOf
 from civicgrid.core.models import Unit
 from civicgrid.core.queries import units_by_id
@@ -428,6 +428,20 @@ def filter_cases(
     if created_to:
         cases = cases.filter(created_at__lt=datetime.combine(created_to + timedelta(days=1), time.min, tz))
     return cases
+
+
+def reported_from(cases: QuerySet[Case], user: User, phone: str) -> QuerySet[Case]:
+    """The cases a caller reported from `phone` (12345 practice: a repeat caller's earlier cases), among
+    those whose reporter the user may see: a dispatcher's or community's territory (rules.REPORTER_ROLES).
+    Matched on the phone's blind index; an anonymous case keeps none and is never found."""
+    if not (user.is_superuser or rules.has_role(user, rules.REPORTER_ROLES)):
+        raise Forbidden(_("只有指挥中心和社区工作人员可以按来电号码查询"))
+    number = crypto.plain_phone(phone)
+    if not crypto.is_phone(number):
+        raise InvalidInput(_("电话号码格式不正确"), details={"phone": "invalid"})
+    cases = cases.filter(reporter_phone_index=crypto.blind_index(number))
+    territory = None if user.is_superuser else in_territory_q(user, rules.REPORTER_ROLES)
+    return cases if territory is None else cases.filter(territory)
 
 
 # --- inboxes: what waits for the user ------------------------------------------------------------

@@ -121,6 +121,7 @@ class CaseFilter(Schema):
     category: str | None = Field(None, description="分类编码（大类含其小类）")
     overdue: bool | None = None
     q: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=30, description="反映人电话（指挥中心、社区工作人员）")
     created_from: FilterDate | None = None
     created_to: FilterDate | None = None
     page: PageNumber = 1

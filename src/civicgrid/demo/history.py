@@ -275,7 +275,7 @@ class History:
             reporter_phone_enc="" if anonymous else crypto.encrypt(phone),
             reporter_phone_index="" if anonymous else crypto.blind_index(phone),
             created_at=created,
-            answer_by=deadlines.answer_by(created, category),
+            answer_by=deadlines.answer_by(created, category, Urgency.URGENT if urgent else Urgency.NORMAL),
         )
         # Recent cases often stop part-way, so that every inbox has work waiting in it today.
         now = self.stop = timezone.now()

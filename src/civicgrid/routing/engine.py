@@ -211,7 +211,7 @@ def _wait_reason(case: Case, d: Decision, active: registry.Active | None, agree:
         if d.threshold is None:
             return "该分类的模型准确率不足以自动派遣"
         if d.confidence < d.threshold:
-            return f"置信度 {d.confidence:.2f} 低于阈值 {d.threshold:.2f}"
+            return f"置信度 {d.confidence:.3f} 低于阈值 {d.threshold:.3f}"  # 0.996 < 0.998, not 1.00 < 1.00
         if not agree:
             return "与提交人所选分类不一致"
     elif d.source != Source.RULE:

@@ -244,9 +244,10 @@ def _create(
         raise InvalidInput(
             _("该类事项不受理匿名反映"), details={"anonymous": "not allowed for this category"}
         )
-    phone = "" if anonymous else "".join((request["reporter_phone"] or "").split())
+    # Stored and indexed as the digits alone, so that "139 1234-5678" finds the caller's other cases.
+    phone = "" if anonymous else crypto.plain_phone(request["reporter_phone"] or "")
     name = "" if anonymous else (request["reporter_name"] or "").strip()
-    if phone and not (phone.lstrip("+").replace("-", "").isdigit() and 5 <= len(phone) <= 20):
+    if phone and not crypto.is_phone(phone):
         raise InvalidInput(_("联系电话格式不正确"), details={"reporter_phone": "invalid"})
 
     now = timezone.now()
@@ -265,7 +266,7 @@ def _create(
         created_by=by,
         idempotency_key=idempotency_key,
         request_hash=digest,
-        answer_by=deadlines.answer_by(now, category),
+        answer_by=deadlines.answer_by(now, category, request["urgency"]),
     )
     # Non-staff filers follow and rate their own cases; staff file on somebody else's behalf.
     if not (by.is_superuser or rules.has_role(by, rules.STAFF_ROLES)):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -262,11 +262,14 @@ def status_hint(case: Case) -> StrOrPromise:
 
 # --- the list: search, filters, sort ----------------------------------------------------------------
 
+# A deferred case keeps the deadline its clock stopped at, and the list shows the day it comes back
+# instead: by deadline, deferred cases come after the running ones (first, from the farthest).
+_DEFERRED = ExpressionWrapper(Q(status=Status.DEFERRED), output_field=BooleanField())
 SORTS: dict[str, tuple[Any, ...]] = {
     "-created": ("-created_at", "-id"),
     "created": ("created_at", "id"),
-    "due": (F("due_at").asc(nulls_last=True), "-id"),
-    "-due": (F("due_at").desc(nulls_last=True), "-id"),
+    "due": (_DEFERRED.asc(), F("due_at").asc(nulls_last=True), "-id"),
+    "-due": (_DEFERRED.desc(), F("due_at").desc(nulls_last=True), "-id"),
 }
 OPEN = "open"
 
@@ -280,6 +283,7 @@ class CaseFilters:
     overdue: bool | None = None
     created_from: date | None = None
     created_to: date | None = None
+    phone: str = ""  # the reporter's (queries.reported_from)
     sort: str = "-created"
 
 
@@ -296,6 +300,8 @@ def filter_cases(user: User, f: CaseFilters) -> QuerySet[Case]:
         created_from=f.created_from,
         created_to=f.created_to,
     )
+    if f.phone:
+        cases = queries.reported_from(cases, user, f.phone)
     return cases.order_by(*SORTS.get(f.sort, SORTS["-created"]))
 
 

@@ -188,3 +188,14 @@ def test_overdue_flag_and_filter(api, world, cats):
         _status, data = api.get("dispatcher_a", "/cases", overdue="true")
         assert [c["number"] for c in data["items"]] == [case.number]
         assert data["items"][0]["overdue"] is True
+
+
+@pytest.mark.django_db
+def test_an_urgent_request_is_answered_round_the_clock(world, cats):
+    """PRODUCT.md: urgent limits run around the clock, the first answer's too (a gas leak reported on
+    Friday evening is not answered on Monday)."""
+    with time_machine.travel(at(2026, 11, 27, 18, 42), tick=False):  # a Friday, after hours
+        urgent = file_case(world, category=cats["garbage"], urgency=Urgency.URGENT)
+        normal = file_case(world, category=cats["garbage"])
+    assert urgent.answer_by == at(2026, 11, 27, 20, 42)
+    assert normal.answer_by > at(2026, 11, 30, 8, 0)  # Monday, in working hours

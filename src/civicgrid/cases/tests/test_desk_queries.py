@@ -96,3 +96,16 @@ def test_case_page_queries_do_not_grow_with_its_timeline(client, world, cats):
         return len(ctx.captured_queries)
 
     assert queries(long.number) == queries(short.number)
+
+
+@pytest.mark.django_db
+def test_by_deadline_the_running_cases_come_before_the_deferred_ones(world, cats):
+    """A deferred case keeps the deadline its clock stopped at; the list shows the day it comes back."""
+    deferred = case_in_state(world, "deferred")
+    running = case_in_state(world, "signed")
+    Case.objects.filter(pk=deferred.pk).update(due_at=running.due_at - timedelta(days=3))
+    user = world.users["dispatcher_a"]
+    listed = desk_queries.filter_cases(user, desk_queries.CaseFilters(status="open", sort="due"))
+    assert [c.pk for c in listed] == [running.pk, deferred.pk]
+    backwards = desk_queries.filter_cases(user, desk_queries.CaseFilters(status="open", sort="-due"))
+    assert [c.pk for c in backwards] == [deferred.pk, running.pk]

@@ -111,6 +111,24 @@ def test_a_denial_is_for_the_lead_unit_an_urge_and_supervision_for_every_unit(wo
     assert heard(world, "督办", case.number) == {"handler_cg", "handler_sc"}
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("state", "told"),
+    [
+        ("registered", {"staff_a1"}),  # the community answers it
+        ("escalated", {"dispatcher_a"}),  # the whistle waits at the subdistrict (a leader urges)
+        ("fed_back", {"grid_a1", "staff_a1"}),  # the re-check is due
+        ("signed", {"handler_cg", "handler_sc"}),
+    ],
+)
+def test_an_urge_reaches_whoever_holds_the_case(world, cats, state, told):
+    case = case_in_state(world, state)
+    urger = world.users["leader"] if state == "escalated" else world.users["dispatcher_a"]
+    actions.urge_case(case, by=urger, note="请尽快")
+    actions.supervise_case(case, by=urger, note="请尽快")
+    assert heard(world, "催办", case.number) == heard(world, "督办", case.number) == told
+
+
 def set_mobile(user, sms_notices: str = "", email_notices: str = "") -> None:
     from civicgrid.people.actions import set_notice_choices, set_phone
 

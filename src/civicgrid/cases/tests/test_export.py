@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -57,6 +58,26 @@ def test_export_rows_headers_dates_and_masking(client, world, cats):
     _, rows = workbook(client)
     assert [r["工单编号"] for r in rows] == [signed.number]
     assert rows[0]["联系电话"] == "138****5678" and rows[0]["反映人"] == "张**"
+
+
+@pytest.mark.django_db
+def test_a_case_fed_back_after_its_deadline_stays_late_in_the_ledger(client, world, cats):
+    on_time = case_in_state(world, "closed", title="按期")
+    late = case_in_state(world, "closed", title="超期")
+    Case.objects.filter(pk=late.pk).update(due_at=F("fed_back_at") - timedelta(hours=1))
+    client.force_login(world.users["dispatcher_a"])
+    _, rows = workbook(client)
+    assert {r["标题"]: r["是否超期"] for r in rows} == {"按期": "否", "超期": "是"}
+    assert on_time.number in {r["工单编号"] for r in rows}
+
+
+@pytest.mark.django_db
+def test_the_ledger_has_a_filter_on_its_header(client, world, cats):
+    case_in_state(world, "signed")
+    client.force_login(world.users["dispatcher_a"])
+    response = client.get("/cases/export.xlsx")
+    sheet = load_workbook(BytesIO(b"".join(response.streaming_content))).active
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(export.COLUMNS)).column_letter}2"
 
 
 @pytest.mark.django_db

@@ -75,7 +75,11 @@ def test_english_headers_on_the_page_and_a_chinese_workbook(client, world, playe
     client.cookies["django_language"] = "en"
     html = page_as(client, world, "dispatcher_a").content.decode()
     assert "<th>Response rate</th>" in html and "<th>On-time closure</th>" in html and "响应率" not in html
-    book = load_workbook(BytesIO(page_as(client, world, "dispatcher_a", f"{JUNE}&format=xlsx").content))
+    workbook = page_as(client, world, "dispatcher_a", f"{JUNE}&format=xlsx")
+    assert (
+        "filename*=utf-8''%E8%80%83%E6%A0%B8%E6%8C%87%E6%A0%87" in workbook["Content-Disposition"]
+    )  # 考核指标
+    book = load_workbook(BytesIO(workbook.content))
     assert "响应率" in [c.value for c in book["单位"][2]]  # the 台账 stays Chinese, as the cases' export
 
 
@@ -84,8 +88,15 @@ def test_scope_and_roles(client, world, played):
     assert page_as(client, world, "dispatcher_a", f"{JUNE}&unit=520281002").status_code == 404
     assert page_as(client, world, "resident").status_code == 403
     assert page_as(client, world, "nobody").status_code == 403
-    assert page_as(client, world, "dispatcher_a", "from=2025-06-30&to=2025-06-01").status_code == 422
-    assert page_as(client, world, "dispatcher_a", "from=junk").status_code == 422
+    for query, problem in (
+        ("from=2025-06-30&to=2025-06-01", "开始日期不能晚于结束日期"),
+        ("from=junk", "日期格式"),
+    ):
+        refused = page_as(client, world, "dispatcher_a", query)
+        html = refused.content.decode()
+        # The page stays, the problem beside the dates to mend (not an error page instead of it).
+        assert refused.status_code == 422 and problem in html and 'class="measures-form"' in html
+    assert page_as(client, world, "dispatcher_a", "from=junk&format=xlsx").status_code == 422
     client.logout()
     response = client.get("/measures/")
     assert response.status_code == 302 and "/login" in response["Location"]

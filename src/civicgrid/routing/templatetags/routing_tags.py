@@ -50,6 +50,8 @@ def routing_suggestions(context: dict[str, Any], case: Any) -> dict[str, Any]:
     return {
         "show": True,
         "case": case,
+        # Until a dispatch the suggestion waits for a person; after one it only says why it did not act.
+        "awaiting": case.status in transitions.AUTO_DISPATCHABLE,
         "s": suggestion,
         "scores": [
             {**row, "percent": round(float(row.get("score", 0)) * 100)}

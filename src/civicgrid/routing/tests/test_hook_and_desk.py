@@ -109,6 +109,12 @@ def test_the_panel_shows_scores_unit_duplicates_and_buttons_to_the_dispatcher(wo
     assert world.units["dept_cg"].name in html
     assert first.number in html and "合并到此" in html
     assert "按建议派遣" in html and "/routing/cases/" in html
+    # Once a person dispatched it, the suggestion no longer says it waits for one.
+    from civicgrid.cases.actions import dispatch_case
+
+    dispatch_case(second.number, by=world.users["dispatcher_a"], lead_unit=world.units["dept_cg"])
+    html = render_panel(Case.objects.get(pk=second.pk), world.users["dispatcher_a"])
+    assert "待人工派遣" not in html and "未自动派遣" in html
 
 
 def test_the_panel_is_empty_for_other_roles(world, cats):

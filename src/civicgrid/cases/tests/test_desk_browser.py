@@ -167,3 +167,21 @@ def test_defer_to_a_day_and_resume_on_a_phone(phone, world, cats):
     phone.locator("#case-panel .flash", has_text="恢复办理：已完成").wait_for()
     assert phone.locator("#case-panel .status-line .status").inner_text() == "已签收"
     assert "恢复办理" in phone.locator(".timeline").inner_text()
+
+
+def test_a_step_someone_else_took_first_shows_the_case_as_it_now_is(page, world, cats):
+    """Two staff on one case: the second one's 立案 answers 409, and the panel shows the case as it is
+    now (registered, no 立案 button) with the reason, without reloading the page."""
+    from civicgrid.cases.actions import register_case
+
+    case = case_in_state(world, "received", category=cats["road"])
+    sign_in(page, "staff_a1", f"/cases/{case.number}/")
+    page.evaluate(f"{MARKER} = 'kept'")
+    page.click("a[data-step=register]")
+    page.locator("#step-form form[data-step=register]").wait_for()
+    register_case(case.number, by=world.users["grid_a1"])  # a colleague is quicker
+    page.click("#step-form button[type=submit]")
+    page.locator("#case-panel .flash.error", has_text="只有已受理的工单可以立案").wait_for()
+    assert page.locator("#case-panel .status-line .status").inner_text() == "已立案"
+    assert page.locator("a[data-step=register]").count() == 0
+    assert page.evaluate(MARKER) == "kept"

@@ -392,6 +392,9 @@ def test_refusals_come_back_in_the_form_with_their_status(login, world, cats):
     client.post(f"/cases/{case.number}/steps/register/", {}, headers=HX)
     again = client.post(f"/cases/{case.number}/steps/register/", {}, headers=HX)
     assert again.status_code == 409 and "只有已受理的工单可以立案" in again.content.decode()
+    # The case moved on: the fresh panel comes back (no 立案 button of the old state), not the form.
+    assert "HX-Retarget" not in again and 'id="case-panel"' in again.content.decode()
+    assert f"/cases/{case.number}/steps/register/" not in again.content.decode()
     # The action's own refusal (not foreseen by the form) also lands in the form.
     signed = case_in_state(world, "signed")
     recheck = login("handler_cg").post(

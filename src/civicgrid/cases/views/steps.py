@@ -3,8 +3,9 @@
 With htmx (HX-Request) the form is a fragment and a successful POST answers the re-rendered case
 panel; without JS the form is a page and a successful POST redirects to the case. A refused step
 answers the action's message in the form with its status: 403 wrong role, 409 wrong state, 422 bad
-input (htmx swaps those into the form, see the htmx-config meta in cases/desk_base.html); a case out
-of the user's scope is 404 before anything else.
+input (htmx swaps those into the form, see the htmx-config meta in cases/desk_base.html; a 409 swaps
+in the case's fresh panel with the message instead, since the case moved on); a case out of the
+user's scope is 404 before anything else.
 """
 
 from __future__ import annotations
@@ -116,6 +117,12 @@ def _render_form(
     }
     if not is_htmx(request):
         return render(request, "cases/step_page.html", context, status=status)
+    if status == 409:
+        # The case moved on under the user (somebody else's step): the panel it now shows, with why,
+        # so that no button of the old state stays on the page.
+        fresh = get_case_for(user_of(request), case.number)
+        panel = {**case_context(fresh, user_of(request)), "refused": error}
+        return render(request, "cases/_panel.html", panel, status=status)
     response = render(request, "cases/_step_form.html", context, status=status)
     if status != 200:
         # The form's own target is the case panel; a refusal replaces only the form.

@@ -220,7 +220,7 @@ class DeferForm(ReasonForm):
 class DispatchForm(StepForm):
     lead_unit = forms.ChoiceField(label=_("主办单位"))
     assisting_units = forms.MultipleChoiceField(
-        label=_("协办单位（可多选）"), required=False, widget=forms.SelectMultiple(attrs={"size": 5})
+        label=_("协办单位（可多选）"), required=False, widget=forms.SelectMultiple(attrs={"size": 8})
     )
     note = _note()
 

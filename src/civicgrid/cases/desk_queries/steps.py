@@ -263,8 +263,13 @@ def dispatch_targets(case: Case, user: User) -> list[Unit]:
             within = dispatcher.unit.path
         else:
             within = case.subdistrict.path if case.subdistrict_id and case.subdistrict else ""
-        q = Q(kind=UnitKind.DEPARTMENT) | Q(
-            kind__in=[UnitKind.OFFICE, UnitKind.COMMUNITY, UnitKind.GRID], path__startswith=within
+        # The grids of the case's own community only: a subdistrict has hundreds, and another
+        # community's grid is not where a case goes (the API still takes any unit the action does).
+        grids = case.community.path if case.community_id and case.community else within
+        q = (
+            Q(kind=UnitKind.DEPARTMENT)
+            | Q(kind__in=[UnitKind.OFFICE, UnitKind.COMMUNITY], path__startswith=within)
+            | Q(kind=UnitKind.GRID, path__startswith=grids)
         )
     else:
         community = rules.membership_over(user, [Role.COMMUNITY_STAFF], case.territory_path)

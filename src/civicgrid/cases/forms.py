@@ -36,10 +36,6 @@ DATE_BOUNDS: dict[str, Any] = {
 NOTE_LABEL = _("说明")
 
 
-def _unit_choice(unit: Unit) -> str:
-    return gettext("%(name)s（%(kind)s）") % {"name": unit.name, "kind": unit.get_kind_display()}
-
-
 def _by_kind(units: dict[str, Unit]) -> list[tuple[str, list[tuple[str, str]]]]:
     """Units as choices grouped by kind (职能部门, 内设机构, 社区, 网格: an <optgroup> each), in the order
     given: a subdistrict offers some 250 units, which one flat list made hard to find on a phone."""
@@ -97,8 +93,7 @@ class CaseFilterForm(forms.Form):
         ]
         _choices(self, "category", [("", gettext("全部")), *categories])
         self.units = {str(u.pk): u for u in desk_queries.filter_units(user)}
-        units = [(pk, _unit_choice(u)) for pk, u in self.units.items()]
-        _choices(self, "unit", [("", gettext("全部")), *units])
+        _choices(self, "unit", [("", gettext("全部")), *_by_kind(self.units)])
         # Only those who may see reporters look a caller up (queries.reported_from).
         if user.is_superuser or rules.has_role(user, rules.REPORTER_ROLES):
             self.fields["phone"].widget.attrs.update(

@@ -313,7 +313,10 @@ def filter_units(user: User) -> list[Unit]:
     units = Unit.objects.filter(
         Q(scope_q(user), kind__in=FILTER_UNIT_KINDS) | Q(kind=UnitKind.DEPARTMENT), is_active=True
     )
-    return list(units.order_by("kind", "path")[:1000])
+    # By kind as the 派遣 form orders them, then by code (a path orders by ids: D06 before D01).
+    order = {UnitKind.DEPARTMENT: 0, UnitKind.SUBDISTRICT: 1, UnitKind.OFFICE: 2, UnitKind.COMMUNITY: 3}
+    found = list(units.order_by("kind", "path")[:1000])
+    return sorted(found, key=lambda u: (order.get(UnitKind(u.kind), 4), u.code or "", u.name))
 
 
 # --- timeline details ----------------------------------------------------------------------------------

@@ -530,3 +530,13 @@ def desk_messages(html: str) -> dict[str, str]:
     found = re.search(r'<script id="desk-messages" type="application/json">(.*?)</script>', html, re.S)
     assert found
     return json.loads(found.group(1))
+
+
+@pytest.mark.django_db
+def test_the_lists_unit_filter_is_grouped_by_kind_in_the_order_of_codes(login, world, cats):
+    html = login("dispatcher_a").get("/cases/list/").content.decode()
+    select = html.split('id="id_unit"')[1].split("</select>")[0]
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select, re.S)
+    assert [label for label, _ in groups][:2] == ["职能部门", "街道/镇"]
+    departments = re.findall(r">([^<]+)</option>", groups[0][1])
+    assert departments == ["测试县城市管理局", "测试县市场监督管理局"]  # D-CG before D-SC

@@ -185,3 +185,17 @@ def test_a_step_someone_else_took_first_shows_the_case_as_it_now_is(page, world,
     assert page.locator("#case-panel .status-line .status").inner_text() == "已立案"
     assert page.locator("a[data-step=register]").count() == 0
     assert page.evaluate(MARKER) == "kept"
+
+
+def test_the_check_in_form_takes_the_phones_position_as_it_opens(phone, world, cats):
+    case = case_in_state(world, "signed", category=cats["road"])
+    phone.context.grant_permissions(["geolocation"], origin=phone.base)
+    phone.context.set_geolocation({"latitude": 25.7051, "longitude": 104.4052, "accuracy": 12})
+    sign_in(phone, "handler_cg", f"/cases/{case.number}/")
+    phone.click("a[data-step=arrive]")
+    phone.locator("#step-form form[data-step=arrive]").wait_for()
+    lat = phone.locator("#step-form [name=lat]")
+    phone.wait_for_function("document.querySelector('#step-form [name=lat]').value !== ''")
+    assert lat.input_value() == "25.705100"
+    assert phone.locator("#step-form [name=lng]").input_value() == "104.405200"
+    assert "12" in phone.locator("[data-locate-status]").inner_text()

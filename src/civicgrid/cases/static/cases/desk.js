@@ -33,8 +33,29 @@
     el._civicgridMap = map;
   }
 
+  function locateInto(form) {
+    if (!navigator.geolocation) return;
+    var status = form.querySelector("[data-locate-status]");
+    if (status) status.textContent = tr("locating");
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      // Browsers report WGS-84, which is what the case stores.
+      form.querySelector("[name=lat]").value = pos.coords.latitude.toFixed(6);
+      form.querySelector("[name=lng]").value = pos.coords.longitude.toFixed(6);
+      if (status) status.textContent = tr("located", { m: Math.round(pos.coords.accuracy) });
+    }, function () {
+      if (status) status.textContent = tr("locateFailed");
+    }, { enableHighAccuracy: true, timeout: 15000 });
+  }
+
   function initAll(root) {
     (root || document).querySelectorAll("[data-map]").forEach(initMap);
+    // A check-in form that opens without a position asks for one at once (not after a refusal,
+    // which comes back with the position the person sent).
+    (root || document).querySelectorAll("[data-locate-auto]").forEach(function (button) {
+      var form = button.closest("form");
+      var lat = form && form.querySelector("[name=lat]");
+      if (lat && !lat.value) locateInto(form);
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () { initAll(document); });
@@ -53,18 +74,6 @@
       return;
     }
     var locate = event.target.closest("[data-locate]");
-    if (locate && navigator.geolocation) {
-      var form = locate.closest("form");
-      var status = form.querySelector("[data-locate-status]");
-      if (status) status.textContent = tr("locating");
-      navigator.geolocation.getCurrentPosition(function (pos) {
-        // Browsers report WGS-84, which is what the case stores.
-        form.querySelector("[name=lat]").value = pos.coords.latitude.toFixed(6);
-        form.querySelector("[name=lng]").value = pos.coords.longitude.toFixed(6);
-        if (status) status.textContent = tr("located", { m: Math.round(pos.coords.accuracy) });
-      }, function () {
-        if (status) status.textContent = tr("locateFailed");
-      }, { enableHighAccuracy: true, timeout: 15000 });
-    }
+    if (locate) locateInto(locate.closest("form"));
   });
 })();

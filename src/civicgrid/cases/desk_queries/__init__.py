@@ -363,6 +363,7 @@ def step_details(case: Case) -> dict[int, str]:
                 StepAction.APPROVE_EXTENSION,
                 StepAction.MERGE,
                 StepAction.ARRIVE,
+                StepAction.DEFER,
             ],
         ).values_list("pk", "action", "changes")
     )
@@ -402,5 +403,7 @@ def step_details(case: Case) -> dict[int, str]:
             line = gettext("合并到 %(number)s") % {"number": changes.get("into")}
         elif action == StepAction.ARRIVE and isinstance(changes.get("distance_m"), int):
             line = _arrival_line(changes["distance_m"])
+        elif action == StepAction.DEFER and isinstance(changes.get("resume_on"), list):
+            line = gettext("%(day)s 恢复办理") % {"day": changes["resume_on"][1]}
         details[pk] = str(line)
     return details

@@ -169,6 +169,7 @@ def test_the_desk_defers_to_a_day_and_resumes(login, world, cats):
     page = done.content.decode()
     back = timezone.localtime(deadlines.resumes_at(day)).strftime("%Y-%m-%d %H:%M")
     assert "恢复办理" in page and back in page  # the clock on the panel
+    assert f'<p class="detail">{day.isoformat()} 恢复办理</p>' in page  # and the step's line
     assert 'data-step="resume"' in page
     # The lead unit sees the day but may not resume: only whoever deferred may.
     handler_page = login("handler_cg").get(f"/cases/{case.number}/").content.decode()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -190,6 +190,16 @@ def reopen_case(case: Case | str, *, by: User, reason: str) -> Case:
     return case
 
 
+# An urge reaches the handlers' phones (an urgent notice: cases.effects): one an hour is enough.
+URGE_INTERVAL = timedelta(hours=1)
+
+
+def require_urge_due(case: Case, now: datetime) -> None:
+    """A case urged within the hour (by hand or by the worker) is not urged again yet."""
+    if case.last_urged_at is not None and now - case.last_urged_at < URGE_INTERVAL:
+        raise InvalidTransition(_("一小时内已催办过，请稍后再催办"))
+
+
 def _oversee(case: Case | str, *, by: User, note: str, action: str) -> Case:
     case = lock(case, by)
     unit = rules.require_over(
@@ -199,6 +209,7 @@ def _oversee(case: Case | str, *, by: User, note: str, action: str) -> Case:
     before = snapshot(case)
     now = timezone.now()
     if action == StepAction.URGE:
+        require_urge_due(case, now)
         case.urge_count += 1
         case.last_urged_at = now
     else:

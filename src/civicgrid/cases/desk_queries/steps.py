@@ -193,6 +193,11 @@ def _oversee(ctx: StepContext) -> None:
     require_status(ctx.case, transitions.OVERSEEABLE, _("已办结的工单不能督办、催办"))
 
 
+def _urge(ctx: StepContext) -> None:
+    _oversee(ctx)
+    closing.require_urge_due(ctx.case, ctx.now)
+
+
 CHECKS: dict[str, Callable[[StepContext], None]] = {
     "register": _register,
     "reject": _reject,
@@ -214,7 +219,7 @@ CHECKS: dict[str, Callable[[StepContext], None]] = {
     "recheck": _recheck,
     "rate": _rate,
     "reopen": _reopen,
-    "urge": _oversee,
+    "urge": _urge,
     "supervise": _oversee,
 }
 

@@ -87,7 +87,7 @@ def test_case_page_queries_do_not_grow_with_its_timeline(client, world, cats):
     short = case_in_state(world, "signed")
     long = case_in_state(world, "signed")
     for _ in range(10):
-        actions.urge_case(long, by=world.users["dispatcher_a"], note="请抓紧")
+        actions.supervise_case(long, by=world.users["dispatcher_a"], note="请抓紧")
 
     def queries(number):
         client.get(f"/cases/{number}/")  # the session, once

@@ -471,3 +471,23 @@ def test_the_worker_runs_both_jobs(world, cats):
     assert ran == ["cases.supervise", "cases.measures"]
     assert system_steps(case) == ["yellow", "red"] or system_steps(case) == ["red"]
     assert MeasureDay.objects.filter(unit=world.units["dept_cg"], due=1).exists()
+
+
+@pytest.mark.django_db
+def test_a_case_is_urged_at_most_once_an_hour(world, cats, client):
+    """Each urge reaches the handlers' phones (an urgent notice): a second within the hour is refused,
+    and the desk offers no 催办 button until the hour is up."""
+    from civicgrid.core.errors import InvalidTransition
+
+    case = signed(world, at(2025, 6, 9, 9))
+    dispatcher = world.users["dispatcher_a"]
+    with time_machine.travel(at(2025, 6, 10, 10), tick=False):
+        actions.urge_case(case, by=dispatcher, note="请今日办结")
+    client.force_login(dispatcher)
+    with time_machine.travel(at(2025, 6, 10, 10, 59), tick=False):
+        with pytest.raises(InvalidTransition, match="一小时内已催办过"):
+            actions.urge_case(case, by=dispatcher, note="再催")
+        assert 'data-step="urge"' not in client.get(f"/cases/{case.number}/").content.decode()
+    with time_machine.travel(at(2025, 6, 10, 11), tick=False):
+        assert 'data-step="urge"' in client.get(f"/cases/{case.number}/").content.decode()
+        assert actions.urge_case(case, by=dispatcher, note="再催").urge_count == 2

@@ -49,11 +49,16 @@ def test_dispatch_then_sign_without_reloading(page, phone, world, cats):
     page.click("a[data-step=dispatch]")
     page.locator("#step-form form[data-step=dispatch]").wait_for()
     page.select_option("#id_lead_unit", label="测试县城市管理局")
+    # The 协办 list narrows as a name is typed above it.
+    page.fill("#step-form input.select-filter", "市场")
+    shown = page.locator("#id_assisting_units option:not([hidden])")
+    assert shown.all_inner_texts() == ["测试县市场监督管理局"]
+    page.select_option("#id_assisting_units", label="测试县市场监督管理局")
     page.fill("#id_note", "请两日内修复")
     page.click("#step-form button[type=submit]")
     page.locator("#case-panel .flash", has_text="派遣：已完成").wait_for()
     assert page.locator("#case-panel .status-line .status").inner_text() == "已派遣"
-    assert "主办：测试县城市管理局" in page.locator(".timeline").inner_text()
+    assert "主办：测试县城市管理局；协办：测试县市场监督管理局" in page.locator(".timeline").inner_text()
     assert page.evaluate(MARKER) == "kept"
     page.locator(".leaflet-marker-icon").wait_for()  # the swapped panel draws its map again
     screenshot(page, "desk-case")

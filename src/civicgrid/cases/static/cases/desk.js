@@ -47,8 +47,31 @@
     }, { enableHighAccuracy: true, timeout: 15000 });
   }
 
+  // A long multi-select (the assisting units) gets a box above it: typing hides the units whose names do not
+  // contain the text; chosen ones stay chosen, and stay in view.
+  function initFilter(select) {
+    if (select._civicgridFilter) return;
+    var box = document.createElement("input");
+    box.type = "search";
+    box.className = "select-filter";
+    box.placeholder = select.getAttribute("data-filter");
+    box.setAttribute("aria-label", select.getAttribute("data-filter"));
+    box.addEventListener("input", function () {
+      var text = box.value.trim();
+      select.querySelectorAll("option").forEach(function (option) {
+        option.hidden = !!text && !option.selected && option.textContent.indexOf(text) === -1;
+      });
+      select.querySelectorAll("optgroup").forEach(function (group) {
+        group.hidden = !group.querySelector("option:not([hidden])");
+      });
+    });
+    select.parentNode.insertBefore(box, select);
+    select._civicgridFilter = box;
+  }
+
   function initAll(root) {
     (root || document).querySelectorAll("[data-map]").forEach(initMap);
+    (root || document).querySelectorAll("select[data-filter]").forEach(initFilter);
     // A check-in form that opens without a position asks for one at once (not after a refusal,
     // which comes back with the position the person sent).
     (root || document).querySelectorAll("[data-locate-auto]").forEach(function (button) {

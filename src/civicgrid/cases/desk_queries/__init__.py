@@ -21,6 +21,7 @@ from civicgrid.cases.desk_queries.steps import (
     allowed_steps,
     check_step,
     dispatch_targets,
+    in_list_order,
     step_context,
 )
 from civicgrid.cases.models import (
@@ -313,10 +314,7 @@ def filter_units(user: User) -> list[Unit]:
     units = Unit.objects.filter(
         Q(scope_q(user), kind__in=FILTER_UNIT_KINDS) | Q(kind=UnitKind.DEPARTMENT), is_active=True
     )
-    # By kind as the 派遣 form orders them, then by code (a path orders by ids: D06 before D01).
-    order = {UnitKind.DEPARTMENT: 0, UnitKind.SUBDISTRICT: 1, UnitKind.OFFICE: 2, UnitKind.COMMUNITY: 3}
-    found = list(units.order_by("kind", "path")[:1000])
-    return sorted(found, key=lambda u: (order.get(UnitKind(u.kind), 4), u.code or "", u.name))
+    return in_list_order(list(units.order_by("kind", "path")[:1000]))
 
 
 # --- timeline details ----------------------------------------------------------------------------------

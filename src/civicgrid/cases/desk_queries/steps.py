@@ -257,7 +257,20 @@ def allowed_steps(ctx: StepContext) -> list[str]:
     return allowed
 
 
-TARGET_ORDER = {UnitKind.DEPARTMENT: 0, UnitKind.OFFICE: 1, UnitKind.COMMUNITY: 2, UnitKind.GRID: 3}
+# Units offered in a list (派遣's targets, the list's unit filter) by kind in this order, then by code.
+UNIT_ORDER = {
+    UnitKind.DEPARTMENT: 0,
+    UnitKind.SUBDISTRICT: 1,
+    UnitKind.OFFICE: 2,
+    UnitKind.COMMUNITY: 3,
+    UnitKind.GRID: 4,
+}
+
+
+def in_list_order(units: list[Unit]) -> list[Unit]:
+    # A path orders by the ids in it ("/1/2/10" before "/1/2/3"), which put the 23rd department first
+    # and a community's grids 08–12 before 01–07.
+    return sorted(units, key=lambda u: (UNIT_ORDER.get(UnitKind(u.kind), 9), u.code or "", u.name))
 
 
 def dispatch_targets(case: Case, user: User) -> list[Unit]:
@@ -281,7 +294,4 @@ def dispatch_targets(case: Case, user: User) -> list[Unit]:
         if community is None:
             return []
         q = Q(kind__in=[UnitKind.COMMUNITY, UnitKind.GRID], path__startswith=community.unit.path)
-    units = list(Unit.objects.filter(q, is_active=True).order_by("path")[:2000])
-    # By kind, then by code: a path orders by the ids in it ("/1/2/10" before "/1/2/3"), which put the
-    # 23rd department first and a community's grids 08–12 before 01–07.
-    return sorted(units, key=lambda u: (TARGET_ORDER.get(UnitKind(u.kind), 9), u.code or "", u.name))
+    return in_list_order(list(Unit.objects.filter(q, is_active=True).order_by("path")[:2000]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.translation import gettext, gettext_noop, override
@@ -30,11 +30,10 @@ class DomainErrorMiddleware:
         response = self.get_response(request)
         refusal = _API_REFUSALS.get(response.status_code)
         if refusal and request.path.startswith("/api/") and "json" not in response.get("Content-Type", ""):
+            from civicgrid.api import error_response  # as _refusal: the API module loads the apps
+
             code, message = refusal
-            error = {"error": {"code": code, "message": gettext(message), "details": None}}
-            reply = JsonResponse(
-                error, status=response.status_code, json_dumps_params={"ensure_ascii": False}
-            )
+            reply = error_response(request, response.status_code, code, gettext(message))
             if response.has_header("Allow"):
                 reply["Allow"] = response["Allow"]
             return reply

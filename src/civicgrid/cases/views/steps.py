@@ -120,8 +120,8 @@ def _render_form(
     if status == 409:
         # The case moved on under the user (somebody else's step): the panel it now shows, with why,
         # so that no button of the old state stays on the page.
-        fresh = get_case_for(user_of(request), case.number)
-        panel = {**case_context(fresh, user_of(request)), "refused": error}
+        user = user_of(request)
+        panel = {**case_context(get_case_for(user, case.number), user), "refused": error}
         return render(request, "cases/_panel.html", panel, status=status)
     response = render(request, "cases/_step_form.html", context, status=status)
     if status != 200:
